@@ -1,0 +1,220 @@
+"""Checkpoints: one safetensors file, tensors as tensors and everything else as JSON metadata.
+
+No unpickler ever runs: the file is an 8-byte header length, a JSON header and raw tensor bytes,
+so a hostile file can at worst be rejected. Writes go to a temporary file in the same folder,
+are fsynced, then renamed over the target: a crash mid-save leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from . import __version__
+from .config import ConfigError, TrainConfig, parse_field
+from .data import NUM_CLASSES, NUM_INPUTS
+from .events import EpochReport
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+FORMAT = "mlp-tui-checkpoint"
+VERSION = 1
+SUFFIX = ".safetensors"
+_MAX_HEADER = 16 * 1024 * 1024
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be written or read; the message names the file and the reason."""
+
+
+def snapshot(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Everything needed to continue the run exactly where it is, between two batches."""
+    tensors = {
+        name: p.detach().cpu().contiguous()
+        for name, p in zip(trainer.net.NAMES, trainer.net.params)
+    }
+    for name, p in zip(trainer.net.NAMES, trainer.net.params):
+        buf = trainer.optimizer.state.get(p, {}).get("momentum_buffer")
+        if buf is not None:
+            tensors[f"momentum.{name}"] = buf.detach().cpu().contiguous()
+    tensors["shuffle_rng"] = trainer.shuffle_rng.get_state()
+    if trainer.perm is not None:  # the epoch's order is drawn: keep it, not a re-draw
+        tensors["perm"] = trainer.perm.cpu().contiguous()
+    tensors["batch_losses"] = torch.tensor(trainer.batch_losses, dtype=torch.float64)
+    meta = {
+        "config": dataclasses.asdict(trainer.config),
+        "epoch": trainer.epoch,
+        "batch": trainer.batch,
+        "step_count": trainer.step_count,
+        "epoch_batch_size": trainer.epoch_batch_size,
+        "loss_sum": trainer.loss_sum,
+        "correct": trainer.correct,
+        "seen": trainer.seen,
+        "epoch_seconds": trainer.epoch_seconds,
+        "elapsed": trainer.elapsed,
+        "reference_loss": trainer.reference_loss,
+        "history": [report.as_dict() for report in trainer.history],
+        "lr_changes": trainer.lr_changes,
+        "dataset": trainer.data.fingerprint,
+        "state": trainer.state.value,
+        "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "mlp_tui_version": __version__,
+    }
+    return tensors, meta
+
+
+def save(trainer: Trainer, path: str | os.PathLike) -> Path:
+    from safetensors.torch import save as to_bytes
+
+    tensors, meta = snapshot(trainer)
+    header = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(meta, allow_nan=False)}
+    payload = to_bytes(tensors, metadata=header)
+    return write_atomic(Path(path), payload)
+
+
+def write_atomic(path: Path, payload: bytes) -> Path:
+    path = path.expanduser()
+    if path.is_dir():
+        raise CheckpointError(f"cannot save to {path}: it is a directory")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise CheckpointError(f"cannot save {path}: {exc.strerror or exc}") from None
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # some filesystems cannot fsync a directory; the rename is already done
+    return path
+
+
+def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Parse and validate a checkpoint file without running any code from it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as from_bytes
+
+    path = Path(path).expanduser()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"cannot open checkpoint {path}: {exc.strerror or exc}") from None
+    bad = f"{path} is not an mlp-tui checkpoint"
+    if len(raw) < 8:
+        raise CheckpointError(f"{bad} (only {len(raw)} bytes)")
+    size = int.from_bytes(raw[:8], "little")
+    if size > min(_MAX_HEADER, len(raw) - 8):
+        raise CheckpointError(f"{bad} (no safetensors header; a pickle or another format?)")
+    try:
+        header = json.loads(raw[8 : 8 + size])
+        info = header.get("__metadata__") or {}
+    except (ValueError, AttributeError):
+        raise CheckpointError(f"{bad} (its header is not JSON)") from None
+    if info.get("format") != FORMAT:
+        raise CheckpointError(f"{bad} (a safetensors file from another program)")
+    version = info.get("version", "")
+    if not version.isdigit() or int(version) > VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {version!r}; this mlp-tui {__version__} reads up to {VERSION}"
+        )
+    try:
+        meta = json.loads(info["meta"])
+        tensors = from_bytes(raw)
+    except (KeyError, ValueError, SafetensorError) as exc:
+        raise CheckpointError(f"{path} is damaged ({exc})") from None
+    _check(path, tensors, meta)
+    return tensors, meta
+
+
+def config_from(path: Path, meta: dict) -> TrainConfig:
+    try:
+        stored = meta["config"]
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        return TrainConfig(**{k: parse_field(k, str(v)) for k, v in stored.items() if k in fields})
+    except (KeyError, TypeError, AttributeError, ConfigError) as exc:
+        raise CheckpointError(f"{path} holds a bad configuration ({exc})") from None
+
+
+def _check(path: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path} is damaged (metadata is not an object)")
+    config = config_from(path, meta)
+    h = config.hidden
+    shapes = {"W1": (NUM_INPUTS, h), "b1": (h,), "W2": (h, NUM_CLASSES), "b2": (NUM_CLASSES,)}
+    for name, shape in shapes.items():
+        t = tensors.get(name)
+        if t is None or tuple(t.shape) != shape or t.dtype != torch.float32:
+            got = "missing" if t is None else f"{tuple(t.shape)} {t.dtype}"
+            raise CheckpointError(f"{path} is damaged ({name} should be {shape} float32, is {got})")
+        if not torch.isfinite(t).all():
+            raise CheckpointError(f"{path} is damaged ({name} holds nan or inf)")
+        buf = tensors.get(f"momentum.{name}")
+        if buf is not None and (tuple(buf.shape) != shape or buf.dtype != torch.float32):
+            raise CheckpointError(f"{path} is damaged (momentum.{name} has the wrong shape)")
+    try:
+        for key in ("epoch", "batch", "step_count", "epoch_batch_size", "seen"):
+            if not isinstance(meta[key], int) or meta[key] < 0:
+                raise ValueError(f"{key} = {meta[key]!r}")
+        for key in ("loss_sum", "correct", "epoch_seconds", "elapsed"):
+            float(meta[key])
+        [EpochReport(**row) for row in meta["history"]]
+        [(int(step), float(lr)) for step, lr in meta["lr_changes"]]
+        if meta["batch"] and "perm" not in tensors:
+            raise ValueError("mid-epoch position without its permutation")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} is damaged ({exc})") from None
+
+
+def restore(trainer: Trainer, tensors: dict[str, torch.Tensor], meta: dict, path: Path) -> None:
+    """Put a checkpoint's state into a trainer built from the checkpoint's configuration."""
+    if meta.get("dataset") != trainer.data.fingerprint:
+        raise CheckpointError(
+            f"{path} was trained on another dataset ({meta.get('dataset')}); "
+            f"the data here is {trainer.data.fingerprint}"
+        )
+    with torch.no_grad():
+        for name, p in zip(trainer.net.NAMES, trainer.net.params):
+            p.copy_(tensors[name])
+            buf = tensors.get(f"momentum.{name}")
+            if buf is not None:
+                trainer.optimizer.state[p]["momentum_buffer"] = buf.to(p.device)
+    try:
+        trainer.shuffle_rng.set_state(tensors["shuffle_rng"])
+    except (KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} is damaged (random state: {exc})") from None
+    perm = tensors.get("perm")
+    if perm is not None and (perm.dtype != torch.int64 or len(perm) != len(trainer.data.train_y)):
+        raise CheckpointError(f"{path} is damaged (the shuffle order does not fit the data)")
+    trainer.perm = perm
+    trainer.epoch = meta["epoch"]
+    trainer.batch = meta["batch"]
+    trainer.step_count = meta["step_count"]
+    trainer.epoch_batch_size = meta["epoch_batch_size"]
+    trainer.loss_sum = float(meta["loss_sum"])
+    trainer.correct = float(meta["correct"])
+    trainer.seen = meta["seen"]
+    trainer.epoch_seconds = float(meta["epoch_seconds"])
+    trainer.elapsed = float(meta["elapsed"])
+    trainer.reference_loss = meta.get("reference_loss")
+    trainer.history = [EpochReport(**row) for row in meta["history"]]
+    trainer.lr_changes = [(int(s), float(lr)) for s, lr in meta["lr_changes"]]
+    trainer.batch_losses = tensors.get("batch_losses", torch.zeros(0)).tolist()

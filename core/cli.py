@@ -1,0 +1,228 @@
+"""Command-line options shared by the app and ``--headless``, and the headless run itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import NoReturn
+
+from . import __version__
+from .checkpoint import CheckpointError
+from .config import ConfigError, TrainConfig, parse_field
+from .data import DataError
+from .device import resolve_device
+from .events import BatchReport, EpochReport, Event, RunState, SaveFailed, StateChanged
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+# (flag, TrainConfig field, help)
+CONFIG_FLAGS = (
+    ("--epochs", "epochs", "epochs to reach, also when resuming (default 10)"),
+    ("--lr", "lr", "learning rate (default 0.1)"),
+    ("--batch-size", "batch_size", "examples per batch (default 256)"),
+    ("--hidden", "hidden", "hidden units (default 256)"),
+    ("--init-scale", "init_scale", "std of the initial weights (default 0.01)"),
+    ("--momentum", "momentum", "SGD momentum (default 0)"),
+    ("--weight-decay", "weight_decay", "SGD weight decay (default 0)"),
+    ("--seed", "seed", "random seed for init and shuffling (default 0)"),
+    ("--device", "device", "auto, cpu, cuda, cuda:N or mps (default auto)"),
+    ("--engine", "engine", "fused (fast, default) or autograd (the seed verbatim)"),
+    ("--divergence-factor", "divergence_factor", "stop when loss > this x first loss (10)"),
+)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line on stderr and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _field_type(name: str):
+    def parse(text: str) -> object:
+        try:
+            return parse_field(name, text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
+
+    parse.__name__ = name
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="mlp-tui",
+        description="Train d2l's scratch MLP on Fashion-MNIST: a live terminal app, or --headless.",
+        epilog="Subcommand: 'mlp-tui bench' measures throughput (see 'mlp-tui bench --help').",
+    )
+    parser.add_argument("--version", action="version", version=f"mlp-tui {__version__}")
+    parser.add_argument("--headless", action="store_true", help="train without the app")
+    for flag, field, help_text in CONFIG_FLAGS:
+        parser.add_argument(flag, dest=field, type=_field_type(field), help=help_text)
+    parser.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files")
+    parser.add_argument(
+        "--save", metavar="FILE", help="checkpoint to write (each epoch and at exit)"
+    )
+    parser.add_argument("--resume", metavar="FILE", help="checkpoint to continue from")
+    parser.add_argument("--metrics-out", metavar="FILE", help="JSON Lines, one object per epoch")
+    parser.add_argument("--save-dir", metavar="DIR", help="app: where checkpoints go")
+    return parser
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    """The config fields the user set on the command line (not the defaults)."""
+    return {f: getattr(args, f) for _, f, _ in CONFIG_FLAGS if getattr(args, f) is not None}
+
+
+def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Reject missing or unusable paths before any data is loaded."""
+    if args.resume and not Path(args.resume).expanduser().is_file():
+        parser.error(f"--resume: {args.resume} does not exist")
+    if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
+        parser.error(f"--data-dir: {args.data_dir} is not a directory")
+    for flag, value in (("--save", args.save), ("--metrics-out", args.metrics_out)):
+        if value and Path(value).expanduser().is_dir():
+            parser.error(f"{flag}: {value} is a directory")
+    try:
+        resolve_device(args.device or "auto")
+    except ConfigError as exc:
+        parser.error(f"--{exc}")
+
+
+def make_trainer(args: argparse.Namespace, on_event):
+    """Load the data and build a trainer, new or resumed. Raises DataError/CheckpointError."""
+    from . import data
+    from .trainer import Trainer
+
+    overrides = config_overrides(args)
+    device = resolve_device(args.device or "auto")
+    dataset = data.load(args.data_dir, device)
+    if args.resume:
+        return Trainer.from_checkpoint(args.resume, dataset, on_event, **overrides)
+    return Trainer(TrainConfig(**overrides), dataset, on_event)
+
+
+def format_epoch(report: EpochReport, epochs: int) -> str:
+    return (
+        f"epoch {report.epoch:>3}/{epochs}  train loss {report.train_loss:.4f}  "
+        f"train acc {report.train_acc:.4f}  test acc {report.test_acc:.4f}  "
+        f"lr {report.lr:g}  {report.seconds:.2f} s  {report.examples_per_s:,.0f} ex/s"
+    )
+
+
+class HeadlessPrinter:
+    """Prints a line per epoch, a progress bar on a terminal, and writes --metrics-out."""
+
+    def __init__(self, trainer, metrics_path: str | None, save_path: str | None) -> None:
+        self.trainer = trainer
+        self.tty = sys.stdout.isatty()
+        self.save_path = save_path
+        self.metrics = None
+        if metrics_path:
+            path = Path(metrics_path).expanduser()
+            self.metrics = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            for report in trainer.history:
+                self._write_metrics(report)
+
+    def _write_metrics(self, report: EpochReport) -> None:
+        try:
+            self.metrics.write(json.dumps(report.as_dict()) + "\n")
+            self.metrics.flush()
+        except OSError as exc:
+            print(f"mlp-tui: cannot write --metrics-out: {exc.strerror}", file=sys.stderr)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, BatchReport) and self.tty:
+            done = event.batch / event.batches
+            bar = "#" * int(done * 30)
+            print(
+                f"\repoch {event.epoch:>3} [{bar:<30}] {event.batch}/{event.batches}"
+                f"  loss {event.losses[-1]:.4f}  {event.examples_per_s:,.0f} ex/s",
+                end="",
+                flush=True,
+            )
+        elif isinstance(event, EpochReport):
+            prefix = "\r\033[K" if self.tty else ""
+            print(prefix + format_epoch(event, self.trainer.config.epochs), flush=True)
+            if self.metrics:
+                self._write_metrics(event)
+            if self.save_path:
+                self.trainer.save(self.save_path)
+        elif isinstance(event, StateChanged) and event.state is RunState.DIVERGED:
+            print(f"\nmlp-tui: diverged: {event.reason}", file=sys.stderr)
+            self.trainer.stop()
+        elif isinstance(event, SaveFailed):
+            print(f"mlp-tui: {event.message}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.metrics:
+            self.metrics.close()
+
+
+def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    check_paths(parser, args)
+    listeners: list = []
+    try:
+        trainer = make_trainer(args, lambda event: [listen(event) for listen in listeners])
+        printer = HeadlessPrinter(trainer, args.metrics_out, args.save)
+    except (DataError, CheckpointError, ConfigError) as exc:
+        print(f"mlp-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"mlp-tui: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+
+    diverged = False
+    signalled: list[int] = []
+
+    def on_signal(signum, frame) -> None:
+        signalled.append(signum)
+        trainer.stop()
+
+    def watch(event: Event) -> None:
+        nonlocal diverged
+        diverged |= isinstance(event, StateChanged) and event.state is RunState.DIVERGED
+
+    listeners += [watch, printer]
+    worker = threading.Thread(target=trainer.run, name="mlp-tui-trainer", daemon=True)
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    worker.start()
+    try:
+        while worker.is_alive():
+            try:
+                worker.join(0.1)
+            except KeyboardInterrupt:
+                signalled.append(signal.SIGINT)
+                trainer.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        printer.close()
+    if args.save:
+        try:
+            trainer.save(args.save).result()
+            print(f"saved {args.save}", file=sys.stderr if diverged or signalled else sys.stdout)
+        except CheckpointError as exc:
+            print(f"mlp-tui: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    if diverged:
+        return EXIT_DIVERGED
+    if signalled:
+        print("\nmlp-tui: interrupted", file=sys.stderr)
+        return EXIT_TERMINATED if signalled[0] == signal.SIGTERM else EXIT_INTERRUPTED
+    return EXIT_OK if trainer.state is RunState.FINISHED else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Headless entry point (``python -m mlp_tui.core.cli``)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_headless(args, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

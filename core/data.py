@@ -1,0 +1,243 @@
+"""Fashion-MNIST: find it, read and validate the IDX files, hold it as tensors on one device.
+
+The seed loads the data through torchvision's ``FashionMNIST`` + ``ToTensor`` + ``DataLoader``.
+Here the four IDX files are read once into tensors (``ToTensor`` is ``uint8 / 255``), and batches
+are slices of a seeded permutation: no DataLoader, no per-image work.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+# d2l.get_fashion_mnist_labels
+CLASS_NAMES = (
+    "t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot",
+)  # fmt: skip
+NUM_CLASSES = len(CLASS_NAMES)
+IMAGE_SIDE = 28
+NUM_INPUTS = IMAGE_SIDE * IMAGE_SIDE
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+_MAGIC = {3: 0x00000803, 1: 0x00000801}  # unsigned bytes, 3-d images / 1-d labels
+
+
+class DataError(RuntimeError):
+    """The data cannot be found or read; the message names the file and says what to do."""
+
+
+def cache_dir() -> Path:
+    """The user cache dir where a download lands (``$XDG_CACHE_HOME/mlp-tui``)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("mlp-tui")) / "fashion-mnist"
+
+
+def _find_in(directory: Path) -> dict[str, Path] | None:
+    """The four files in ``directory`` (flat, or torchvision's ``FashionMNIST/raw``), .gz or raw."""
+    for base in (directory, directory / "FashionMNIST" / "raw"):
+        found = {}
+        for key, stem in FILES.items():
+            for name in (stem, stem + ".gz"):
+                if (base / name).is_file():
+                    found[key] = base / name
+                    break
+        if len(found) == len(FILES):
+            return found
+    return None
+
+
+def how_to_provide() -> str:
+    return (
+        "Fashion-MNIST was not found. Provide it in one of these ways:\n"
+        "  - pass --data-dir DIR (a folder with the four IDX files, .gz or not)\n"
+        "  - set MLP_TUI_DATA=DIR\n"
+        f"  - put the files in {cache_dir()}\n"
+        "  - on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist\n"
+        "  - go online with a working torchvision: mlp-tui downloads it into the cache dir"
+    )
+
+
+def locate(data_dir: str | os.PathLike | None = None) -> dict[str, Path] | None:
+    """Search ``data_dir``, ``$MLP_TUI_DATA``, the cache dir, then Debian's dir, in that order.
+
+    A directory the user named explicitly must exist and hold the files: silently falling back
+    to another copy would hide a typo.
+    """
+    explicit = [("--data-dir", data_dir), ("MLP_TUI_DATA", os.environ.get("MLP_TUI_DATA"))]
+    for label, value in explicit:
+        if value:
+            path = Path(value).expanduser()
+            if not path.is_dir():
+                raise DataError(f"{label}: {path} is not a directory")
+            found = _find_in(path)
+            if found is None:
+                missing = [s for s in FILES.values() if not any(path.rglob(s + "*"))]
+                raise DataError(
+                    f"{label}: {path} does not hold the Fashion-MNIST files"
+                    + (f" (missing: {', '.join(missing)})" if missing else "")
+                )
+            return found
+    for path in (cache_dir(), DEBIAN_DIR):
+        found = _find_in(path)
+        if found is not None:
+            return found
+    return None
+
+
+def read_idx(path: Path, dims: int) -> torch.Tensor:
+    """Read one IDX file of unsigned bytes with ``dims`` dimensions, validating it on the way."""
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot be read ({exc})") from None
+    header = 4 + 4 * dims
+    if len(raw) < header:
+        raise DataError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic != _MAGIC[dims]:
+        raise DataError(
+            f"{path}: wrong magic number 0x{magic:08x}, expected 0x{_MAGIC[dims]:08x}"
+            f" ({'images' if dims == 3 else 'labels'})"
+        )
+    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    expected = 1
+    for size in shape:
+        expected *= size
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path}: header says {'x'.join(map(str, shape))} = {expected} bytes of data,"
+            f" the file holds {len(raw) - header}"
+        )
+    if dims == 3 and shape[1:] != [IMAGE_SIDE, IMAGE_SIDE]:
+        raise DataError(f"{path}: images are {shape[1]}x{shape[2]}, expected 28x28")
+    if shape[0] == 0:
+        raise DataError(f"{path}: holds no items")
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8, offset=header).reshape(shape)
+
+
+def read_split(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    images = read_idx(images_path, 3)
+    labels = read_idx(labels_path, 1)
+    if len(labels) != len(images):
+        raise DataError(f"{labels_path}: {len(labels)} labels for {len(images)} images")
+    top = int(labels.max())
+    if top >= NUM_CLASSES:
+        raise DataError(f"{labels_path}: label {top} is out of range 0-9")
+    return images, labels.long()
+
+
+def download(progress: bool = True) -> dict[str, Path]:
+    """Fetch the data with torchvision into the cache dir, or raise DataError saying how else."""
+    try:
+        from torchvision.datasets import FashionMNIST
+    except Exception as exc:  # torchvision absent, or built for another torch
+        raise DataError(f"{how_to_provide()}\n(torchvision is not usable here: {exc})") from None
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"Downloading Fashion-MNIST into {root} ...", file=sys.stderr)
+    try:
+        for train in (True, False):
+            FashionMNIST(str(root), train=train, download=True)
+    except Exception as exc:  # offline, proxy, disk full...
+        raise DataError(f"{how_to_provide()}\n(the download failed: {exc})") from None
+    found = _find_in(root)
+    if found is None:
+        raise DataError(f"{how_to_provide()}\n(the download left no files in {root})")
+    return found
+
+
+@dataclass(frozen=True)
+class FashionMNIST:
+    """The whole dataset in memory: flat float images in [0, 1] and int64 labels, on ``device``.
+
+    ``test_pixels`` keeps the uint8 test images on the CPU for drawing.
+    """
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    test_pixels: torch.Tensor
+    source: str
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the dataset in a checkpoint: sizes plus a hash of the test labels."""
+        digest = hashlib.sha256(self.test_y.cpu().numpy().tobytes()).hexdigest()[:16]
+        return f"{len(self.train_y)}/{len(self.test_y)}/{digest}"
+
+    @classmethod
+    def from_uint8(
+        cls,
+        train_images: torch.Tensor,
+        train_labels: torch.Tensor,
+        test_images: torch.Tensor,
+        test_labels: torch.Tensor,
+        device: torch.device | str = "cpu",
+        source: str = "memory",
+    ) -> FashionMNIST:
+        def flat(images: torch.Tensor) -> torch.Tensor:
+            # ToTensor: uint8 -> float32 / 255, done once on the target device.
+            return images.to(device).reshape(len(images), NUM_INPUTS).float().div_(255)
+
+        return cls(
+            train_x=flat(train_images),
+            train_y=train_labels.long().to(device),
+            test_x=flat(test_images),
+            test_y=test_labels.long().to(device),
+            test_pixels=test_images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).cpu(),
+            source=source,
+        )
+
+    def to(self, device: torch.device | str) -> FashionMNIST:
+        return FashionMNIST(
+            self.train_x.to(device),
+            self.train_y.to(device),
+            self.test_x.to(device),
+            self.test_y.to(device),
+            self.test_pixels,
+            self.source,
+        )
+
+
+def load(
+    data_dir: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+    allow_download: bool = True,
+) -> FashionMNIST:
+    """Find, read and validate Fashion-MNIST, downloading it only when no copy is found."""
+    files = locate(data_dir)
+    if files is None:
+        if not allow_download:
+            raise DataError(how_to_provide())
+        files = download()
+    train_x, train_y = read_split(files["train_images"], files["train_labels"])
+    test_x, test_y = read_split(files["test_images"], files["test_labels"])
+    source = str(files["train_images"].parent)
+    return FashionMNIST.from_uint8(train_x, train_y, test_x, test_y, device, source)
+
+
+def write_idx(path: Path, array: torch.Tensor) -> None:
+    """Write a uint8 tensor as an IDX file (gzipped when the name ends in .gz); tests use it."""
+    dims = array.dim()
+    header = _MAGIC[dims].to_bytes(4, "big") + b"".join(
+        int(s).to_bytes(4, "big") for s in array.shape
+    )
+    body = header + array.to(torch.uint8).contiguous().numpy().tobytes()
+    path.write_bytes(gzip.compress(body, mtime=0) if path.suffix == ".gz" else body)

@@ -1,0 +1,118 @@
+"""The seed's scratch MLP, 784-256-10, and its training step.
+
+Two steps compute the same update. ``autograd_step`` is the seed verbatim: ``net(X)``,
+``CrossEntropyLoss(reduction='none')``, ``l.mean().backward()``, ``SGD.step()``. ``fused_step``
+writes the backward pass by hand into preallocated gradient buffers, skipping autograd's graph
+building and allocations; it is the default because it is faster, and a test holds it to the
+autograd step up to float rounding.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .data import NUM_CLASSES, NUM_INPUTS
+
+
+def relu(X: torch.Tensor) -> torch.Tensor:
+    a = torch.zeros_like(X)
+    return torch.max(X, a)
+
+
+class ScratchMLP:
+    """``W1``, ``b1``, ``W2``, ``b2`` exactly as the seed makes them, drawn from ``generator``."""
+
+    def __init__(
+        self,
+        hidden: int = 256,
+        init_scale: float = 0.01,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        # Drawn on the CPU in the seed's order so every device starts from the same numbers.
+        W1 = torch.randn(NUM_INPUTS, hidden, generator=generator) * init_scale
+        W2 = torch.randn(hidden, NUM_CLASSES, generator=generator) * init_scale
+        self.W1 = nn.Parameter(W1.to(device))
+        self.b1 = nn.Parameter(torch.zeros(hidden, device=device))
+        self.W2 = nn.Parameter(W2.to(device))
+        self.b2 = nn.Parameter(torch.zeros(NUM_CLASSES, device=device))
+
+    NAMES = ("W1", "b1", "W2", "b2")
+
+    @property
+    def params(self) -> list[nn.Parameter]:
+        return [self.W1, self.b1, self.W2, self.b2]
+
+    @property
+    def hidden(self) -> int:
+        return self.W1.shape[1]
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        X = X.reshape(-1, NUM_INPUTS)
+        H = relu(X @ self.W1 + self.b1)
+        return H @ self.W2 + self.b2
+
+
+loss = nn.CrossEntropyLoss(reduction="none")
+
+
+class AutogradStep:
+    """The seed's step verbatim: ``l = loss(net(X), y)``; ``zero_grad``; ``l.mean().backward()``.
+
+    Split in two so the trainer can look at the loss and refuse a diverged batch before the
+    update touches the parameters.
+    """
+
+    def __init__(self, net: ScratchMLP) -> None:
+        self.net = net
+
+    def forward(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y_hat = self.net(X)
+        self.l = loss(y_hat, y)
+        return self.l.detach(), y_hat.detach()
+
+    def backward(self) -> None:
+        for p in self.net.params:
+            p.grad = None
+        self.l.mean().backward()
+        del self.l
+
+
+class FusedStep:
+    """The same forward and backward with the gradients written by hand, in place.
+
+    d(mean CE)/d logits = (softmax - onehot) / B; through ``W2``; through the seed's relu, whose
+    ``torch.max(X, 0)`` backward passes the full gradient where X > 0 and half of it where
+    X == 0 (PyTorch splits ties); through ``W1``. ``X`` needs no gradient.
+    """
+
+    def __init__(self, net: ScratchMLP) -> None:
+        self.net = net
+        for p in net.params:
+            p.grad = torch.zeros_like(p)
+
+    def forward(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        net = self.net
+        with torch.no_grad():
+            self.X, self.y = X, y
+            self.Z = torch.addmm(net.b1, X, net.W1)
+            self.H = self.Z.clamp_min(0)
+            logits = torch.addmm(net.b2, self.H, net.W2)
+            self.log_probs = torch.log_softmax(logits, dim=1)
+            losses = -self.log_probs.gather(1, y.unsqueeze(1)).squeeze(1)
+        return losses, logits
+
+    def backward(self) -> None:
+        net, X, y = self.net, self.X, self.y
+        with torch.no_grad():
+            G = self.log_probs.exp_()
+            G[torch.arange(len(y), device=y.device), y] -= 1
+            G.div_(len(y))
+            torch.mm(self.H.t(), G, out=net.W2.grad)
+            torch.sum(G, dim=0, out=net.b2.grad)
+            dH = G @ net.W2.t()
+            dH.mul_(self.Z.sign_().add_(1).mul_(0.5))  # 1 where Z > 0, 0.5 where Z == 0, else 0
+            torch.mm(X.t(), dH, out=net.W1.grad)
+            torch.sum(dH, dim=0, out=net.b1.grad)
+        del self.X, self.y, self.Z, self.H, self.log_probs

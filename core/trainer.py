@@ -1,0 +1,391 @@
+"""The training loop of d2l's ``train_ch3``, commandable from any thread.
+
+``Trainer.run()`` blocks (call it in a worker thread). Other threads call ``pause``, ``resume``,
+``step``, ``update`` (learning rate and friends), ``save`` and ``stop``; the loop reads them once
+per batch. Everything the loop has to say goes to ``on_event`` as the dataclasses of
+``events.py``, called on the training thread: a listener must be quick and must not block.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+
+import torch
+
+from . import checkpoint
+from .config import ConfigError, TrainConfig
+from .data import FashionMNIST
+from .device import resolve_device
+from .events import (
+    BatchReport,
+    EpochReport,
+    Event,
+    Failed,
+    Predictions,
+    RunState,
+    Saved,
+    SaveFailed,
+    SettingsChanged,
+    StateChanged,
+)
+from .model import AutogradStep, FusedStep, ScratchMLP
+
+LIVE_FIELDS = ("lr", "momentum", "weight_decay", "epochs", "divergence_factor")
+NEXT_EPOCH_FIELDS = ("batch_size",)
+REPORT_INTERVAL_S = 0.05  # batch reports are coalesced to at most 20 a second
+
+
+class _Stop(Exception):
+    pass
+
+
+@torch.no_grad()
+def evaluate(net: ScratchMLP, X: torch.Tensor, y: torch.Tensor, chunk: int = 8192) -> Predictions:
+    """d2l's ``evaluate_accuracy``, keeping the probabilities so a UI can show them."""
+    probs = torch.cat(
+        [torch.softmax(net(X[i : i + chunk]), dim=1) for i in range(0, len(X), chunk)]
+    )
+    return Predictions(epoch=0, probs=probs.float().cpu(), labels=y.cpu())
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: FashionMNIST,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.config = config.validated()
+        self.device = resolve_device(config.device)
+        self.data = data.to(self.device)
+        self.on_event = on_event or (lambda event: None)
+        init_rng = torch.Generator().manual_seed(config.seed)
+        self.net = ScratchMLP(config.hidden, config.init_scale, init_rng, self.device)
+        self.shuffle_rng = torch.Generator().manual_seed(config.seed)
+        self.optimizer = torch.optim.SGD(
+            self.net.params,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
+        self._step_fn = (FusedStep if config.engine == "fused" else AutogradStep)(self.net)
+        # Position: completed epochs, batches done in the current one, batches since the start.
+        self.epoch = 0
+        self.batch = 0
+        self.step_count = 0
+        self.epoch_batch_size = config.batch_size
+        self.perm: torch.Tensor | None = None
+        # d2l's Accumulator(3): sum of losses, correct predictions, examples, for this epoch.
+        self.loss_sum = 0.0
+        self.correct = 0.0
+        self.seen = 0
+        self.epoch_seconds = 0.0
+        self.reference_loss: float | None = None  # first batch's loss: the divergence yardstick
+        self.history: list[EpochReport] = []
+        self.batch_losses: list[float] = []
+        self.lr_changes: list[tuple[int, float]] = [(0, config.lr)]
+        self.elapsed = 0.0
+        self.predictions: Predictions | None = None
+
+        self._lock = threading.RLock()  # a listener may command from inside on_event
+        self._inbox: deque[tuple] = deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._state = RunState.IDLE
+        self._reason = ""
+        self._steps_allowed = 0  # batches a paused run may still take ('n' key)
+        self._pending_batch: list[tuple[float, float]] = []
+        self._last_report = 0.0
+
+    # ----------------------------------------------------------------- commands (any thread)
+    @property
+    def state(self) -> RunState:
+        return self._state
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return math.ceil(len(self.data.train_y) / self.epoch_batch_size)
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.config.epochs
+
+    def pause(self) -> None:
+        self._send("pause")
+
+    def resume(self) -> None:
+        self._send("resume")
+
+    def step(self, batches: int = 1) -> None:
+        """Train ``batches`` more batches, then pause again (when paused)."""
+        self._send("step", batches)
+
+    def update(self, **changes: object) -> None:
+        """Change hyperparameters: lr, momentum, weight decay and epochs from the next batch,
+        batch size from the next epoch. Raises ConfigError at once for a bad value."""
+        for name in changes:
+            if name not in LIVE_FIELDS + NEXT_EPOCH_FIELDS:
+                raise ConfigError(f"{name} cannot change during a run; start a new run")
+        self.config.replace(**changes)  # validate now, in the caller's thread
+        self._send("update", changes)
+
+    def set_lr(self, lr: float) -> None:
+        self.update(lr=lr)
+
+    def stop(self) -> None:
+        self._send("stop")
+
+    def save(self, path: str | Path) -> Future:
+        """Write a checkpoint between two batches; the future holds the path or the error."""
+        future: Future = Future()
+        self._send("save", Path(path), future)
+        return future
+
+    def _send(self, *command: object) -> None:
+        with self._lock:
+            if self._thread is None:  # nobody is looping: carry it out here and now
+                self._obey(command)
+                return
+            self._inbox.append(command)
+        self._wake.set()
+
+    # ----------------------------------------------------------------- the loop (one thread)
+    def run(self, paused: bool = False) -> RunState:
+        """Train until the configured epochs are done, or a stop. Returns the final state."""
+        with self._lock:
+            if self._thread is not None:
+                raise RuntimeError("this trainer is already running")
+            self._thread = threading.current_thread()
+        self._last_report = time.perf_counter()
+        try:
+            self._set_state(RunState.PAUSED if paused else RunState.RUNNING)
+            while not self.finished:
+                self._train_epoch()
+            self._set_state(RunState.FINISHED)
+        except _Stop:
+            self._flush_batches()
+            self._set_state(RunState.STOPPED)
+        except Exception as exc:  # shown to the user; the parameters stay as they were
+            self._emit(Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            self._set_state(RunState.FAILED, f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._thread = None
+                leftovers = list(self._inbox)
+                self._inbox.clear()
+            for command in leftovers:
+                if command[0] == "save":
+                    self._obey(command)
+        return self._state
+
+    def _train_epoch(self) -> None:
+        if self.perm is None:  # a new epoch: d2l's DataLoader(shuffle=True) draws its order
+            self.epoch_batch_size = self.config.batch_size
+            self.perm = torch.randperm(len(self.data.train_y), generator=self.shuffle_rng)
+            self.loss_sum, self.correct, self.seen, self.epoch_seconds = 0.0, 0.0, 0, 0.0
+        perm = self.perm.to(self.device)
+        size = self.epoch_batch_size
+        started = time.perf_counter()
+        while self.batch < self.batches_per_epoch:
+            if self._inbox or self._state is not RunState.RUNNING:
+                self.epoch_seconds += time.perf_counter() - started
+                self._obey_inbox()
+                started = time.perf_counter()
+            idx = perm[self.batch * size : (self.batch + 1) * size]
+            X = self.data.train_x.index_select(0, idx)
+            if not self._train_batch(X, self.data.train_y.index_select(0, idx)):
+                self.epoch_seconds += time.perf_counter() - started
+                self._obey_inbox()
+                started = time.perf_counter()
+        self._flush_batches()
+        predictions = evaluate(self.net, self.data.test_x, self.data.test_y)
+        self.epoch_seconds += time.perf_counter() - started
+        self.elapsed += self.epoch_seconds
+        self.epoch += 1
+        self.batch = 0
+        self.perm = None
+        self.predictions = Predictions(self.epoch, predictions.probs, predictions.labels)
+        report = EpochReport(
+            epoch=self.epoch,
+            train_loss=self.loss_sum / self.seen,
+            train_acc=self.correct / self.seen,
+            test_acc=self.predictions.accuracy,
+            lr=self.config.lr,
+            seconds=self.epoch_seconds,
+            examples_per_s=self.seen / max(self.epoch_seconds, 1e-9),
+        )
+        self.history.append(report)
+        self._emit(self.predictions)
+        self._emit(report)
+
+    def _train_batch(self, X: torch.Tensor, y: torch.Tensor) -> bool:
+        """One SGD step; False (and no update) when the batch's loss shows divergence."""
+        losses, logits = self._step_fn.forward(X, y)
+        batch_loss = float(losses.mean())
+        if self.reference_loss is None:
+            self.reference_loss = batch_loss
+        limit = self.config.divergence_factor * self.reference_loss
+        if not math.isfinite(batch_loss) or batch_loss > limit:
+            what = "not a number" if math.isnan(batch_loss) else f"{batch_loss:.4g}"
+            self._flush_batches()
+            self._set_state(
+                RunState.DIVERGED,
+                f"loss {what} exceeds {self.config.divergence_factor:g} x the first batch's "
+                f"({self.reference_loss:.4g}) at epoch {self.epoch + 1}, batch {self.batch + 1} "
+                f"with lr {self.config.lr:g}; parameters kept from the batch before",
+            )
+            return False
+        self._step_fn.backward()
+        self.optimizer.step()
+        correct = float((logits.argmax(dim=1) == y).sum())
+        self.loss_sum += float(losses.sum())
+        self.correct += correct
+        self.seen += len(y)
+        self.batch += 1
+        self.step_count += 1
+        self.batch_losses.append(batch_loss)
+        self._pending_batch.append((batch_loss, correct / len(y)))
+        now = time.perf_counter()
+        if now - self._last_report >= REPORT_INTERVAL_S or self.batch == self.batches_per_epoch:
+            self._flush_batches(now)
+        if self._steps_allowed > 0:
+            self._steps_allowed -= 1
+            if self._steps_allowed == 0:
+                self._set_state(RunState.PAUSED)
+        return True
+
+    def _flush_batches(self, now: float | None = None) -> None:
+        if not self._pending_batch:
+            return
+        now = now or time.perf_counter()
+        window = now - self._last_report if self._last_report else 0.0
+        count = len(self._pending_batch) * self.epoch_batch_size
+        self._emit(
+            BatchReport(
+                epoch=self.epoch + 1,
+                batch=self.batch,
+                batches=self.batches_per_epoch,
+                step=self.step_count,
+                losses=tuple(loss for loss, _ in self._pending_batch),
+                accuracies=tuple(acc for _, acc in self._pending_batch),
+                lr=self.config.lr,
+                examples_per_s=count / window if window > 0 else 0.0,
+            )
+        )
+        self._pending_batch = []
+        self._last_report = now
+
+    def _obey_inbox(self) -> None:
+        """Carry out queued commands; while paused or diverged, wait here for more."""
+        while True:
+            with self._lock:
+                commands = list(self._inbox)
+                self._inbox.clear()
+                self._wake.clear()
+            for command in commands:
+                self._obey(command)
+            if self._state is RunState.RUNNING:
+                self._last_report = time.perf_counter()  # paused time is not training time
+                return
+            self._wake.wait()
+
+    def _obey(self, command: tuple) -> None:
+        kind, *args = command
+        running = self._thread is not None
+        if kind == "pause" and self._state is RunState.RUNNING:
+            self._flush_batches()
+            self._set_state(RunState.PAUSED)
+        elif kind == "resume" and self._state in (RunState.PAUSED, RunState.DIVERGED):
+            self._steps_allowed = 0
+            self._set_state(RunState.RUNNING)
+        elif kind == "step" and self._state in (RunState.PAUSED, RunState.DIVERGED):
+            self._steps_allowed = int(args[0])
+            self._set_state(RunState.RUNNING)
+        elif kind == "update":
+            self._apply(args[0])
+        elif kind == "save":
+            self._save(*args)
+        elif kind == "stop" and running:
+            raise _Stop
+
+    def _apply(self, changes: dict) -> None:
+        try:
+            new = self.config.replace(**changes)
+        except ConfigError:
+            return  # validated when queued; a later change may have made it moot
+        changed = tuple(k for k, v in changes.items() if getattr(self.config, k) != v)
+        self.config = new
+        for group in self.optimizer.param_groups:
+            group.update(lr=new.lr, momentum=new.momentum, weight_decay=new.weight_decay)
+        if "lr" in changed:
+            self.lr_changes.append((self.step_count, new.lr))
+        if changed:
+            self._emit(SettingsChanged(new, changed, self.step_count))
+
+    def _save(self, path: Path, future: Future | None = None) -> None:
+        try:
+            checkpoint.save(self, path)
+        except checkpoint.CheckpointError as exc:
+            self._emit(SaveFailed(str(path), str(exc)))
+            if future is not None:
+                future.set_exception(exc)
+            return
+        self._emit(Saved(str(path)))
+        if future is not None:
+            future.set_result(path)
+
+    def _set_state(self, state: RunState, reason: str = "") -> None:
+        self._state, self._reason = state, reason
+        self._emit(StateChanged(state, reason))
+
+    def _emit(self, event: Event) -> None:
+        self.on_event(event)
+
+    # ----------------------------------------------------------------- queries
+    def predict(self) -> Predictions:
+        """The current model on the whole test set (the latest evaluation when one is current)."""
+        current = self.predictions
+        if current is not None and current.epoch == self.epoch and self.batch == 0:
+            return current  # nothing has been trained since that evaluation
+        result = evaluate(self.net, self.data.test_x, self.data.test_y)
+        return Predictions(self.epoch, result.probs, result.labels)
+
+    # ----------------------------------------------------------------- checkpoints
+    FIXED_ON_RESUME = ("hidden", "init_scale", "seed")
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        data: FashionMNIST,
+        on_event: Callable[[Event], None] | None = None,
+        **overrides: object,
+    ) -> Trainer:
+        """Continue a saved run; ``overrides`` may change what a live run could (lr, epochs...)
+        and the device, not what defines the network."""
+        path = Path(path)
+        tensors, meta = checkpoint.read(path)
+        config = checkpoint.config_from(path, meta)
+        for name in cls.FIXED_ON_RESUME:
+            if name in overrides and overrides[name] != getattr(config, name):
+                raise checkpoint.CheckpointError(
+                    f"{path} was trained with {name}={getattr(config, name)}; "
+                    f"it cannot resume with {name}={overrides[name]}"
+                )
+        config = config.replace(**overrides)
+        trainer = cls(config, data, on_event)
+        checkpoint.restore(trainer, tensors, meta, path)
+        if trainer.lr_changes[-1][1] != config.lr:
+            trainer.lr_changes.append((trainer.step_count, config.lr))
+        return trainer

@@ -1,0 +1,62 @@
+"""Shared fixtures: small learnable data the tests make themselves, and the real Fashion-MNIST."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from mlp_tui.core import data
+
+REAL_DIR = data.DEBIAN_DIR
+
+
+def make_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class c lights rows 2c..2c+3 on a noisy background: learnable in a few epochs."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(count) % data.NUM_CLASSES
+    labels = labels[torch.randperm(count, generator=g)]
+    images = torch.randint(0, 90, (count, 28, 28), generator=g)
+    for c in range(data.NUM_CLASSES):
+        rows = slice(2 * c + 4, 2 * c + 8)
+        images[labels == c, rows, 4:24] += 150
+    return images.clamp(0, 255).to(torch.uint8), labels.to(torch.uint8)
+
+
+def write_dataset(folder: Path, train: int = 600, test: int = 200, gz: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    for split, count, seed in (("train", train, 1), ("t10k", test, 2)):
+        images, labels = make_images(count, seed)
+        data.write_idx(folder / f"{split}-images-idx3-ubyte{suffix}", images)
+        data.write_idx(folder / f"{split}-labels-idx1-ubyte{suffix}", labels)
+    return folder
+
+
+@pytest.fixture
+def tiny_dir(tmp_path: Path) -> Path:
+    return write_dataset(tmp_path / "tiny")
+
+
+@pytest.fixture
+def tiny_data(tiny_dir: Path) -> data.FashionMNIST:
+    return data.load(tiny_dir)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's cache, env or data dir by accident."""
+    monkeypatch.delenv("MLP_TUI_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+
+
+@pytest.fixture(scope="session")
+def real_data() -> data.FashionMNIST:
+    """The real Fashion-MNIST from Debian's package; CI installs it, so there it must exist."""
+    if not (REAL_DIR / "t10k-labels-idx1-ubyte.gz").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide the real data in {REAL_DIR}")
+        pytest.skip(f"real Fashion-MNIST not installed in {REAL_DIR}")
+    return data.load(REAL_DIR)

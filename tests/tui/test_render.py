@@ -1,0 +1,28 @@
+import torch
+from mlp_tui.tui.render import RAMP, image_size, render_image
+
+
+def test_ascii_is_plain_text_with_the_ramp_extremes():
+    img = torch.zeros(28, 28, dtype=torch.uint8)
+    img[:, 14:] = 255
+    text = render_image(img, "ascii")
+    lines = text.plain.split("\n")
+    assert (len(lines[0]), len(lines)) == image_size("ascii")
+    assert lines[0] == RAMP[0] * 14 + RAMP[-1] * 14
+    assert set(text.plain) <= set(RAMP + "\n")
+
+
+def test_blocks_carry_two_pixel_rows_per_cell_as_colours():
+    img = torch.zeros(28, 28, dtype=torch.uint8)
+    img[0, 0] = 255  # top pixel of the first cell white, bottom black
+    text = render_image(img, "blocks")
+    assert text.plain.split("\n")[0] == "▀" * 28
+    first = next(span.style for span in text.spans if span.start == 0)
+    assert first.color.triplet == (255, 255, 255)
+    assert first.bgcolor.triplet == (0, 0, 0)
+
+
+def test_scale_halves_the_size():
+    img = torch.full((28, 28), 128, dtype=torch.uint8)
+    lines = render_image(img, "ascii", scale=2).plain.split("\n")
+    assert (len(lines[0]), len(lines)) == (14, 7)

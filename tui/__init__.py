@@ -1,0 +1,1 @@
+"""The mlp-tui Textual app. Importing this package does not import Textual."""

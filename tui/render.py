@@ -1,0 +1,52 @@
+"""Draw a grayscale image in the terminal as Rich text: block characters or a pure ASCII ramp.
+
+Block mode puts two pixel rows in one cell: ``▀`` with the upper pixel as foreground colour and
+the lower as background (as rich-pixels does). ASCII mode maps each pixel to a character of a
+density ramp, one cell per pixel column and one line per two rows, so it keeps the aspect ratio
+and can be copied anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+
+RenderMode = Literal["blocks", "ascii"]
+RAMP = " .:-=+*#%@"
+_GRAYS = [Style(color=Color.from_rgb(v, v, v)) for v in range(256)]
+
+
+def _downsample(pixels: torch.Tensor, scale: int) -> torch.Tensor:
+    if scale <= 1:
+        return pixels
+    h, w = pixels.shape
+    p = pixels[: h - h % scale, : w - w % scale].float()
+    return p.reshape(h // scale, scale, w // scale, scale).mean(dim=(1, 3)).round().to(torch.uint8)
+
+
+def render_image(pixels: torch.Tensor, mode: RenderMode = "blocks", scale: int = 1) -> Text:
+    """``pixels``: (H, W) uint8, 0 = black. ``scale`` > 1 shrinks by averaging scale x scale."""
+    img = _downsample(pixels.to(torch.uint8).cpu(), scale).tolist()
+    text = Text(no_wrap=True, overflow="crop")
+    if len(img) % 2:
+        img.append([0] * len(img[0]))
+    for top, bottom in zip(img[0::2], img[1::2]):
+        if mode == "ascii":
+            last = len(RAMP) - 1
+            text.append("".join(RAMP[(a + b) * last // 510] for a, b in zip(top, bottom)))
+        else:
+            for a, b in zip(top, bottom):
+                text.append("▀", _GRAYS[a] + Style(bgcolor=Color.from_rgb(b, b, b)))
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
+def image_size(mode: RenderMode = "blocks", scale: int = 1, side: int = 28) -> tuple[int, int]:
+    """Cells (width, height) that ``render_image`` produces for a side x side image."""
+    px = side // scale
+    return px, (px + 1) // 2
