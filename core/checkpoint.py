@@ -134,7 +134,8 @@ def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     version = info.get("version", "")
     if not version.isdigit() or int(version) > VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint format {version!r}; this mlp-tui {__version__} reads up to {VERSION}"
+            f"{path} has checkpoint format {version!r}; "
+            f"this mlp-tui {__version__} reads formats up to {VERSION}"
         )
     try:
         meta = json.loads(info["meta"])
