@@ -6,16 +6,15 @@ import argparse
 import json
 import signal
 import sys
-import threading
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
-from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig, parse_field
-from .data import DataError
-from .device import resolve_device
-from .events import BatchReport, EpochReport, Event, RunState, SaveFailed, StateChanged
+
+# torch is imported only once the arguments are good: --help, --version and a typo answer at once.
+if TYPE_CHECKING:
+    from .events import EpochReport, Event
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -88,6 +87,8 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     for flag, value in (("--save", args.save), ("--metrics-out", args.metrics_out)):
         if value and Path(value).expanduser().is_dir():
             parser.error(f"{flag}: {value} is a directory")
+    from .device import resolve_device
+
     try:
         resolve_device(args.device or "auto")
     except ConfigError as exc:
@@ -97,6 +98,7 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 def make_trainer(args: argparse.Namespace, on_event):
     """Load the data and build a trainer, new or resumed. Raises DataError/CheckpointError."""
     from . import data
+    from .device import resolve_device
     from .trainer import Trainer
 
     overrides = config_overrides(args)
@@ -137,6 +139,8 @@ class HeadlessPrinter:
             print(f"mlp-tui: cannot write --metrics-out: {exc.strerror}", file=sys.stderr)
 
     def __call__(self, event: Event) -> None:
+        from .events import BatchReport, EpochReport, RunState, SaveFailed, StateChanged
+
         if isinstance(event, BatchReport) and self.tty:
             done = event.batch / event.batches
             bar = "#" * int(done * 30)
@@ -166,6 +170,10 @@ class HeadlessPrinter:
 
 def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     check_paths(parser, args)
+    from .checkpoint import CheckpointError
+    from .data import DataError
+    from .events import RunState, StateChanged
+
     listeners: list = []
     try:
         trainer = make_trainer(args, lambda event: [listen(event) for listen in listeners])
@@ -176,6 +184,9 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     except OSError as exc:
         print(f"mlp-tui: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mlp-tui: interrupted while loading", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
     diverged = False
     signalled: list[int] = []
@@ -189,18 +200,14 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         diverged |= isinstance(event, StateChanged) and event.state is RunState.DIVERGED
 
     listeners += [watch, printer]
-    worker = threading.Thread(target=trainer.run, name="mlp-tui-trainer", daemon=True)
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    worker.start()
+    # Train on this thread (torch's fastest: see trainer.keep_this_thread_serial); Ctrl+C and
+    # SIGTERM ask the loop to stop after the current batch instead of interrupting it.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while worker.is_alive():
-            try:
-                worker.join(0.1)
-            except KeyboardInterrupt:
-                signalled.append(signal.SIGINT)
-                trainer.stop()
+        trainer.run()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         printer.close()
     if args.save:
         try:

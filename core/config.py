@@ -41,6 +41,9 @@ def _number(name: str, text: str) -> float:
     stripped = text.strip()
     if not stripped:
         raise ConfigError(f"{name}: a value is required")
+    # float() also reads other scripts' digits ("０.１", "٣"); accept ASCII only.
+    if not stripped.isascii():
+        raise ConfigError(f"{name}: {text!r} is not a number")
     try:
         value = float(stripped)
     except ValueError:
@@ -56,7 +59,10 @@ def _integer(name: str, text: str) -> int:
     value = _number(name, text)
     if value != int(value):
         raise ConfigError(f"{name}: {text.strip()!r} is not a whole number")
-    return int(value)
+    try:
+        return int(text.strip())  # exact where a float would round (seeds above 2**53)
+    except ValueError:
+        return int(value)  # "1e3", "2.0"
 
 
 def _in_range(name: str, value: float, low: float, high: float, *, low_open: bool = False) -> None:

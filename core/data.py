@@ -46,9 +46,14 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("mlp-tui")) / "fashion-mnist"
 
 
+def _layouts(directory: Path) -> tuple[Path, Path]:
+    """Where the files may lie: flat in ``directory``, or torchvision's ``FashionMNIST/raw``."""
+    return directory, directory / "FashionMNIST" / "raw"
+
+
 def _find_in(directory: Path) -> dict[str, Path] | None:
     """The four files in ``directory`` (flat, or torchvision's ``FashionMNIST/raw``), .gz or raw."""
-    for base in (directory, directory / "FashionMNIST" / "raw"):
+    for base in _layouts(directory):
         found = {}
         for key, stem in FILES.items():
             for name in (stem, stem + ".gz"):
@@ -85,7 +90,14 @@ def locate(data_dir: str | os.PathLike | None = None) -> dict[str, Path] | None:
                 raise DataError(f"{label}: {path} is not a directory")
             found = _find_in(path)
             if found is None:
-                missing = [s for s in FILES.values() if not any(path.rglob(s + "*"))]
+                # Only the two layouts: a recursive search of --data-dir ~ or / could take minutes.
+                missing = [
+                    stem
+                    for stem in FILES.values()
+                    if not any(
+                        (b / n).is_file() for b in _layouts(path) for n in (stem, stem + ".gz")
+                    )
+                ]
                 raise DataError(
                     f"{label}: {path} does not hold the Fashion-MNIST files"
                     + (f" (missing: {', '.join(missing)})" if missing else "")

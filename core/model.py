@@ -72,15 +72,18 @@ class AutogradStep:
         self.l = loss(y_hat, y)
         return self.l.detach(), y_hat.detach()
 
-    def backward(self) -> None:
-        for p in self.net.params:
-            p.grad = None
+    def update(self, optimizer: torch.optim.Optimizer) -> None:
+        optimizer.zero_grad()
         self.l.mean().backward()
+        optimizer.step()
         del self.l
 
 
 class FusedStep:
     """The same forward and backward with the gradients written by hand, in place.
+
+    With plain SGD (the seed's: no momentum, no weight decay) the update is folded into the
+    backward products; otherwise the gradients go to ``.grad`` and ``optimizer.step()`` runs.
 
     d(mean CE)/d logits = (softmax - onehot) / B; through ``W2``; through the seed's relu, whose
     ``torch.max(X, 0)`` backward passes the full gradient where X > 0 and half of it where
@@ -90,7 +93,7 @@ class FusedStep:
     def __init__(self, net: ScratchMLP) -> None:
         self.net = net
         for p in net.params:
-            p.grad = torch.zeros_like(p)
+            p.grad = torch.zeros_like(p)  # written in place when the optimizer needs them
 
     def forward(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         net = self.net
@@ -103,16 +106,29 @@ class FusedStep:
             losses = -self.log_probs.gather(1, y.unsqueeze(1)).squeeze(1)
         return losses, logits
 
-    def backward(self) -> None:
+    def update(self, optimizer: torch.optim.Optimizer) -> None:
         net, X, y = self.net, self.X, self.y
+        group = optimizer.param_groups[0]
+        plain = group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]
+        lr = group["lr"]
         with torch.no_grad():
             G = self.log_probs.exp_()
             G[torch.arange(len(y), device=y.device), y] -= 1
             G.div_(len(y))
-            torch.mm(self.H.t(), G, out=net.W2.grad)
-            torch.sum(G, dim=0, out=net.b2.grad)
             dH = G @ net.W2.t()
             dH.mul_(self.Z.sign_().add_(1).mul_(0.5))  # 1 where Z > 0, 0.5 where Z == 0, else 0
-            torch.mm(X.t(), dH, out=net.W1.grad)
-            torch.sum(dH, dim=0, out=net.b1.grad)
+            if plain:
+                # p -= lr * grad, with the product and the update in one GEMM: no gradient
+                # tensor is written and read back. Same math as SGD.step() up to rounding.
+                net.W2.addmm_(self.H.t(), G, alpha=-lr)
+                net.b2.add_(G.sum(dim=0), alpha=-lr)
+                net.W1.addmm_(X.t(), dH, alpha=-lr)
+                net.b1.add_(dH.sum(dim=0), alpha=-lr)
+            else:
+                torch.mm(self.H.t(), G, out=net.W2.grad)
+                torch.sum(G, dim=0, out=net.b2.grad)
+                torch.mm(X.t(), dH, out=net.W1.grad)
+                torch.sum(dH, dim=0, out=net.b1.grad)
+        if not plain:
+            optimizer.step()
         del self.X, self.y, self.Z, self.H, self.log_probs

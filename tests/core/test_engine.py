@@ -36,7 +36,7 @@ def seed_reference(data, config: TrainConfig) -> list[tuple[float, float, float]
             updater.zero_grad()
             l.mean().backward()
             updater.step()
-            metric[0] += float(l.sum())
+            metric[0] += float(l.detach().sum())
             metric[1] += float((y_hat.argmax(axis=1) == y).sum())
             metric[2] += y.numel()
         with torch.no_grad():
@@ -69,3 +69,11 @@ def test_fused_engine_matches_the_seed_up_to_rounding(tiny_data):
 def test_tiny_data_is_learned(tiny_data):
     rows = run(tiny_data, TrainConfig(epochs=5, batch_size=32, lr=0.5, device="cpu"))
     assert rows[-1][0] < rows[0][0] and rows[-1][2] > 0.9
+
+
+def test_fused_and_autograd_agree_with_momentum_and_weight_decay(tiny_data):
+    config = TrainConfig(epochs=2, batch_size=64, momentum=0.9, weight_decay=1e-3, device="cpu")
+    fused = run(tiny_data, config)
+    autograd = run(tiny_data, config.replace(engine="autograd"))
+    for (loss, acc, _), (ref_loss, ref_acc, _) in zip(fused, autograd):
+        assert abs(loss - ref_loss) < 1e-5 and abs(acc - ref_acc) <= 2 / 600
