@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", metavar="FILE", help="checkpoint to continue from")
     parser.add_argument("--metrics-out", metavar="FILE", help="JSON Lines, one object per epoch")
     parser.add_argument("--save-dir", metavar="DIR", help="app: where checkpoints go")
+    parser.add_argument(
+        "--export",
+        metavar="DIR",
+        help="at the end, write metrics.csv, confusion.csv, per_class.csv, misclassified.png "
+        "and confusion.png into DIR (with --resume and no epochs left: without training)",
+    )
     return parser
 
 
@@ -87,6 +93,8 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     for flag, value in (("--save", args.save), ("--metrics-out", args.metrics_out)):
         if value and Path(value).expanduser().is_dir():
             parser.error(f"{flag}: {value} is a directory")
+    if args.export and Path(args.export).expanduser().is_file():
+        parser.error(f"--export: {args.export} is a file, not a folder")
     from .device import resolve_device
 
     try:
@@ -200,6 +208,11 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         diverged |= isinstance(event, StateChanged) and event.state is RunState.DIVERGED
 
     listeners += [watch, printer]
+    if args.export:
+        from .export import HeadlessExport
+
+        exporter = HeadlessExport(args.export)  # collects each epoch's per-class accuracy
+        listeners.append(exporter)
     # Train on this thread (torch's fastest: see trainer.keep_this_thread_serial); Ctrl+C and
     # SIGTERM ask the loop to stop after the current batch instead of interrupting it.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -209,6 +222,7 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         printer.close()
+    exported = exporter.write(trainer) if args.export else True
     if args.save:
         try:
             trainer.save(args.save).result()
@@ -221,7 +235,7 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     if signalled:
         print("\nmlp-tui: interrupted", file=sys.stderr)
         return EXIT_TERMINATED if signalled[0] == signal.SIGTERM else EXIT_INTERRUPTED
-    return EXIT_OK if trainer.state is RunState.FINISHED else EXIT_FAILED
+    return EXIT_OK if trainer.state is RunState.FINISHED and exported else EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:

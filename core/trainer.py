@@ -274,6 +274,7 @@ class Trainer:
         if self._steps_allowed > 0:
             self._steps_allowed -= 1
             if self._steps_allowed == 0:
+                self._flush_batches(now)
                 self._set_state(RunState.PAUSED)
         return True
 

@@ -1,0 +1,81 @@
+"""Bad command lines, through the real console script: exit 2, one line naming the flag and
+the problem, nothing on stdout, no traceback."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+from mlp_tui.core import __version__
+
+from tests.core._helpers import TRACEBACK, run_cli
+
+# (arguments, words the one line on stderr must hold); {tmp} is the test's temporary folder.
+BAD_ARGUMENTS = [
+    (["--lr", "abc"], ["--lr", "'abc' is not a number"]),
+    (["--lr", "-1"], ["--lr", "-1 is outside (0, 1e+06]"]),
+    (["--lr", "0"], ["--lr", "0 is outside (0, 1e+06]"]),
+    (["--lr", "nan"], ["--lr", "nan is not allowed"]),
+    (["--lr", "inf"], ["--lr", "infinite"]),
+    (["--lr", "1e999"], ["--lr", "'1e999' is infinite or too large"]),
+    (["--lr", ""], ["--lr", "a value is required"]),
+    (["--lr", "   "], ["--lr", "a value is required"]),
+    (["--lr", "０.１"], ["--lr", "'０.１' is not a number"]),
+    (["--lr", "½"], ["--lr", "'½' is not a number"]),
+    (["--batch-size", "0"], ["--batch-size", "0 is outside [1, 65536]"]),
+    (["--batch-size", "-3"], ["--batch-size", "-3 is outside [1, 65536]"]),
+    (["--batch-size", "2.5"], ["--batch-size", "'2.5' is not a whole number"]),
+    (["--epochs", "0"], ["--epochs", "0 is outside [1, 100000]"]),
+    (["--hidden", "0"], ["--hidden", "0 is outside [1, 16384]"]),
+    (["--momentum", "1.5"], ["--momentum", "1.5 is outside [0, 0.999]"]),
+    (["--engine", "turbo"], ["--engine", "'turbo' is not one of fused, autograd"]),
+    (["--resume", "{tmp}/missing.safetensors"], ["--resume", "missing.safetensors does not exist"]),
+    (["--data-dir", "{tmp}/nowhere"], ["--data-dir", "nowhere is not a directory"]),
+    (["--device", "tpu"], ["--device", "'tpu' is not one of"]),
+    (["--save", "{tmp}"], ["--save", "is a directory"]),
+    (["--metrics-out", "{tmp}"], ["--metrics-out", "is a directory"]),
+    (["--no-such-flag"], ["unrecognized arguments: --no-such-flag"]),
+]
+if not torch.cuda.is_available():
+    BAD_ARGUMENTS.append((["--device", "cuda"], ["--device", "no CUDA GPU is available"]))
+
+
+CASE_IDS = [" ".join(args) for args, _ in BAD_ARGUMENTS]
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, object]]:
+    """Every case's run, several at a time: each start of the script costs a second or two."""
+    tmp = tmp_path_factory.mktemp("args")
+    env = {k: v for k, v in os.environ.items() if k != "MLP_TUI_DATA"}
+    env["XDG_CACHE_HOME"] = str(tmp / "cache")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = {
+            case: pool.submit(
+                run_cli, "--headless", *[a.replace("{tmp}", str(tmp)) for a in args], env=env
+            )
+            for case, (args, _) in zip(CASE_IDS, BAD_ARGUMENTS)
+        }
+        return {case: (str(tmp), run.result()) for case, run in runs.items()}
+
+
+@pytest.mark.parametrize(("args", "words"), BAD_ARGUMENTS, ids=CASE_IDS)
+def test_a_bad_argument_is_one_line_and_exit_2(args, words, outcomes):
+    tmp, result = outcomes[" ".join(args)]
+    words = [w.replace("{tmp}", tmp) for w in words]
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert all(word in lines[0] for word in words), lines[0]
+    assert TRACEBACK not in result.stderr
+
+
+def test_help_and_version_exit_0():
+    help_ = run_cli("--headless", "--help")
+    assert help_.returncode == 0 and help_.stderr == ""
+    assert all(flag in help_.stdout for flag in ("--lr", "--resume", "--metrics-out", "--save"))
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"mlp-tui {__version__}"
