@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import glob
 import json
+import math
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,10 +82,21 @@ def save(trainer: Trainer, path: str | os.PathLike) -> Path:
     return write_atomic(Path(path), payload)
 
 
+def file_in_the_way(path: Path) -> Path | None:
+    """The file standing where one of ``path``'s folders should be, if any."""
+    for folder in path.parents:
+        if folder.exists():
+            return None if folder.is_dir() else folder
+    return None
+
+
 def write_atomic(path: Path, payload: bytes) -> Path:
     path = path.expanduser()
     if path.is_dir():
         raise CheckpointError(f"cannot save to {path}: it is a directory")
+    blocker = file_in_the_way(path)
+    if blocker is not None:  # mkdir would only say "File exists" or "Not a directory"
+        raise CheckpointError(f"cannot save {path}: {blocker} is a file, not a folder")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +119,23 @@ def write_atomic(path: Path, payload: bytes) -> Path:
             os.close(fd)
     except OSError:
         pass  # some filesystems cannot fsync a directory; the rename is already done
+    _remove_stale_temporaries(path)
     return path
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary files of saves whose process died midway (killed, power cut):
+    nothing else removes them. A live process's file, even another program's, stays."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 : -len(".tmp")]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # alive under another user, or not ours to judge
 
 
 def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
@@ -129,10 +159,10 @@ def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
         info = header.get("__metadata__") or {}
     except (ValueError, AttributeError):
         raise CheckpointError(f"{bad} (its header is not JSON)") from None
-    if info.get("format") != FORMAT:
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
         raise CheckpointError(f"{bad} (a safetensors file from another program)")
-    version = info.get("version", "")
-    if not version.isdigit() or int(version) > VERSION:
+    version = str(info.get("version", ""))
+    if not re.fullmatch(r"[0-9]{1,9}", version) or not 1 <= int(version) <= VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format {version!r}; "
             f"this mlp-tui {__version__} reads formats up to {VERSION}"
@@ -140,7 +170,7 @@ def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         meta = json.loads(info["meta"])
         tensors = from_bytes(raw)
-    except (KeyError, ValueError, SafetensorError) as exc:
+    except (KeyError, TypeError, ValueError, SafetensorError) as exc:
         raise CheckpointError(f"{path} is damaged ({exc})") from None
     _check(path, tensors, meta)
     return tensors, meta
@@ -171,14 +201,26 @@ def _check(path: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         buf = tensors.get(f"momentum.{name}")
         if buf is not None and (tuple(buf.shape) != shape or buf.dtype != torch.float32):
             raise CheckpointError(f"{path} is damaged (momentum.{name} has the wrong shape)")
+        if buf is not None and not torch.isfinite(buf).all():
+            raise CheckpointError(f"{path} is damaged (momentum.{name} holds nan or inf)")
+    losses = tensors.get("batch_losses")
+    if losses is not None and losses.dim() != 1:
+        raise CheckpointError(f"{path} is damaged (batch_losses is not a list of numbers)")
     try:
         for key in ("epoch", "batch", "step_count", "epoch_batch_size", "seen"):
             if not isinstance(meta[key], int) or meta[key] < 0:
                 raise ValueError(f"{key} = {meta[key]!r}")
+        if meta["epoch_batch_size"] < 1:
+            raise ValueError("epoch_batch_size = 0")
         for key in ("loss_sum", "correct", "epoch_seconds", "elapsed"):
-            float(meta[key])
+            if not math.isfinite(float(meta[key])):
+                raise ValueError(f"{key} = {meta[key]!r}")
+        reference = meta.get("reference_loss")
+        if reference is not None and not math.isfinite(float(reference)):
+            raise ValueError(f"reference_loss = {reference!r}")
         [EpochReport(**row) for row in meta["history"]]
-        [(int(step), float(lr)) for step, lr in meta["lr_changes"]]
+        if not [(int(step), float(lr)) for step, lr in meta["lr_changes"]]:
+            raise ValueError("no learning rate history")
         if meta["batch"] and "perm" not in tensors:
             raise ValueError("mid-epoch position without its permutation")
     except (KeyError, TypeError, ValueError) as exc:
@@ -200,11 +242,19 @@ def restore(trainer: Trainer, tensors: dict[str, torch.Tensor], meta: dict, path
                 trainer.optimizer.state[p]["momentum_buffer"] = buf.to(p.device)
     try:
         trainer.shuffle_rng.set_state(tensors["shuffle_rng"])
-    except (KeyError, RuntimeError) as exc:
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} is damaged (random state: {exc})") from None
+    count = len(trainer.data.train_y)
     perm = tensors.get("perm")
-    if perm is not None and (perm.dtype != torch.int64 or len(perm) != len(trainer.data.train_y)):
+    if perm is not None and not (
+        perm.dtype == torch.int64
+        and perm.shape == (count,)
+        and torch.equal(perm.sort().values, torch.arange(count))
+    ):
         raise CheckpointError(f"{path} is damaged (the shuffle order does not fit the data)")
+    batch, size = meta["batch"], meta["epoch_batch_size"]
+    if batch and (batch >= math.ceil(count / size) or meta["seen"] != batch * size):
+        raise CheckpointError(f"{path} is damaged (batch {batch} does not fit the data)")
     trainer.perm = perm
     trainer.epoch = meta["epoch"]
     trainer.batch = meta["batch"]
@@ -215,7 +265,8 @@ def restore(trainer: Trainer, tensors: dict[str, torch.Tensor], meta: dict, path
     trainer.seen = meta["seen"]
     trainer.epoch_seconds = float(meta["epoch_seconds"])
     trainer.elapsed = float(meta["elapsed"])
-    trainer.reference_loss = meta.get("reference_loss")
+    reference = meta.get("reference_loss")
+    trainer.reference_loss = None if reference is None else float(reference)
     trainer.history = [EpochReport(**row) for row in meta["history"]]
     trainer.lr_changes = [(int(s), float(lr)) for s, lr in meta["lr_changes"]]
     trainer.batch_losses = tensors.get("batch_losses", torch.zeros(0)).tolist()

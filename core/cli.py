@@ -87,7 +87,8 @@ def config_overrides(args: argparse.Namespace) -> dict:
 def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Reject missing or unusable paths before any data is loaded."""
     if args.resume and not Path(args.resume).expanduser().is_file():
-        parser.error(f"--resume: {args.resume} does not exist")
+        problem = "is a directory" if Path(args.resume).expanduser().is_dir() else "does not exist"
+        parser.error(f"--resume: {args.resume} {problem}")
     if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
         parser.error(f"--data-dir: {args.data_dir} is not a directory")
     for flag, value in (("--save", args.save), ("--metrics-out", args.metrics_out)):
@@ -95,8 +96,13 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
             parser.error(f"{flag}: {value} is a directory")
     if args.export and Path(args.export).expanduser().is_file():
         parser.error(f"--export: {args.export} is a file, not a folder")
+    from .checkpoint import file_in_the_way
     from .device import resolve_device
 
+    for flag, value in (("--save", args.save), ("--metrics-out", args.metrics_out)):
+        blocker = file_in_the_way(Path(value).expanduser()) if value else None
+        if blocker is not None:  # found now, not after a whole run
+            parser.error(f"{flag}: {blocker} is a file, not a folder")
     try:
         resolve_device(args.device or "auto")
     except ConfigError as exc:

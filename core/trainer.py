@@ -114,6 +114,9 @@ class Trainer:
         self._reason = ""
         self._steps_allowed = 0  # batches a paused run may still take ('n' key)
         self._pending_batch: list[tuple[float, float]] = []
+        self._backup: list[torch.Tensor] | None = None  # parameters before the last update
+        self._backup_momentum: list[torch.Tensor | None] = []
+        self._undo: tuple[float, float, int] | None = None
         self._last_report = 0.0
 
     # ----------------------------------------------------------------- commands (any thread)
@@ -141,6 +144,8 @@ class Trainer:
 
     def step(self, batches: int = 1) -> None:
         """Train ``batches`` more batches, then pause again (when paused)."""
+        if batches < 1:
+            raise ValueError(f"step: {batches} batches; at least 1")
         self._send("step", batches)
 
     def update(self, **changes: object) -> None:
@@ -228,6 +233,7 @@ class Trainer:
         self.epoch += 1
         self.batch = 0
         self.perm = None
+        self._undo = None  # an evaluated epoch is not undone
         self.predictions = Predictions(self.epoch, predictions.probs, predictions.labels)
         report = EpochReport(
             epoch=self.epoch,
@@ -252,13 +258,20 @@ class Trainer:
         if not math.isfinite(batch_loss) or batch_loss > limit:
             what = "not a number" if math.isnan(batch_loss) else f"{batch_loss:.4g}"
             self._flush_batches()
+            where = f"epoch {self.epoch + 1}, batch {self.batch + 1}"
+            kept = (
+                f"rolled back to before batch {self.batch}'s update, the last with a good loss"
+                if self._undo_last_batch()
+                else "kept from the last accepted batch"
+            )
             self._set_state(
                 RunState.DIVERGED,
                 f"loss {what} exceeds {self.config.divergence_factor:g} x the first batch's "
-                f"({self.reference_loss:.4g}) at epoch {self.epoch + 1}, batch {self.batch + 1} "
-                f"with lr {self.config.lr:g}; parameters kept from the batch before",
+                f"({self.reference_loss:.4g}) at {where} with lr {self.config.lr:g}; "
+                f"parameters {kept}. Lower the lr and resume.",
             )
             return False
+        self._keep_undo()
         self._step_fn.update(self.optimizer)
         correct = float((logits.argmax(dim=1) == y).sum())
         self.loss_sum += float(losses.sum())
@@ -276,6 +289,38 @@ class Trainer:
             if self._steps_allowed == 0:
                 self._flush_batches(now)
                 self._set_state(RunState.PAUSED)
+        return True
+
+    def _keep_undo(self) -> None:
+        """Remember the state before this batch's update, so a divergence it causes can be
+        undone: a too-large lr wrecks the parameters one batch before the loss shows it."""
+        if self._backup is None:
+            self._backup = [p.detach().clone() for p in self.net.params]
+        torch._foreach_copy_(self._backup, [p.detach() for p in self.net.params])
+        self._backup_momentum = [
+            None if buf is None else buf.clone()
+            for buf in (
+                self.optimizer.state.get(p, {}).get("momentum_buffer") for p in self.net.params
+            )
+        ]
+        self._undo = (self.loss_sum, self.correct, self.seen)
+
+    def _undo_last_batch(self) -> bool:
+        """Put back the parameters and counters from before the last update of this epoch."""
+        if self._undo is None or self.batch == 0:
+            return False
+        with torch.no_grad():
+            torch._foreach_copy_([p.detach() for p in self.net.params], self._backup)
+        for p, buf in zip(self.net.params, self._backup_momentum):
+            if buf is None:
+                self.optimizer.state.get(p, {}).pop("momentum_buffer", None)
+            else:
+                self.optimizer.state[p]["momentum_buffer"] = buf
+        self.loss_sum, self.correct, self.seen = self._undo
+        self.batch -= 1
+        self.step_count -= 1
+        self.batch_losses.pop()
+        self._undo = None
         return True
 
     def _flush_batches(self, now: float | None = None) -> None:

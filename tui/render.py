@@ -28,9 +28,15 @@ def _downsample(pixels: torch.Tensor, scale: int) -> torch.Tensor:
     return p.reshape(h // scale, scale, w // scale, scale).mean(dim=(1, 3)).round().to(torch.uint8)
 
 
-def render_image(pixels: torch.Tensor, mode: RenderMode = "blocks", scale: int = 1) -> Text:
-    """``pixels``: (H, W) uint8, 0 = black. ``scale`` > 1 shrinks by averaging scale x scale."""
-    img = _downsample(pixels.to(torch.uint8).cpu(), scale).tolist()
+def render_image(
+    pixels: torch.Tensor, mode: RenderMode = "blocks", scale: int = 1, zoom: int = 1
+) -> Text:
+    """``pixels``: (H, W) uint8, 0 = black. ``scale`` > 1 shrinks by averaging scale x scale;
+    ``zoom`` > 1 enlarges, each pixel becoming zoom x zoom."""
+    img = _downsample(pixels.to(torch.uint8).cpu(), scale)
+    if zoom > 1:
+        img = img.repeat_interleave(zoom, dim=0).repeat_interleave(zoom, dim=1)
+    img = img.tolist()
     text = Text(no_wrap=True, overflow="crop")
     if len(img) % 2:
         img.append([0] * len(img[0]))
@@ -46,7 +52,9 @@ def render_image(pixels: torch.Tensor, mode: RenderMode = "blocks", scale: int =
     return text
 
 
-def image_size(mode: RenderMode = "blocks", scale: int = 1, side: int = 28) -> tuple[int, int]:
+def image_size(
+    mode: RenderMode = "blocks", scale: int = 1, side: int = 28, zoom: int = 1
+) -> tuple[int, int]:
     """Cells (width, height) that ``render_image`` produces for a side x side image."""
-    px = side // scale
+    px = side // scale * zoom
     return px, (px + 1) // 2

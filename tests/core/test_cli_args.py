@@ -34,8 +34,14 @@ BAD_ARGUMENTS = [
     (["--resume", "{tmp}/missing.safetensors"], ["--resume", "missing.safetensors does not exist"]),
     (["--data-dir", "{tmp}/nowhere"], ["--data-dir", "nowhere is not a directory"]),
     (["--device", "tpu"], ["--device", "'tpu' is not one of"]),
+    (["--resume", "{tmp}"], ["--resume", "is a directory"]),
     (["--save", "{tmp}"], ["--save", "is a directory"]),
+    (["--save", "{tmp}/a-file/run.safetensors"], ["--save", "a-file is a file, not a folder"]),
     (["--metrics-out", "{tmp}"], ["--metrics-out", "is a directory"]),
+    (
+        ["--metrics-out", "{tmp}/a-file/m.jsonl"],
+        ["--metrics-out", "a-file is a file, not a folder"],
+    ),
     (["--no-such-flag"], ["unrecognized arguments: --no-such-flag"]),
 ]
 if not torch.cuda.is_available():
@@ -49,6 +55,7 @@ CASE_IDS = [" ".join(args) for args, _ in BAD_ARGUMENTS]
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, object]]:
     """Every case's run, several at a time: each start of the script costs a second or two."""
     tmp = tmp_path_factory.mktemp("args")
+    (tmp / "a-file").write_text("in the way of a folder")
     env = {k: v for k, v in os.environ.items() if k != "MLP_TUI_DATA"}
     env["XDG_CACHE_HOME"] = str(tmp / "cache")
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -164,6 +164,8 @@ def test_an_lr_change_applies_from_the_next_batch(tiny_data):
     trainer.step(1)
     log.wait_state(RunState.PAUSED, since=mark)
     after = params(trainer)
+    report = log.of(BatchReport)[-1]
+    assert (report.step, report.lr) == (5, 0.5)
     trainer.stop()
     finish(thread)
     assert trainer.lr_changes == [(0, 0.1), (4, 0.5)]

@@ -1,0 +1,187 @@
+"""Throughput figures for ``mlp-tui bench``: the engine, the seed's own pipeline, the roofline.
+
+Each measurement returns a ``Figure``; the app-side figures (the engine under the running app,
+first frame, key latency) live in ``mlp_tui.tui.bench``, which also prints the table.
+"""
+
+from __future__ import annotations
+
+import gzip
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST, locate
+from .trainer import Trainer
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    seconds_per_epoch: float | None  # None: not measured, ``note`` says why
+    examples_per_s: float | None
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def median_epoch(seconds: list[float], examples: int, name: str, note: str = "") -> Figure:
+    """The median epoch, leaving out the first (warm-up) when there are more than two."""
+    kept = seconds[1:] if len(seconds) > 2 else seconds
+    median = statistics.median(kept)
+    return Figure(name, median, examples / median, note)
+
+
+def engine_headless(data: FashionMNIST, config: TrainConfig) -> Figure:
+    trainer = Trainer(config, data)
+    trainer.run()
+    seconds = [report.seconds for report in trainer.history]
+    label = f"engine headless ({config.engine}, {trainer.device.type})"
+    return median_epoch(seconds, len(data.train_y), label, f"{config.epochs} epochs")
+
+
+# --------------------------------------------------------------------------- the roofline
+def epoch_matmuls(batch: int, hidden: int, n_train: int, n_test: int) -> list[tuple[str, int]]:
+    """(shape, FLOPs) of every matrix product in one epoch: forward, backward, evaluation."""
+    full, last = divmod(n_train, batch)
+    products = []
+    for rows, count in ((batch, full), (last, 1 if last else 0)):
+        if count == 0:
+            continue
+        products += [
+            (f"{rows}x{NUM_INPUTS}@{NUM_INPUTS}x{hidden}", 2 * rows * NUM_INPUTS * hidden * count),
+            (f"{NUM_INPUTS}x{rows}@{rows}x{hidden}", 2 * rows * NUM_INPUTS * hidden * count),
+            (
+                f"{rows}x{hidden}@{hidden}x{NUM_CLASSES}",
+                2 * 2 * rows * hidden * NUM_CLASSES * count,
+            ),
+            (f"{hidden}x{rows}@{rows}x{NUM_CLASSES}", 2 * rows * hidden * NUM_CLASSES * count),
+        ]
+    products.append(
+        (f"{n_test}x{NUM_INPUTS}@{NUM_INPUTS}x{hidden}", 2 * n_test * NUM_INPUTS * hidden)
+    )
+    return products
+
+
+def matmul_rate(shape: str, device: torch.device, repeat_s: float = 0.3) -> float:
+    """Measured FLOP/s of one product shape ``MxK@KxN`` (transposed operands as in backward)."""
+    left, right = shape.split("@")
+    m, k = map(int, left.split("x"))
+    _, n = map(int, right.split("x"))
+    a = torch.randn(k, m, device=device).t() if m > k else torch.randn(m, k, device=device)
+    b = torch.randn(k, n, device=device)
+    out = torch.empty(m, n, device=device)
+    for _ in range(3):
+        torch.mm(a, b, out=out)
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < repeat_s:
+        torch.mm(a, b, out=out)
+        calls += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return 2 * m * k * n * calls / (time.perf_counter() - started)
+
+
+def roofline(config: TrainConfig, n_train: int, n_test: int, device: torch.device) -> Figure:
+    products = epoch_matmuls(config.batch_size, config.hidden, n_train, n_test)
+    rates = {shape: matmul_rate(shape, device) for shape in {s for s, _ in products}}
+    seconds = sum(flops / rates[shape] for shape, flops in products)
+    total = sum(flops for _, flops in products)
+    big = max(rates, key=lambda s: dict(products).get(s, 0))
+    note = f"{total / 1e9:.1f} GFLOP/epoch; {big} at {rates[big] / 1e9:.0f} GFLOP/s"
+    return Figure("roofline (matmul only, fp32)", seconds, n_train / seconds, note)
+
+
+# --------------------------------------------------------------------------- the seed's pipeline
+class _ReplicaFashionMNIST(torch.utils.data.Dataset):
+    """torchvision's ``FashionMNIST`` + ``ToTensor`` item by item, for where torchvision is
+    unusable: a PIL image per item, converted by ToTensor's own arithmetic."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        import numpy as np
+        from PIL import Image
+
+        img = Image.fromarray(self.images[i].numpy(), mode="L")
+        x = torch.from_numpy(np.array(img, np.uint8, copy=True)).view(1, 28, 28)
+        return x.float().div(255), int(self.labels[i])
+
+
+def _seed_datasets(files: dict[str, Path], root: Path):
+    """torchvision's datasets when it imports (from unpacked copies), else the replica."""
+    try:
+        from torchvision import datasets, transforms
+    except Exception as exc:  # absent or built for another torch
+        from .data import read_split
+
+        train = _ReplicaFashionMNIST(*read_split(files["train_images"], files["train_labels"]))
+        test = _ReplicaFashionMNIST(*read_split(files["test_images"], files["test_labels"]))
+        reason = str(exc).splitlines()[0][:80]
+        return train, test, f"torchvision unusable ({reason}): PIL+ToTensor replica"
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for path in files.values():
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as src:
+            (raw / path.name.removesuffix(".gz")).write_bytes(src.read())
+    to_tensor = transforms.ToTensor()
+    train = datasets.FashionMNIST(str(root), train=True, transform=to_tensor)
+    test = datasets.FashionMNIST(str(root), train=False, transform=to_tensor)
+    return train, test, "torchvision FashionMNIST + ToTensor"
+
+
+def seed_pipeline(data_dir: str | None, epochs: int = 1, num_workers: int = 4) -> Figure:
+    """d2l's ``load_data_fashion_mnist`` + ``train_ch3`` as the notebook runs them, timed."""
+    files = locate(data_dir)
+    name = f"seed pipeline (DataLoader, {num_workers} workers)"
+    if files is None:
+        return Figure(name, None, None, "no data found")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            train, test, note = _seed_datasets(files, Path(tmp))
+        except ImportError as exc:
+            return Figure(name, None, None, f"not measured: {exc}")
+        loader = torch.utils.data.DataLoader
+        train_iter = loader(train, 256, shuffle=True, num_workers=num_workers)
+        test_iter = loader(test, 256, shuffle=False, num_workers=num_workers)
+        W1 = nn.Parameter(torch.randn(784, 256) * 0.01)
+        b1 = nn.Parameter(torch.zeros(256))
+        W2 = nn.Parameter(torch.randn(256, 10) * 0.01)
+        b2 = nn.Parameter(torch.zeros(10))
+
+        def net(X):
+            X = X.reshape(-1, 784)
+            Z = X @ W1 + b1
+            return torch.max(Z, torch.zeros_like(Z)) @ W2 + b2
+
+        loss = nn.CrossEntropyLoss(reduction="none")
+        updater = torch.optim.SGD([W1, b1, W2, b2], lr=0.1)
+        seconds = []
+        for _ in range(epochs):
+            started = time.perf_counter()
+            metric = [0.0, 0.0, 0]
+            for X, y in train_iter:
+                y_hat = net(X)
+                l = loss(y_hat, y)
+                updater.zero_grad()
+                l.mean().backward()
+                updater.step()
+                metric[0] += float(l.detach().sum())
+                metric[1] += float((y_hat.argmax(axis=1) == y).sum())
+                metric[2] += y.numel()
+            with torch.no_grad():
+                sum(float((net(X).argmax(axis=1) == y).sum()) for X, y in test_iter)
+            seconds.append(time.perf_counter() - started)
+    return median_epoch(seconds, len(train), name, note)

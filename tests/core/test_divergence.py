@@ -1,0 +1,82 @@
+"""A learning rate far too high: the run stops at the first exploding batch, keeps the last good
+parameters, can be saved, and (once the rate is lowered) goes on."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from mlp_tui.core import checkpoint
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.events import RunState
+from mlp_tui.core.trainer import Trainer
+from mlp_tui.tui.main import main
+
+from tests.core._helpers import EventLog, finish, params, same_params, start
+
+# lr 1000 on the tiny data: the loss goes from 2.3 to thousands in two batches, never nan.
+CONFIG = TrainConfig(epochs=3, lr=1000.0, batch_size=64, hidden=32, device="cpu")
+
+
+@pytest.fixture
+def diverged(tiny_data):
+    log = EventLog()
+    trainer = Trainer(CONFIG, tiny_data, log)
+    thread = start(trainer)
+    log.wait_state(RunState.DIVERGED)
+    yield trainer, log
+    trainer.stop()
+    finish(thread)
+
+
+def test_divergence_stops_with_a_reason_and_the_last_good_parameters(diverged, tiny_data):
+    trainer, _ = diverged
+    assert trainer.state is RunState.DIVERGED
+    assert "exceeds 10 x the first batch's" in trainer.reason and "lr 1000" in trainer.reason
+    assert "rolled back to before batch" in trainer.reason
+    good = trainer.step_count  # the exploding update is undone, not just the refused batch
+    assert 0 <= good < trainer.batches_per_epoch and len(trainer.batch_losses) == good
+    assert all(torch.isfinite(p).all() for p in trainer.net.params)
+    # The same run, stepped to exactly the batches the diverged one kept.
+    replay_log = EventLog()
+    replay = Trainer(CONFIG, tiny_data, replay_log)
+    if good:
+        thread = start(replay, paused=True)
+        replay_log.wait_state(RunState.PAUSED)
+        mark = replay_log.mark()
+        replay.step(good)
+        replay_log.wait_state(RunState.PAUSED, since=mark)
+        replay.stop()
+        finish(thread)
+    assert replay.batch_losses == trainer.batch_losses
+    assert same_params(params(replay), params(trainer))
+
+
+def test_a_diverged_run_can_be_saved_and_loaded(diverged, tiny_data, tmp_path):
+    trainer, _ = diverged
+    path = trainer.save(tmp_path / "diverged.safetensors").result(timeout=30)
+    resumed = Trainer.from_checkpoint(path, tiny_data)
+    assert same_params(params(resumed), params(trainer))
+    assert resumed.step_count == trainer.step_count
+
+
+def test_lowering_the_lr_and_resuming_finishes_the_run(diverged):
+    trainer, log = diverged
+    trainer.update(lr=0.1)
+    mark = log.mark()
+    trainer.resume()
+    end = log.wait_for(
+        lambda e: getattr(e, "state", None) in (RunState.FINISHED, RunState.DIVERGED), since=mark
+    )
+    assert end.state is RunState.FINISHED
+    assert len(trainer.history) == 3 and trainer.history[-1].lr == 0.1
+
+
+def test_headless_divergence_exits_3_and_saves_finite_parameters(tiny_dir, tmp_path, capsys):
+    path = tmp_path / "diverged.safetensors"
+    args = ["--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--lr", "1000"]
+    assert main([*args, "--save", str(path)]) == 3
+    out, err = capsys.readouterr()
+    assert "mlp-tui: diverged: loss" in err and f"saved {path}" in err
+    tensors, meta = checkpoint.read(path)
+    assert all(torch.isfinite(tensors[name]).all() for name in ("W1", "b1", "W2", "b2"))
+    assert meta["config"]["lr"] == 1000.0

@@ -1,0 +1,72 @@
+"""``mlp-tui --headless``: a line per epoch, --metrics-out rows, and Ctrl+C or SIGTERM that stop
+within a moment and leave a checkpoint to resume from."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+from mlp_tui.core import checkpoint
+from mlp_tui.tui.main import main
+
+from tests.core._helpers import TRACEBACK, mlp_tui_command
+
+KEYS = {"epoch", "train_loss", "train_acc", "test_acc", "lr", "seconds", "examples_per_s"}
+
+
+def test_each_epoch_is_a_line_and_a_metrics_row(tiny_dir, tmp_path, capsys):
+    metrics = tmp_path / "metrics.jsonl"
+    args = ["--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--epochs", "3"]
+    assert main([*args, "--lr", "0.3", "--metrics-out", str(metrics)]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [set(row) for row in rows] == [KEYS] * 3
+    assert [row["epoch"] for row in rows] == [1, 2, 3] and err == ""
+    assert [line.split()[:2] for line in lines] == [["epoch", f"{n}/3"] for n in (1, 2, 3)]
+    for line, row in zip(lines, rows):
+        assert f"train loss {row['train_loss']:.4f}" in line
+        assert f"test acc {row['test_acc']:.4f}" in line
+        assert 0 <= row["train_acc"] <= 1 and 0 <= row["test_acc"] <= 1 and row["lr"] == 0.3
+        assert row["seconds"] > 0 and row["examples_per_s"] > 0
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+
+
+def epochs_printed(stdout: str) -> list[int]:
+    return [
+        int(line.split()[1].split("/")[0]) for line in stdout.splitlines() if line[:5] == "epoch"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
+)
+def test_a_signal_stops_the_run_within_2_s_and_saves_where_it_was(signum, code, tiny_dir, tmp_path):
+    path = tmp_path / "run.safetensors"
+    child = subprocess.Popen(
+        [*mlp_tui_command(), "--headless", "--data-dir", str(tiny_dir), "--device", "cpu",
+         "--epochs", "100000", "--hidden", "32", "--save", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl+C as in a terminal, even where this test runs with SIGINT ignored (a CI job).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        first = child.stdout.readline()
+        assert first.startswith("epoch   1/100000"), first + child.stderr.read()
+        sent = time.monotonic()
+        child.send_signal(signum)
+        out, err = child.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        child.kill()
+    assert child.returncode == code, err
+    assert took < 2.0
+    assert "interrupted" in err and f"saved {path}" in err and TRACEBACK not in err
+    printed = epochs_printed(first + out)
+    _, meta = checkpoint.read(path)
+    assert meta["epoch"] >= printed[-1] and meta["state"] == "stopped"

@@ -1,0 +1,54 @@
+"""`mlp-tui bench` end to end on tiny data: every figure is measured and reported (no timing
+assertions: speed targets are printed by the benchmark, not enforced by flaky tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_bench_measures_every_figure_and_reports_targets(tiny_dir):
+    command = [sys.executable, "-m", "mlp_tui.tui.main", "bench", "--data-dir", str(tiny_dir)]
+    done = subprocess.run(
+        [*command, "--epochs", "2", "--presses", "3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    figures = result["figures"]
+    assert set(figures) == {"roofline", "headless", "app", "seed"}
+    for figure in figures.values():
+        assert figure["seconds_per_epoch"] > 0 and figure["examples_per_s"] > 0, figure
+    assert "replica" in figures["seed"]["note"] or "torchvision" in figures["seed"]["note"]
+    assert result["key_latency_ms"]["presses"] == 3 and result["key_latency_ms"]["p95"] > 0
+    assert result["first_frame_s"] is not None and result["first_frame_s"] > 0
+    assert 0 < result["peak_rss_mib"] < 4096
+    assert set(result["targets"]) == set(result["ratios"])
+    assert all(t["met"] in (True, False) for t in result["targets"].values())
+
+
+def test_bench_table_names_each_target(tiny_dir):
+    command = [sys.executable, "-m", "mlp_tui.tui.main", "bench", "--data-dir", str(tiny_dir)]
+    done = subprocess.run(
+        [*command, "--epochs", "1", "--presses", "1", "--skip-seed"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    for label in ("roofline", "engine headless", "engine under the app", "first frame", "p95"):
+        assert label in done.stdout
+    assert "not measured" in done.stdout  # the skipped seed pipeline says so
+
+
+def test_bench_rejects_bad_arguments(tiny_dir):
+    done = subprocess.run(
+        [sys.executable, "-m", "mlp_tui.tui.main", "bench", "--epochs", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--epochs" in done.stderr

@@ -1,0 +1,222 @@
+"""Pilot tests of the run controls: pause, step, learning rate, restart, quit, diverge, fail."""
+
+from __future__ import annotations
+
+import random
+
+from mlp_tui.core.events import RunState
+from mlp_tui.tui.screens.confirm import ConfirmDialog
+from mlp_tui.tui.screens.prompt import ValuePrompt
+from mlp_tui.tui.screens.quit import QuitDialog
+from mlp_tui.tui.widgets.hyperparameters import HyperparameterPanel
+from mlp_tui.tui.widgets.status_bar import StatusBar
+from textual import events
+
+from .conftest import fill, messages, press_now, wait_until
+
+
+def status(app) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+def panel(app) -> str:
+    return str(app.query_one(HyperparameterPanel).render())
+
+
+async def test_space_pauses_and_resumes(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.trainer.step_count > 3)
+        await press_now(pilot, "space")
+        await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
+        steps = app.trainer.step_count
+        await pilot.pause(0.1)
+        assert app.trainer.step_count == steps  # really stopped between batches
+        assert "Paused" in status(app)
+        await press_now(pilot, "space")
+        await wait_until(pilot, lambda: app.trainer.step_count > steps)
+        await wait_until(pilot, lambda: "Running" in status(app))
+
+
+async def test_n_trains_one_batch_while_paused_and_nothing_while_running(make_app):
+    app = make_app(paused=True)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.trainer.step_count == 1)
+        await wait_until(pilot, lambda: app.run_state is RunState.PAUSED)
+        await pilot.press("n", "n")
+        await wait_until(pilot, lambda: app.trainer.step_count == 3)
+        assert app.trainer.state is RunState.PAUSED
+        await press_now(pilot, "space")
+        await wait_until(pilot, lambda: app.trainer.step_count > 5)
+        assert app.check_action("step", ()) is None  # shown dimmed in the footer, does nothing
+
+
+async def test_plus_and_minus_double_and_halve_the_learning_rate_live(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("+", "+")
+        await wait_until(pilot, lambda: app.trainer.config.lr == 0.4)
+        await wait_until(pilot, lambda: "lr 0.4" in status(app))
+        assert "0.4" in panel(app)
+        await pilot.press("-")
+        await wait_until(pilot, lambda: app.trainer.config.lr == 0.2)
+        assert app.trainer.lr_changes[-1] == (0, 0.2)
+
+
+async def test_lr_beyond_its_range_is_a_message_and_changes_nothing(make_trainer, make_app):
+    app = make_app(make_trainer(lr=800_000.0), paused=True)
+    async with app.run_test() as pilot:
+        await pilot.press("+")
+        await wait_until(pilot, lambda: messages(app))
+        assert "lr" in messages(app)[-1] and "outside" in messages(app)[-1]
+        assert app.config.lr == app.trainer.config.lr == 800_000.0
+
+
+async def test_l_sets_an_exact_learning_rate(make_app):
+    app = make_app(paused=True)
+    async with app.run_test() as pilot:
+        await pilot.press("l")
+        assert isinstance(app.screen, ValuePrompt)
+        await pilot.press(*"0.05", "enter")
+        await wait_until(pilot, lambda: app.trainer.config.lr == 0.05)
+        assert not isinstance(app.screen, ValuePrompt)
+
+
+async def test_bad_lr_in_the_prompt_is_a_message_and_changes_nothing(make_app):
+    app = make_app(paused=True)
+    async with app.run_test() as pilot:
+        await pilot.press("l")
+        prompt = app.screen
+        for bad in ("abc", "-1", "0", "nan", "1e9"):
+            await fill(pilot, bad)
+            await pilot.press("enter")
+            assert app.screen is prompt, bad  # still open: fix it or leave
+            assert prompt.error.startswith("lr:"), (bad, prompt.error)
+            assert app.trainer.config.lr == 0.1
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ValuePrompt)
+        assert app.trainer.config.lr == app.config.lr == 0.1
+
+
+async def test_200_keys_in_a_burst_while_training_leave_a_consistent_lr(make_app):
+    rng = random.Random(0)
+    keys, level = [], 0
+    while len(keys) < 200:  # stay within 2^-8 .. 2^8 of the start, well inside lr's range
+        key = rng.choice("+-")
+        if abs(level + (1 if key == "+" else -1)) <= 8:
+            keys.append(key)
+            level += 1 if key == "+" else -1
+    expected = 0.1 * 2.0**level
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.trainer.step_count > 0)
+        for key in keys:  # faster than any typist: straight into the app's event queue
+            name = "plus" if key == "+" else "minus"
+            app._driver.send_message(events.Key(name, key))
+        await wait_until(pilot, lambda: app.trainer.config.lr == expected, timeout=20)
+        await wait_until(pilot, lambda: f"lr {expected:g}" in status(app))
+        assert app.config.lr == expected
+        assert app.trainer.lr_changes[-1][1] == expected
+        assert app.trainer.state in (RunState.RUNNING, RunState.DIVERGED)
+
+
+async def test_r_restarts_only_after_yes(make_app):
+    app = make_app(paused=True)
+    async with app.run_test() as pilot:
+        await pilot.press("n", "n")
+        await wait_until(pilot, lambda: app.trainer.step_count == 2)
+        first = app.trainer
+        await pilot.press("r")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("n")
+        assert app.trainer is first and not isinstance(app.screen, ConfirmDialog)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await press_now(pilot, "y")
+        await wait_until(pilot, lambda: app.trainer is not first)
+        assert first.state is RunState.STOPPED
+        await wait_until(pilot, lambda: app.trainer.step_count > 0)
+        assert app.trainer.config == first.config
+
+
+async def test_q_quits_at_once_without_progress(make_app):
+    app = make_app(paused=True)
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+        await wait_until(pilot, lambda: app._exit)
+
+
+async def test_q_while_training_never_hangs(make_app):
+    app = make_app()
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.trainer.step_count > 2)
+        await press_now(pilot, "q")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await press_now(pilot, "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, QuitDialog))  # cancelled
+        assert not isinstance(app.screen, QuitDialog) and not app._exit
+        await press_now(pilot, "q")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await press_now(pilot, "d")
+        await wait_until(pilot, lambda: app._exit)
+    await wait_until_stopped(app.trainer)
+
+
+async def wait_until_stopped(trainer, timeout: float = 5.0) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while trainer.state is not RunState.STOPPED:
+        assert time.monotonic() < deadline, trainer.state
+        await asyncio.sleep(0.01)
+
+
+async def test_q_with_progress_can_save_first(make_app, tmp_path):
+    app = make_app(paused=True)
+    async with app.run_test() as pilot:
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.trainer.step_count == 1)
+        await pilot.press("q", "s")
+        assert isinstance(app.screen, ValuePrompt)
+        await fill(pilot, str(tmp_path / "last.safetensors"))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app._exit)
+    assert (tmp_path / "last.safetensors").is_file()
+
+
+async def test_diverged_run_shows_why_and_retries_with_a_lower_lr(make_trainer, make_app):
+    app = make_app(make_trainer(lr=1000.0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.run_state is RunState.DIVERGED)
+        await wait_until(pilot, lambda: "Diverged" in status(app))
+        assert "exceeds 10 x the first batch's" in status(app) and "with lr 1000" in status(app)
+        assert "lower the lr" in status(app)
+        await pilot.press("l")
+        await fill(pilot, "0.1")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.trainer.config.lr == 0.1)
+        assert app.trainer.state is RunState.DIVERGED  # waits for the user, with the new lr
+        await press_now(pilot, "space")
+        # The batch is retried at lr 0.1. (The engine keeps the parameters of the last good
+        # batch, which lr 1000 already ruined, so here it diverges again, now saying so.)
+        await wait_until(pilot, lambda: "with lr 0.1;" in status(app))
+
+
+async def test_failure_in_the_training_thread_is_shown_and_quit_works(make_trainer, make_app):
+    trainer = make_trainer()
+
+    def broken(X, y):
+        raise RuntimeError("out of cheese")
+
+    trainer._train_batch = broken
+    app = make_app(trainer)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.run_state is RunState.FAILED)
+        await wait_until(pilot, lambda: any("out of cheese" in m for m in messages(app)))
+        await wait_until(pilot, lambda: "Failed" in status(app))
+        assert "out of cheese" in status(app)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: app._exit)

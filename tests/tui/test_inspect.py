@@ -1,0 +1,415 @@
+"""The prediction inspector driven from the keyboard, on a small deterministic run."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import threading
+
+import pytest
+import torch
+from mlp_tui.core import analysis, data
+from mlp_tui.core.analysis import PerClassHistory
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.events import Predictions, RunState, StateChanged
+from mlp_tui.core.export import FILES
+from mlp_tui.core.trainer import Trainer
+from mlp_tui.tui.screens.export_prompt import ExportPrompt
+from mlp_tui.tui.screens.inspect import InspectScreen
+from mlp_tui.tui.widgets import explorer_grid
+from mlp_tui.tui.widgets.confusion_matrix import ConfusionMatrix
+from mlp_tui.tui.widgets.explorer_grid import PredictionGrid
+from mlp_tui.tui.widgets.explorer_panel import ExplorerPanel
+from mlp_tui.tui.widgets.per_class_plot import PerClassPlot
+from mlp_tui.tui.widgets.weights_view import WeightsView
+from rich.console import Console
+from textual.app import App
+from textual.widgets import DataTable, Input, TabbedContent
+
+from tests.conftest import make_images, write_dataset
+
+CONFIG = TrainConfig(epochs=2, batch_size=64, lr=0.4, hidden=32, seed=0, device="cpu")
+SIZE = (120, 40)
+
+
+def train(dataset: data.FashionMNIST) -> tuple[Trainer, PerClassHistory]:
+    """Two epochs on the tiny data, feeding a PerClassHistory as the app does."""
+    history = PerClassHistory()
+    trainer = Trainer(
+        CONFIG, dataset, lambda e: history.add(e) if isinstance(e, Predictions) else None
+    )
+    trainer.run()
+    return trainer, history
+
+
+class InspectApp(App):
+    """Stands in for the main app: opens the inspector and records notifications."""
+
+    def __init__(self, trainer: Trainer, **options) -> None:
+        super().__init__()
+        self.trainer, self.options = trainer, options
+        self.animation_level = "none"  # tab switches without the underline animation
+        self.notes: list[tuple[str, str]] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(InspectScreen(self.trainer, **self.options))
+
+    def notify(self, message, *, title="", severity="information", **kwargs) -> None:
+        self.notes.append((severity, f"{title}: {message}"))
+        super().notify(message, title=title, severity=severity, **kwargs)
+
+
+def sync(test):
+    """Run an async pilot test on its own event loop (no asyncio plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One run shared by the module: the inspector only reads the trainer."""
+    return train(data.load(write_dataset(tmp_path_factory.mktemp("tiny"))))
+
+
+def shown(app: App) -> str:
+    """The characters on the terminal, as ``App.export_screenshot`` renders them, as text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+def grid(app: App) -> PredictionGrid:
+    return app.screen.query_one(PredictionGrid)
+
+
+def selection(app: App) -> analysis.Selection:
+    return app.screen.query_one(ExplorerPanel).selection
+
+
+@sync
+async def test_opens_on_every_prediction_of_the_current_model(trained):
+    trainer, _ = trained
+    app = InspectApp(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, InspectScreen)
+        assert app.screen.query_one(TabbedContent).active == "explorer"
+        assert grid(app).indices == list(range(200))
+        assert isinstance(app.focused, PredictionGrid)
+        text = shown(app)
+        assert "all predictions" in text and "of 200" in text and "test image #0" in text
+        assert f"{trainer.history[-1].test_acc:.2%}" in text
+
+
+@sync
+async def test_filter_keys_narrow_the_list(trained):
+    trainer, _ = trained
+    predictions = trainer.predict()
+    labels, predicted = predictions.labels.tolist(), predictions.predicted.tolist()
+    app = InspectApp(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("m")
+        wrong = grid(app).indices
+        assert wrong and all(labels[i] != predicted[i] for i in wrong)
+        assert len(wrong) == len(predictions.misclassified())
+        first = wrong[0]
+
+        await pilot.press("t")  # the selected image's true class
+        assert selection(app).filter == "true" and selection(app).true == labels[first]
+        assert all(labels[i] == labels[first] for i in grid(app).indices)
+        assert grid(app).selected == first  # the image stays selected
+        await pilot.press("t")  # again: the next class
+        assert selection(app).true == (labels[first] + 1) % 10
+
+        await pilot.press("m", "p")
+        assert selection(app).filter == "predicted"
+        assert all(predicted[i] == predicted[first] for i in grid(app).indices)
+
+        await pilot.press("m", "c")
+        pair = (labels[first], predicted[first])
+        assert (selection(app).true, selection(app).predicted) == pair
+        assert all((labels[i], predicted[i]) == pair for i in grid(app).indices)
+        assert "predicted as" in shown(app)
+
+        await pilot.press("d")
+        assert grid(app).indices == [0, 1, 2, 3, 4, 5]
+        assert "predict_ch3" in shown(app)
+
+        await pilot.press("a")
+        assert grid(app).indices == list(range(200))
+
+
+@sync
+async def test_sort_and_reverse_keys_order_the_list(trained):
+    trainer, _ = trained
+    predictions = trainer.predict()
+    confidence = analysis.confidence(predictions).tolist()
+    losses = analysis.example_losses(predictions).tolist()
+    app = InspectApp(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right", "s")
+        order = [confidence[i] for i in grid(app).indices]
+        assert order == sorted(order, reverse=True)
+        assert grid(app).cursor == 0  # a new order starts at its top
+        assert "confidence ↓" in shown(app)
+        await pilot.press("s")
+        order = [losses[i] for i in grid(app).indices]
+        assert order == sorted(order, reverse=True)
+        await pilot.press("r")
+        order = [losses[i] for i in grid(app).indices]
+        assert order == sorted(order)
+        await pilot.press("s")
+        assert grid(app).indices == list(range(200))
+
+
+@sync
+async def test_arrow_and_page_keys_move_through_pages(trained):
+    trainer, _ = trained
+    app = InspectApp(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        cards = grid(app)
+        columns, page = cards.columns, cards.page_size
+        assert 1 < columns < page < 200
+        await pilot.press("left")
+        assert cards.cursor == 0
+        await pilot.press("right")
+        assert cards.cursor == 1 and "test image #1 " in shown(app)
+        await pilot.press("down")
+        assert cards.cursor == 1 + columns
+        await pilot.press("up", "pagedown")
+        assert cards.cursor == 1 + page
+        assert f"{page + 1}–{2 * page} of 200" in shown(app)
+        await pilot.press("pageup")
+        assert cards.cursor == 1
+        await pilot.press("end")
+        assert cards.cursor == 199 and "test image #199" in shown(app)
+        await pilot.press("home")
+        assert cards.cursor == 0
+
+
+@sync
+async def test_g_switches_images_between_blocks_and_ascii(trained):
+    trainer, _ = trained
+    app = InspectApp(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "▀" in shown(app)
+        await pilot.press("g")
+        assert grid(app).mode == "ascii" and app.screen.query_one(WeightsView).mode == "ascii"
+        assert "▀" not in shown(app)
+        await pilot.press("4")
+        assert "▀" not in shown(app)
+        await pilot.press("g")
+        assert "▀" in shown(app)
+
+
+@sync
+async def test_confusion_cell_enter_lists_its_images(trained):
+    trainer, _ = trained
+    predictions = trainer.predict()
+    matrix = analysis.confusion_matrix(predictions)
+    off = matrix - torch.diag(matrix.diagonal())
+    t, p = divmod(int(off.argmax()), 10)
+    app = InspectApp(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        assert app.screen.query_one(TabbedContent).active == "confusion"
+        assert isinstance(app.focused, ConfusionMatrix)
+        await pilot.press(*["down"] * t, *["right"] * p)
+        view = app.screen.query_one(ConfusionMatrix)
+        assert (view.row, view.column) == (t, p)
+        text = shown(app)
+        assert f"{int(matrix[t, p])} of {int(matrix[t].sum())}" in text
+        await pilot.press("up", "down", "left", "right", "enter")
+        assert app.screen.query_one(TabbedContent).active == "explorer"
+        assert isinstance(app.focused, PredictionGrid)
+        assert len(grid(app).indices) == int(matrix[t, p])
+        for i in grid(app).indices:
+            assert (int(predictions.labels[i]), int(predictions.predicted[i])) == (t, p)
+
+
+@sync
+async def test_per_class_tab_table_and_one_class_plot(trained):
+    trainer, history = trained
+    matrix = analysis.confusion_matrix(trainer.predict())
+    accuracy = analysis.per_class_accuracy(matrix).tolist()
+    app = InspectApp(trainer, per_class=history)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        table = app.screen.query_one(DataTable)
+        assert app.focused is table and table.row_count == 10
+        for c in range(10):
+            assert table.get_row_at(c)[0] == data.CLASS_NAMES[c]
+            assert str(table.get_row_at(c)[3]) == f"{accuracy[c]:.1%}"
+        plot = app.screen.query_one(PerClassPlot)
+        assert plot.history.epochs == [1, 2] and plot.only is None
+        await pilot.press("o")
+        assert plot.only == 0
+        await pilot.press("down")
+        assert plot.only == 1
+        await pilot.press("o")
+        assert plot.only is None
+
+
+@sync
+async def test_weights_tab_browses_hidden_units(trained):
+    trainer, _ = trained
+    app = InspectApp(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        view = app.screen.query_one(WeightsView)
+        assert app.focused is view and view.unit == 0
+        await pilot.press("right")
+        assert view.unit == 1
+        await pilot.press("down")
+        assert view.unit == 17
+        await pilot.press("up", "left", "left")
+        assert view.unit == 31  # wraps around the 32 units
+        await pilot.press("home")
+        assert view.unit == 0
+        await pilot.press("end", "pageup", "pagedown")
+        assert view.unit == 31
+        best = analysis.strongest_classes(trainer.net.W2, 31)[0][0]
+        text = shown(app)
+        assert "Hidden unit" in text and "31" in text
+        assert f"Strongest classes: {data.CLASS_NAMES[best]}" in text
+
+
+@sync
+async def test_number_keys_switch_tabs_and_escape_closes(trained):
+    trainer, _ = trained
+    app = InspectApp(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        tabs = app.screen.query_one(TabbedContent)
+        for key, tab in (
+            ("2", "confusion"),
+            ("3", "per-class"),
+            ("4", "weights"),
+            ("1", "explorer"),
+        ):
+            await pilot.press(key)
+            assert tabs.active == tab
+        await pilot.press("escape")
+        assert not isinstance(app.screen, InspectScreen)
+
+
+@sync
+async def test_export_key_writes_the_files_into_the_chosen_folder(trained, tmp_path):
+    trainer, _ = trained
+    app = InspectApp(trainer, export_dir=tmp_path / "default")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("m", "e")
+        assert isinstance(app.screen, ExportPrompt)
+        field = app.screen.query_one(Input)
+        assert field.value == str(tmp_path / "default")
+        field.value = str(tmp_path / "chosen")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, InspectScreen)
+        assert sorted(p.name for p in (tmp_path / "chosen").iterdir()) == sorted(FILES)
+        assert app.notes[-1] == ("information", f"Exported: 5 files in {tmp_path / 'chosen'}")
+        assert selection(app).filter == "misclassified"  # the view is as it was
+        await pilot.press("e")
+        assert app.screen.query_one(Input).value == str(tmp_path / "chosen")
+
+
+@sync
+async def test_export_escape_cancels_and_a_failure_loses_nothing(trained, tmp_path):
+    trainer, _ = trained
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep me")
+    app = InspectApp(trainer, export_dir=blocker)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("m", "e", "escape")
+        assert isinstance(app.screen, InspectScreen) and app.notes == []
+        await pilot.press("e", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        severity, message = app.notes[-1]
+        assert severity == "error" and "is a file" in message
+        assert blocker.read_text() == "keep me"
+        assert isinstance(app.screen, InspectScreen)
+        assert selection(app).filter == "misclassified"
+
+
+@sync
+async def test_ten_thousand_predictions_draw_only_one_page(tiny_data, monkeypatch):
+    images, labels = make_images(10_000, seed=3)
+    big = data.FashionMNIST.from_uint8(
+        (tiny_data.train_x * 255).round().to(torch.uint8).reshape(-1, 28, 28),
+        tiny_data.train_y.to(torch.uint8),
+        images,
+        labels,
+    )
+    trainer = Trainer(CONFIG.replace(epochs=1), big)
+    trainer.run()
+    drawn: list[int] = []
+    real = explorer_grid.render_image
+    monkeypatch.setattr(
+        explorer_grid, "render_image", lambda *a, **k: drawn.append(1) or real(*a, **k)
+    )
+    app = InspectApp(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        widgets = len(app.screen.query("*"))
+        page = grid(app).page_size
+        assert "of 10,000" in shown(app)
+        drawn.clear()
+        await pilot.press("pagedown", "pagedown", "end")
+        await pilot.pause()
+        assert grid(app).cursor == 9_999
+        assert len(drawn) <= 6 * page  # a few renders of one page, never the whole list
+        assert len(app.screen.query("*")) == widgets
+
+
+@sync
+async def test_inspects_a_checkpoint_without_training(trained, tiny_data, tmp_path):
+    trainer, history = trained
+    path = tmp_path / "run.safetensors"
+    trainer.save(path).result()
+    loaded = Trainer.from_checkpoint(path, tiny_data)
+    app = InspectApp(loaded, per_class=history.accuracies)  # plain rows for epochs 1, 2
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert torch.equal(screen.matrix, analysis.confusion_matrix(trainer.predict()))
+        assert "Idle after epoch 2" in shown(app)
+        assert screen.per_class.epochs == [1, 2]
+        assert screen.per_class.accuracies == history.accuracies
+    assert loaded.step_count == trainer.step_count  # inspecting trained nothing
+
+
+@sync
+async def test_inspects_a_paused_run_mid_epoch(tiny_data):
+    paused = threading.Event()
+    states: list[RunState] = []
+
+    def on_event(event) -> None:
+        if isinstance(event, StateChanged):
+            states.append(event.state)
+            if states[-2:] == [RunState.RUNNING, RunState.PAUSED]:
+                paused.set()
+
+    trainer = Trainer(CONFIG, tiny_data, on_event)
+    worker = threading.Thread(target=trainer.run, kwargs={"paused": True})
+    worker.start()
+    try:
+        trainer.step(3)
+        assert paused.wait(30)
+        app = InspectApp(trainer)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert "Paused after epoch 0 + 3/10 batches" in shown(app)
+            assert app.screen.per_class.epochs == [0]
+            assert trainer.step_count == 3
+    finally:
+        trainer.stop()
+        worker.join(30)

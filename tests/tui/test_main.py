@@ -1,0 +1,130 @@
+"""The ``mlp-tui`` command: launch errors are one line before any app, --resume opens paused,
+and the real program in a real terminal (tmux) trains, pauses, changes lr and quits."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.events import RunState
+from mlp_tui.core.trainer import Trainer
+from mlp_tui.tui import main as entry
+from mlp_tui.tui.app import MLPApp
+
+
+def run_main(argv: list[str]) -> int:
+    try:
+        return entry.main(argv)
+    except SystemExit as exit:  # argparse's way out
+        return exit.code
+
+
+@pytest.fixture
+def no_app(monkeypatch) -> list[MLPApp]:
+    """Replace the app's run loop: the test gets the app that would have been shown."""
+    started: list[MLPApp] = []
+    monkeypatch.setattr(MLPApp, "run", lambda self, *a, **k: started.append(self))
+    return started
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--data-dir", "/no/such/dir"], "--data-dir: /no/such/dir is not a directory"),
+        (["--resume", "/no/such.safetensors"], "--resume: /no/such.safetensors does not exist"),
+        (["--lr", "abc"], "--lr"),
+        (["--device", "tpu"], "device"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2_before_the_app(args, says, capsys, no_app):
+    assert run_main(args) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1
+    assert not no_app
+
+
+def test_a_folder_without_the_data_is_one_line_and_exit_2(tmp_path, capsys, no_app):
+    assert run_main(["--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not hold the Fashion-MNIST files" in err and err.count("\n") == 1
+    assert not no_app
+
+
+def test_a_damaged_checkpoint_is_one_line_and_exit_2(tiny_dir, tmp_path, capsys, no_app):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x80\x04not a checkpoint")
+    assert run_main(["--data-dir", str(tiny_dir), "--resume", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "is not an mlp-tui checkpoint" in err and err.count("\n") == 1
+    assert not no_app
+
+
+def test_resume_opens_the_app_paused_on_the_saved_run(tiny_dir, tiny_data, tmp_path, no_app):
+    trainer = Trainer(TrainConfig(epochs=2, batch_size=64, device="cpu"), tiny_data)
+    trainer.run()
+    trainer.update(epochs=5)
+    trainer.save(tmp_path / "run.safetensors").result()
+    argv = ["--data-dir", str(tiny_dir), "--resume", str(tmp_path / "run.safetensors")]
+    assert run_main(argv + ["--save-dir", str(tmp_path / "saves")]) == 0
+    (app,) = no_app
+    assert app.start_paused and app.start_saved
+    assert app.trainer.history == trainer.history and app.trainer.config.epochs == 5
+    assert app.save_dir == tmp_path / "saves"
+    assert app.trainer.state is not RunState.RUNNING  # nothing trains after the app is gone
+
+
+def test_the_default_save_dir_is_the_user_data_dir(tiny_dir, tmp_path, no_app):
+    assert run_main(["--data-dir", str(tiny_dir)]) == 0
+    assert no_app[0].save_dir == tmp_path / "share" / "mlp-tui"  # XDG_DATA_HOME from conftest
+
+
+# ----------------------------------------------------------------------------- tmux
+def tmux(*args: str, socket: str) -> str:
+    out = subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, timeout=10)
+    return out.stdout
+
+
+def wait_for_screen(socket: str, text: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        screen = tmux("capture-pane", "-p", "-t", "app", socket=socket)
+        if text in screen:
+            return screen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_the_real_program_in_a_terminal(tiny_dir, tmp_path):
+    command = Path(sys.executable).with_name("mlp-tui")
+    program = [str(command)] if command.exists() else [sys.executable, "-m", "mlp_tui.tui.main"]
+    program += ["--data-dir", str(tiny_dir), "--epochs", "100000", "--batch-size", "64"]
+    program += ["--device", "cpu", "--save-dir", str(tmp_path / "saves")]
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")}
+    env["TERM"] = "xterm-256color"
+    shell = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    script = f"env {shell} {shlex.join(program)}; echo EXITED $?; sleep 60"
+    socket = f"mlp-tui-test-{os.getpid()}"
+    tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", script, socket=socket)
+    try:
+        wait_for_screen(socket, "Running")
+        wait_for_screen(socket, "training loss per batch")
+        tmux("send-keys", "-t", "app", "space", socket=socket)
+        wait_for_screen(socket, "Paused")
+        tmux("send-keys", "-t", "app", "+", socket=socket)
+        screen = wait_for_screen(socket, "lr 0.2")
+        assert "learning rate      0.2" in screen  # the panel agrees with the status line
+        tmux("send-keys", "-t", "app", "q", socket=socket)
+        wait_for_screen(socket, "Unsaved progress")
+        tmux("send-keys", "-t", "app", "d", socket=socket)
+        wait_for_screen(socket, "EXITED 0")
+    finally:
+        tmux("kill-server", socket=socket)

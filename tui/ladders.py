@@ -1,0 +1,121 @@
+"""Where left/right take a hyperparameter: the next value on a ladder a person would pick.
+
+Learning rates and scales move in 1-2-5 steps (0.05, 0.1, 0.2, 0.5...), batch sizes and hidden
+units in powers of two, epochs and seeds by one. A value typed off the ladder steps to the
+nearest rung in the chosen direction, so a single press never jumps two rungs.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mlp_tui.core.device import resolve_device
+
+LIVE_FIELDS = ("lr", "momentum", "weight_decay", "epochs")  # from the next batch
+NEXT_EPOCH_FIELDS = ("batch_size",)
+NEW_RUN_FIELDS = ("hidden", "init_scale", "seed", "device")  # define the network: a new run
+
+# (field, label) in the order the panel lists them
+FIELDS = (
+    ("lr", "learning rate"),
+    ("batch_size", "batch size"),
+    ("hidden", "hidden units"),
+    ("epochs", "epochs"),
+    ("init_scale", "init scale"),
+    ("momentum", "momentum"),
+    ("weight_decay", "weight decay"),
+    ("seed", "seed"),
+    ("device", "device"),
+)
+LABELS = dict(FIELDS)
+MOMENTA = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+_EPS = 1e-9
+
+
+def when_applied(field: str) -> str:
+    """The panel's words for when a change to ``field`` takes effect."""
+    if field in LIVE_FIELDS:
+        return "live"
+    if field in NEXT_EPOCH_FIELDS:
+        return "next epoch"
+    return "new run"
+
+
+def one_two_five(value: float, direction: int, low: float, high: float) -> float | None:
+    """The next rung of ..., 0.1, 0.2, 0.5, 1, 2, 5, ... above (+1) or below (-1) ``value``."""
+    if value <= 0:
+        return low if direction > 0 else None
+    exponent = math.floor(math.log10(value))
+    rungs = [float(f"{m}e{e}") for e in range(exponent - 1, exponent + 2) for m in (1, 2, 5)]
+    if direction > 0:
+        above = [r for r in rungs if r > value * (1 + _EPS) and r <= high]
+        return min(above) if above else None
+    below = [r for r in rungs if r < value * (1 - _EPS) and r >= low]
+    return max(below) if below else None
+
+
+def power_of_two(value: int, direction: int, low: int, high: int) -> int | None:
+    if direction > 0:
+        nxt = 1 << value.bit_length()  # smallest power of two above value
+        return nxt if nxt <= high else None
+    if value <= low:
+        return None
+    prev = 1 << ((value - 1).bit_length() - 1)  # largest power of two below value
+    return max(prev, low)
+
+
+def from_list(value: float, direction: int, rungs: tuple[float, ...]) -> float | None:
+    if direction > 0:
+        above = [r for r in rungs if r > value + _EPS]
+        return above[0] if above else None
+    below = [r for r in rungs if r < value - _EPS]
+    return below[-1] if below else None
+
+
+def devices() -> list[str]:
+    """The device names that work on this machine, in the order left/right cycles them."""
+    names = ["auto", "cpu"]
+    for candidate in ("cuda", "mps"):
+        try:
+            resolve_device(candidate)
+        except Exception:  # ConfigError, or a backend that fails to initialise
+            continue
+        names.append(candidate)
+    return names
+
+
+def step(field: str, value: object, direction: int) -> object | None:
+    """The value one press of right (+1) or left (-1) gives, or None at the end of the ladder."""
+    if field == "lr":
+        return one_two_five(float(value), direction, 1e-6, 1e3)
+    if field == "init_scale":
+        return one_two_five(float(value), direction, 1e-5, 10.0)
+    if field == "weight_decay":
+        if value == 0:
+            return 1e-5 if direction > 0 else None
+        if direction < 0 and float(value) <= 1e-5 * (1 + _EPS):
+            return 0.0
+        return one_two_five(float(value), direction, 1e-5, 1.0)
+    if field == "momentum":
+        return from_list(float(value), direction, MOMENTA)
+    if field == "batch_size":
+        return power_of_two(int(value), direction, 1, 65_536)
+    if field == "hidden":
+        return power_of_two(int(value), direction, 1, 16_384)
+    if field in ("epochs", "seed"):
+        low = 1 if field == "epochs" else 0
+        new = int(value) + direction
+        return new if new >= low else None
+    if field == "device":
+        names = devices()
+        if value not in names:
+            return names[0]
+        return names[(names.index(value) + direction) % len(names)]
+    raise KeyError(field)
+
+
+def show(field: str, value: object) -> str:
+    """A value as the panel prints it: short, and exactly what would be typed back."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -1,0 +1,126 @@
+"""The status line: run state, position, device, learning rate, speed, elapsed time and ETA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlp_tui.core.events import RunState
+from rich.text import Text
+from textual.widget import Widget
+
+from ..progress import RunProgress, clock_text, rate_text
+
+if TYPE_CHECKING:
+    from mlp_tui.core.config import TrainConfig
+    from mlp_tui.core.trainer import Trainer
+
+BADGES = {
+    RunState.IDLE: "bold black on grey70",
+    RunState.RUNNING: "bold black on green",
+    RunState.PAUSED: "bold black on yellow",
+    RunState.DIVERGED: "bold white on red",
+    RunState.FINISHED: "bold white on blue",
+    RunState.STOPPED: "bold black on grey70",
+    RunState.FAILED: "bold white on red",
+}
+HINTS = {
+    RunState.DIVERGED: "lower the lr (- or l) and press space to retry, or r to restart",
+    RunState.FAILED: "press r to start a new run, o to open a checkpoint",
+}
+
+
+@dataclass(frozen=True)
+class Status:
+    state: RunState
+    reason: str
+    epoch: int  # the epoch in progress (1-based), or the last one when finished
+    epochs: int
+    batch: int
+    batches: int
+    device: str
+    lr: float
+    examples_per_s: float | None
+    elapsed: float
+    eta: float | None
+
+
+def status_of(
+    trainer: Trainer, config: TrainConfig, state: RunState, reason: str, progress: RunProgress
+) -> Status:
+    """Where the run stands. ``config`` is what the user set, which the loop applies next."""
+    done = trainer.epoch >= config.epochs and trainer.batch == 0
+    batches = trainer.batches_per_epoch
+    examples = len(trainer.data.train_y)
+    examples_done = min(trainer.batch * trainer.epoch_batch_size, examples)
+    examples_left = max((config.epochs - trainer.epoch) * examples - examples_done, 0)
+    running = state is RunState.RUNNING
+    rate = progress.examples_per_s if running else None
+    if rate is None and trainer.history:
+        rate = trainer.history[-1].examples_per_s  # paused: the last epoch's speed
+    return Status(
+        state=state,
+        reason=reason,
+        epoch=trainer.epoch if done else trainer.epoch + 1,
+        epochs=config.epochs,
+        batch=batches if done else trainer.batch,
+        batches=batches,
+        device=str(trainer.device),
+        lr=config.lr,
+        examples_per_s=rate,
+        elapsed=progress.elapsed,
+        eta=progress.eta(examples_left) if running else None,
+    )
+
+
+def status_line(status: Status) -> Text:
+    fields = [
+        f"epoch {status.epoch}/{status.epochs}",
+        f"batch {status.batch}/{status.batches}",
+        status.device,
+        f"lr {status.lr:g}",
+        f"{rate_text(status.examples_per_s)} ex/s",
+        f"elapsed {clock_text(status.elapsed)}",
+        f"ETA {clock_text(status.eta)}",
+    ]
+    line = Text(f" {status.state.label} ", BADGES[status.state])
+    line.append("  " + "  ".join(fields))
+    return line
+
+
+def status_detail(status: Status) -> str:
+    """Why the run stopped and what to do about it ('' while nothing needs saying)."""
+    detail = status.reason
+    if status.state in HINTS:
+        detail = f"{detail}: {HINTS[status.state]}" if detail else HINTS[status.state]
+    return detail
+
+
+class StatusBar(Widget):
+    """One line of numbers; a second, wrapped, when the run diverged or failed."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: auto; max-height: 4; padding: 0 1; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.status: Status | None = None
+
+    def show(self, status: Status) -> None:
+        if status == self.status:
+            return
+        relayout = self.status is None or status_detail(status) != status_detail(self.status)
+        self.status = status
+        self.refresh(layout=relayout)
+
+    def render(self) -> Text:
+        if self.status is None:
+            return Text("")
+        text = status_line(self.status)
+        text.truncate(max(self.content_size.width, 1), overflow="ellipsis")
+        detail = status_detail(self.status)
+        if detail:
+            text.append("\n")
+            text.append(detail, "bold")
+        return text
