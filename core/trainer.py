@@ -81,12 +81,7 @@ class Trainer:
         init_rng = torch.Generator().manual_seed(config.seed)
         self.net = ScratchMLP(config.hidden, config.init_scale, init_rng, self.device)
         self.shuffle_rng = torch.Generator().manual_seed(config.seed)
-        self.optimizer = torch.optim.SGD(
-            self.net.params,
-            lr=config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-        )
+        self._optimizer: torch.optim.SGD | None = None  # built on first use: see optimizer
         self._step_fn = (FusedStep if config.engine == "fused" else AutogradStep)(self.net)
         # Position: completed epochs, batches done in the current one, batches since the start.
         self.epoch = 0
@@ -118,6 +113,19 @@ class Trainer:
         self._backup_momentum: list[torch.Tensor | None] = []
         self._undo: tuple[float, float, int] | None = None
         self._last_report = 0.0
+
+    @property
+    def optimizer(self) -> torch.optim.SGD:
+        """The seed's ``torch.optim.SGD``, built on first use: building one imports
+        torch._dynamo (about 1 s), which should not delay the app's first frame."""
+        if self._optimizer is None:
+            self._optimizer = torch.optim.SGD(
+                self.net.params,
+                lr=self.config.lr,
+                momentum=self.config.momentum,
+                weight_decay=self.config.weight_decay,
+            )
+        return self._optimizer
 
     # ----------------------------------------------------------------- commands (any thread)
     @property
@@ -384,7 +392,7 @@ class Trainer:
             return  # validated when queued; a later change may have made it moot
         changed = tuple(k for k, v in changes.items() if getattr(self.config, k) != v)
         self.config = new
-        for group in self.optimizer.param_groups:
+        for group in self._optimizer.param_groups if self._optimizer else ():
             group.update(lr=new.lr, momentum=new.momentum, weight_decay=new.weight_decay)
         if "lr" in changed:
             self.lr_changes.append((self.step_count, new.lr))

@@ -6,15 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from mlp_tui.core.checkpoint import CheckpointError
 from mlp_tui.core.cli import EXIT_USAGE, build_parser, check_paths, make_trainer, run_headless
 from mlp_tui.core.config import ConfigError
-from mlp_tui.core.data import DataError
-from mlp_tui.core.trainer import keep_this_thread_serial
 
 
 def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Load everything first, so a bad path or file is one line on stderr, not a broken app."""
+    # torch loads only now: --help, --version and a typo answer at once.
+    from mlp_tui.core.checkpoint import CheckpointError
+    from mlp_tui.core.data import DataError
+    from mlp_tui.core.trainer import keep_this_thread_serial
+
     keep_this_thread_serial()  # the UI thread must not start a second OpenMP team (see there)
     check_paths(parser, args)
     if args.save_dir and Path(args.save_dir).expanduser().is_file():

@@ -25,8 +25,8 @@ BADGES = {
     RunState.FAILED: "bold white on red",
 }
 HINTS = {
-    RunState.DIVERGED: "lower the lr (- or l) and press space to retry, or r to restart",
-    RunState.FAILED: "press r to start a new run, o to open a checkpoint",
+    RunState.DIVERGED: "keys: - or l to lower the lr, space to resume, r to restart",
+    RunState.FAILED: "keys: r to start a new run, o to open a checkpoint",
 }
 
 
@@ -92,7 +92,7 @@ def status_detail(status: Status) -> str:
     """Why the run stopped and what to do about it ('' while nothing needs saying)."""
     detail = status.reason
     if status.state in HINTS:
-        detail = f"{detail}: {HINTS[status.state]}" if detail else HINTS[status.state]
+        detail = f"{detail} ({HINTS[status.state]})" if detail else HINTS[status.state]
     return detail
 
 
