@@ -71,7 +71,7 @@ class SettingsKeys(_Base):
             self.notify(str(exc), severity="error")
             return
         self.config = config
-        self._dirty |= {"status", "panel", "epochs"}
+        self.mark("status", "panel", "epochs")
         if field == "batch_size":
             self.notify(f"batch size {value} from the next epoch")
         trainer = self.trainer

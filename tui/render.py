@@ -8,6 +8,7 @@ and can be copied anywhere.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import torch
@@ -18,6 +19,13 @@ from rich.text import Text
 RenderMode = Literal["blocks", "ascii"]
 RAMP = " .:-=+*#%@"
 _GRAYS = [Style(color=Color.from_rgb(v, v, v)) for v in range(256)]
+_BACKGROUNDS = [Style(bgcolor=Color.from_rgb(v, v, v)) for v in range(256)]
+
+
+@lru_cache(maxsize=65536)
+def _cell(top: int, bottom: int) -> Style:
+    """The style of one ``▀`` cell; cached, as thumbnails repeat the same pairs of grays."""
+    return _GRAYS[top] + _BACKGROUNDS[bottom]
 
 
 def _downsample(pixels: torch.Tensor, scale: int) -> torch.Tensor:
@@ -28,27 +36,38 @@ def _downsample(pixels: torch.Tensor, scale: int) -> torch.Tensor:
     return p.reshape(h // scale, scale, w // scale, scale).mean(dim=(1, 3)).round().to(torch.uint8)
 
 
+def image_rows(
+    pixels: torch.Tensor, mode: RenderMode = "blocks", scale: int = 1, zoom: int = 1
+) -> list[list[tuple[str, Style | None]]]:
+    """The image as lines of (characters, style) runs: what ``render_image`` shows, for
+    widgets that draw lines of segments themselves."""
+    img = _downsample(pixels.to(torch.uint8).cpu(), scale)
+    if zoom > 1:
+        img = img.repeat_interleave(zoom, dim=0).repeat_interleave(zoom, dim=1)
+    img = img.tolist()
+    if len(img) % 2:
+        img.append([0] * len(img[0]))
+    last = len(RAMP) - 1
+    rows = []
+    for top, bottom in zip(img[0::2], img[1::2]):
+        if mode == "ascii":
+            rows.append([("".join(RAMP[(a + b) * last // 510] for a, b in zip(top, bottom)), None)])
+        else:
+            rows.append([("▀", _cell(a, b)) for a, b in zip(top, bottom)])
+    return rows
+
+
 def render_image(
     pixels: torch.Tensor, mode: RenderMode = "blocks", scale: int = 1, zoom: int = 1
 ) -> Text:
     """``pixels``: (H, W) uint8, 0 = black. ``scale`` > 1 shrinks by averaging scale x scale;
     ``zoom`` > 1 enlarges, each pixel becoming zoom x zoom."""
-    img = _downsample(pixels.to(torch.uint8).cpu(), scale)
-    if zoom > 1:
-        img = img.repeat_interleave(zoom, dim=0).repeat_interleave(zoom, dim=1)
-    img = img.tolist()
     text = Text(no_wrap=True, overflow="crop")
-    if len(img) % 2:
-        img.append([0] * len(img[0]))
-    for top, bottom in zip(img[0::2], img[1::2]):
-        if mode == "ascii":
-            last = len(RAMP) - 1
-            text.append("".join(RAMP[(a + b) * last // 510] for a, b in zip(top, bottom)))
-        else:
-            for a, b in zip(top, bottom):
-                text.append("▀", _GRAYS[a] + Style(bgcolor=Color.from_rgb(b, b, b)))
-        text.append("\n")
-    text.rstrip()
+    for number, row in enumerate(image_rows(pixels, mode, scale, zoom)):
+        if number:
+            text.append("\n")
+        for characters, style in row:
+            text.append(characters, style)
     return text
 
 

@@ -13,7 +13,7 @@ from .conftest import script, wait_until
 
 
 def shown(gallery: MisclassifiedGallery) -> str:
-    return str(gallery.render())
+    return gallery.text()
 
 
 async def test_arrows_and_pages_browse_every_misclassified_image(make_trainer, make_app):

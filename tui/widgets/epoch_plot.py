@@ -33,7 +33,8 @@ class EpochPlot(TrainingPlot):
         plt = self.plt
         last = max(self.epochs, len(self.history), 2)
         plt.xlim(0.8, last + 0.2)
-        plt.xticks(list(range(1, last + 1)) if last <= 12 else whole_ticks(1, last))
+        fits = last <= self.tick_count
+        plt.xticks(list(range(1, last + 1)) if fits else whole_ticks(1, last, self.tick_count))
         if not self.history:
             plt.title("per epoch: waiting for the first epoch")
             plt.ylim(0, 1)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import torch
 from mlp_tui.core.data import CLASS_NAMES
 from mlp_tui.core.events import Predictions
-from rich.text import Text
+from rich.segment import Segment
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
-from ..render import RenderMode, image_size, render_image
+from ..render import RenderMode, image_rows, image_size
+from .render_cost import RenderCost
 
 SCALE = 2  # thumbnails: 28x28 averaged down to 14x14
 TILE_WIDTH = 16  # wide enough for "ankle boot ->" and "pullover 100%"
@@ -23,7 +27,9 @@ def caption(true: int, predicted: int, confidence: float) -> tuple[str, str]:
     return f"{CLASS_NAMES[true]} ->", f"{CLASS_NAMES[predicted]} {confidence:.0%}"
 
 
-class MisclassifiedGallery(Widget, can_focus=True):
+class MisclassifiedGallery(RenderCost, Widget, can_focus=True):
+    _lines: list[Strip] | None = None  # what render_line shows, built on demand
+
     COMPONENT_CLASSES = {"gallery--cursor", "gallery--header"}
     DEFAULT_CSS = """
     MisclassifiedGallery { height: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
@@ -56,13 +62,14 @@ class MisclassifiedGallery(Widget, can_focus=True):
         self.predictions: Predictions | None = None
         self.pixels: torch.Tensor | None = None
         self.wrong: list[int] = []  # test-set indices, most confident mistake first
-        self._tiles: dict[tuple[int, str], list[Text]] = {}
+        self._tiles: dict[tuple[int, str], list[list[Segment]]] = {}
 
     def show(self, predictions: Predictions | None, pixels: torch.Tensor | None) -> None:
-        """A new evaluation: keep the cursor's page position, drop cached thumbnails."""
+        """A new evaluation: keep the cursor's position (thumbnails too, for the same images)."""
+        if pixels is not self.pixels:
+            self._tiles.clear()
         self.predictions, self.pixels = predictions, pixels
         self.wrong = predictions.misclassified().tolist() if predictions is not None else []
-        self._tiles.clear()
         self.cursor = min(self.cursor, max(len(self.wrong) - 1, 0))
         self.refresh()
 
@@ -114,6 +121,9 @@ class MisclassifiedGallery(Widget, can_focus=True):
     def watch_mode(self) -> None:
         self.refresh()
 
+    def on_resize(self) -> None:
+        self.refresh()
+
     def watch_cursor(self) -> None:
         self.refresh()
 
@@ -130,34 +140,42 @@ class MisclassifiedGallery(Widget, can_focus=True):
             f" · {self.mode}"
         )
 
-    def _tile(self, index: int) -> list[Text]:
+    def _tile(self, index: int) -> list[list[Segment]]:
+        """The thumbnail's lines, padded to the tile width; kept for as long as the pixels."""
         key = (index, self.mode)
         if key not in self._tiles:
             width, _ = self.tile_size
-            image = render_image(self.pixels[index], self.mode, SCALE)
-            pad = (width - image_size(self.mode, SCALE)[0]) // 2
-            lines = [Text(" " * pad) + line for line in image.split("\n")]
-            for line in lines:
-                line.pad_right(width - line.cell_len)
-            self._tiles[key] = lines
+            image_width = image_size(self.mode, SCALE)[0]
+            left = Segment(" " * ((width - image_width) // 2))
+            right = Segment(" " * (width - image_width - len(left.text)))
+            self._tiles[key] = [
+                [left, *(Segment(chars, style) for chars, style in row), right]
+                for row in image_rows(self.pixels[index], self.mode, SCALE)
+            ]
         return self._tiles[key]
 
-    def _caption(self, index: int, selected: bool) -> list[Text]:
+    def _caption(self, index: int, selected: bool) -> list[list[Segment]]:
         probs = self.predictions.probs[index]
         predicted = int(probs.argmax())
         lines = caption(int(self.predictions.labels[index]), predicted, float(probs[predicted]))
         width, _ = self.tile_size
-        style = self.get_component_rich_style("gallery--cursor") if selected else ""
-        return [Text(line[:width].ljust(width), style=style) for line in lines]
+        style = self.get_component_rich_style("gallery--cursor") if selected else None
+        return [[Segment(line[:width].ljust(width), style)] for line in lines]
 
-    def render(self) -> Text:
-        out = Text(self.header(), style=self.get_component_rich_style("gallery--header"))
-        out.no_wrap, out.overflow = True, "crop"
-        if not self.wrong or self.pixels is None:
-            return out
+    def _build_lines(self) -> list[Strip]:
+        width, base = self.size.width, self.rich_style
+        style = self.get_component_rich_style("gallery--header")
+        header = self.header()
+        if not self.wrong or self.pixels is None:  # only words: wrap them
+            texts = textwrap.wrap(header, max(width, 10))
+            return [Strip([Segment(t, style)]).crop_extend(0, width, base) for t in texts]
+        if len(header) > width:
+            header = header[: max(width - 1, 0)] + "…"
+        lines = [Strip([Segment(header, style)])]
         cols, rows = self.grid
         start = self.page * self.per_page
         shown = self.wrong[start : start + self.per_page]
+        gap = Segment(" " * GAP)
         for row in range(rows):
             tiles = [
                 self._tile(index) + self._caption(index, start + k == self.cursor)
@@ -165,9 +183,28 @@ class MisclassifiedGallery(Widget, can_focus=True):
             ]
             if not tiles:
                 break
+            if row:
+                lines.append(Strip([]))
             for line in range(len(tiles[0])):
-                out.append("\n")
-                out.append(Text(" " * GAP).join(tile[line] for tile in tiles))
-            out.append("\n")
-        out.rstrip()
-        return out
+                segments = list(tiles[0][line])
+                for tile in tiles[1:]:
+                    segments += [gap, *tile[line]]
+                lines.append(Strip(segments))
+        return [line.crop_extend(0, width, base) for line in lines]
+
+    def render_line(self, y: int) -> Strip:
+        """Lines of segments from cached thumbnails: no rich Text to convert on each redraw."""
+        if self._lines is None:
+            self._lines = self._build_lines()
+        if y < len(self._lines):
+            return self._lines[y]
+        return Strip.blank(self.size.width, self.rich_style)
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose=False):
+        self._lines = None  # whatever changed (page, cursor, mode, size, focus): draw again
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def text(self) -> str:
+        """What the gallery shows, as plain text (for tests and screen readers)."""
+        height = max(self.size.height, 1)
+        return "\n".join(self.render_line(y).text.rstrip() for y in range(height)).rstrip()

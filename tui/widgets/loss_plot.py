@@ -64,4 +64,4 @@ class LossPlot(TrainingPlot):
             plt.text(f"lr {lr:g}", step + 1, bottom, color="cyan", alignment="left")
         last = max(len(self.losses), 2)
         plt.xlim(1, last)
-        plt.xticks(whole_ticks(1, last))
+        plt.xticks(whole_ticks(1, last, self.tick_count))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
+
+from .render_cost import RenderCost
 
 MIN_WIDTH, MIN_HEIGHT = 20, 6  # plotext draws nonsense (or fails) on smaller canvases
 
@@ -44,14 +45,8 @@ def whole_ticks(first: float, last: float, count: int = 5) -> list[int]:
     return list(range(max(start, step if first > 0 else 0), int(last) + 1, step)) or [int(first)]
 
 
-class TrainingPlot(PlotextPlot):
-    """Subclasses implement ``draw()`` with ``self.plt``; ``replot()`` redraws from their data.
-
-    ``render_seconds`` is what the last rebuild cost, so the app can space rebuilds out to keep
-    the plots' share of the CPU small on a slow machine.
-    """
-
-    render_seconds = 0.0
+class TrainingPlot(RenderCost, PlotextPlot):
+    """Subclasses implement ``draw()`` with ``self.plt``; ``replot()`` redraws from their data."""
 
     def draw(self) -> None:
         raise NotImplementedError
@@ -61,14 +56,21 @@ class TrainingPlot(PlotextPlot):
         self.draw()
         self.refresh()
 
+    def on_resize(self) -> None:
+        self.replot()  # ticks are chosen for the width (see tick_count)
+
+    @property
+    def tick_count(self) -> int:
+        """As many x ticks as fit with room for their labels: plotext would otherwise drop
+        colliding labels, and which one it drops changes from run to run."""
+        return max(2, (self.size.width - 10) // 6) if self.size.width else 5
+
     @property
     def max_points(self) -> int:
-        return max(2 * self.size.width, 40)
+        """A point per column: more would not show, and each costs build time."""
+        return max(self.size.width, 40)
 
     def render(self) -> RenderResult:
         if self.size.width < MIN_WIDTH or self.size.height < MIN_HEIGHT:
             return Text("")
-        started = time.perf_counter()
-        figure = super().render()
-        self.render_seconds = time.perf_counter() - started
-        return figure
+        return super().render()

@@ -1,0 +1,125 @@
+"""Every key is discoverable (footer, help screen, command palette); the inspector key; resizing."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from mlp_tui.core.events import RunState
+from mlp_tui.tui.app import MLPApp
+from mlp_tui.tui.screens.help import HelpScreen
+from mlp_tui.tui.widgets.gallery import MisclassifiedGallery
+from mlp_tui.tui.widgets.hyperparameters import HyperparameterPanel
+from textual.command import CommandList
+from textual.screen import Screen
+from textual.widgets import DataTable
+
+from .conftest import messages, press_now, script, wait_until
+
+INSPECTOR = "mlp_tui.tui.screens.inspect"
+
+
+def footer_actions(app: MLPApp) -> dict[str, bool]:
+    """Action -> enabled, for the bindings the footer shows on the main screen."""
+    return {
+        active.binding.action: active.enabled
+        for active in app.screen.active_bindings.values()
+        if active.binding.show
+    }
+
+
+async def test_footer_shows_every_key_and_dims_what_does_not_apply(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
+        shown = footer_actions(app)
+        gallery_keys = {"move(-1)", "move(1)", "inspect_image"}  # the focused gallery's own
+        assert set(shown) == MLPApp.ACTIONS - {"pause"} | gallery_keys
+        assert shown["resume"] and shown["step"]
+        await press_now(pilot, "space")
+        await wait_until(pilot, lambda: "pause" in footer_actions(app))
+        shown = footer_actions(app)
+        assert "resume" not in shown and shown["step"] is False  # running: step is dimmed
+
+
+async def test_help_lists_every_key(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        rows = [tuple(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
+        for binding in MLPApp.BINDINGS:
+            assert (app.get_key_display(binding), binding.tooltip, "main screen") in rows
+        for widget, where in ((MisclassifiedGallery, "gallery"), (HyperparameterPanel, "panel")):
+            for binding in widget.BINDINGS:
+                key = app.get_key_display(binding)
+                assert (key, binding.tooltip or binding.description.lower(), where) in rows
+        assert any(row[0] == "ctrl+p" for row in rows)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_offers_every_action_that_applies(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for binding in MLPApp.BINDINGS:
+            expected = binding.tooltip.capitalize() in titles
+            assert expected == (app.applies(binding.action) is True), binding.action
+        await pilot.press("ctrl+p")
+        await pilot.press(*"double the learning")
+        matches = app.screen.query_one(CommandList)  # gathered in the background
+
+        def first_match() -> str:
+            return str(matches.get_option_at_index(0).prompt) if matches.option_count else ""
+
+        await wait_until(pilot, lambda: "Double the learning rate" in first_match())
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: app.trainer.config.lr == 0.2)
+
+
+async def test_i_without_the_inspector_says_so(make_app, monkeypatch):
+    monkeypatch.setitem(sys.modules, INSPECTOR, None)  # as if the module were not installed
+    app = make_app(paused=True)
+    async with app.run_test() as pilot:
+        await pilot.press("i")
+        assert messages(app) == ["inspector not available"]
+        assert app.screen is app.screen_stack[0]
+
+
+class FakeInspector(Screen):
+    def __init__(self, trainer) -> None:
+        super().__init__()
+        self.trainer = trainer
+        self.state_when_opened = trainer.state
+
+
+async def test_i_pauses_training_then_opens_the_inspector(make_app, monkeypatch):
+    module = types.ModuleType(INSPECTOR)
+    module.InspectScreen = FakeInspector
+    monkeypatch.setitem(sys.modules, INSPECTOR, module)
+    app = make_app()
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.trainer.step_count > 2)
+        await press_now(pilot, "i")
+        await wait_until(pilot, lambda: isinstance(app.screen, FakeInspector))
+        assert app.screen.trainer is app.trainer
+        assert app.screen.state_when_opened is RunState.PAUSED  # between two batches
+        assert app.check_action("resume", ()) is False  # app keys stay out of its way
+
+
+async def test_resizing_to_20x10_and_back_while_training_keeps_working(make_trainer, make_app):
+    app = make_app(script(make_trainer(), epochs_done=2))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.trainer.step_count > 30)
+        for size in ((80, 24), (20, 10), (12, 5), (20, 10), (120, 40)):
+            await pilot.resize_terminal(*size)
+            steps = app.trainer.step_count
+            await wait_until(pilot, lambda n=steps: app.trainer.step_count > n)  # still training
+            await pilot.pause(0.3)  # some redraws at this size
+        assert app.run_state is RunState.RUNNING and app.size == (120, 40)
+        await press_now(pilot, "space")
+        await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
+        assert app.gallery.size.width > 0 and "test images" in app.gallery.text()

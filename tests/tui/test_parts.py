@@ -1,0 +1,101 @@
+"""The app's small pure parts: step ladders, time and speed numbers, plot helpers."""
+
+from __future__ import annotations
+
+import pytest
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.tui.ladders import FIELDS, step
+from mlp_tui.tui.progress import RunProgress, clock_text, rate_text
+from mlp_tui.tui.widgets.class_bars import bar
+from mlp_tui.tui.widgets.loss_plot import lr_markers
+from mlp_tui.tui.widgets.training_plot import downsample, whole_ticks
+
+
+def walk(field: str, start: object, direction: int, presses: int) -> list[object]:
+    """The values ``presses`` presses give; None once the ladder ends."""
+    values, value = [], start
+    for _ in range(presses):
+        value = None if value is None else step(field, value, direction)
+        values.append(value)
+    return values
+
+
+def test_learning_rate_moves_in_1_2_5_steps():
+    assert walk("lr", 0.1, +1, 4) == [0.2, 0.5, 1.0, 2.0]
+    assert walk("lr", 0.1, -1, 4) == [0.05, 0.02, 0.01, 0.005]
+    assert step("lr", 0.3, +1) == 0.5 and step("lr", 0.3, -1) == 0.2  # typed off the ladder
+    assert step("lr", 1e3, +1) is None  # the end of the ladder: nothing changes
+
+
+def test_sizes_move_in_powers_of_two_and_counts_by_one():
+    assert walk("batch_size", 256, +1, 2) == [512, 1024]
+    assert walk("batch_size", 100, -1, 2) == [64, 32]
+    assert step("batch_size", 1, -1) is None
+    assert walk("hidden", 256, -1, 2) == [128, 64]
+    assert walk("epochs", 10, +1, 2) == [11, 12] and step("epochs", 1, -1) is None
+    assert step("seed", 0, -1) is None and step("seed", 0, +1) == 1
+
+
+def test_momentum_and_weight_decay_have_their_usual_values():
+    assert walk("momentum", 0.0, +1, 4) == [0.5, 0.8, 0.9, 0.95]
+    assert walk("weight_decay", 0.0, +1, 3) == [1e-05, 2e-05, 5e-05]
+    assert step("weight_decay", 1e-05, -1) == 0.0
+
+
+@pytest.mark.parametrize("field", [field for field, _ in FIELDS if field != "device"])
+def test_every_rung_is_a_valid_setting(field):
+    for direction in (+1, -1):
+        for value in walk(field, getattr(TrainConfig(), field), direction, 6):
+            if value is not None:
+                TrainConfig().replace(**{field: value})  # raises if it left the valid range
+
+
+def test_device_cycles_through_what_this_machine_has():
+    seen = walk("device", "auto", +1, 6)
+    assert seen[0] == "cpu" and "auto" in seen
+
+
+def test_elapsed_counts_running_time_only_and_eta_follows_the_rate():
+    now = [100.0]
+    progress = RunProgress(elapsed=10.0, clock=lambda: now[0])
+    progress.start()
+    now[0] = 105.0
+    assert progress.elapsed == 15.0
+    progress.stop()
+    now[0] = 200.0  # paused: time passes, elapsed does not
+    assert progress.elapsed == 15.0
+    assert progress.eta(1000) is None  # no speed known yet
+    progress.record(500.0)
+    progress.record(1000.0)
+    assert 500 < progress.examples_per_s < 1000  # smoothed
+    assert progress.eta(int(progress.examples_per_s * 3)) == pytest.approx(3.0)
+
+
+def test_times_and_rates_read_naturally():
+    assert clock_text(None) == "–" and clock_text(65) == "1:05"
+    assert clock_text(3723) == "1:02:03"
+    assert rate_text(None) == "–" and rate_text(1234) == "1,234" and rate_text(104_900) == "105k"
+
+
+def test_downsampling_keeps_the_shape_and_the_number_of_points_bounded():
+    ys = [float(i) for i in range(10_000)]
+    xs, out = downsample(ys, 100)
+    assert len(xs) == len(out) == 100
+    assert out[0] == pytest.approx(49.5) and out[-1] == pytest.approx(9949.5)
+    assert downsample([1.0, 2.0], 100) == ([1.0, 2.0], [1.0, 2.0])
+
+
+def test_ticks_are_round_whole_numbers():
+    assert whole_ticks(1, 10) == [2, 4, 6, 8, 10]
+    assert whole_ticks(1, 2350) == [500, 1000, 1500, 2000]
+
+
+def test_lr_markers_show_each_effective_change_once():
+    changes = [(0, 0.1), (5, 0.2), (5, 0.4), (9, 0.4), (12, 0.1)]
+    assert lr_markers(changes) == [(5, 0.4), (12, 0.1)]
+
+
+def test_bars_are_proportional_in_both_modes():
+    assert bar(0.5, 10, "blocks") == "█████     "
+    assert bar(0.55, 10, "blocks").startswith("█████▌")
+    assert bar(1.0, 4, "ascii") == "####" and bar(0.0, 4, "ascii") == "    "

@@ -1,0 +1,148 @@
+"""The hyperparameter panel: arrows pick and step a field, enter types it; bad input changes
+nothing; the fields that define the network start a new run only after a yes."""
+
+from __future__ import annotations
+
+from mlp_tui.core.events import RunState
+from mlp_tui.tui.ladders import FIELDS
+from mlp_tui.tui.screens.confirm import ConfirmDialog
+from mlp_tui.tui.screens.prompt import ValuePrompt
+from mlp_tui.tui.widgets.hyperparameters import HyperparameterPanel
+
+from .conftest import fill, press_now, wait_until
+
+ROW = {field: row for row, (field, _) in enumerate(FIELDS)}
+
+
+def row(panel: HyperparameterPanel, field: str) -> str:
+    """The panel's line for ``field``, as shown."""
+    return str(panel.render()).split("\n")[ROW[field]]
+
+
+async def select(pilot, field: str) -> HyperparameterPanel:
+    """Focus the panel and move its cursor to ``field`` with the arrow keys."""
+    panel = pilot.app.query_one(HyperparameterPanel)
+    if not panel.has_focus:
+        await pilot.press("tab")  # from the gallery to the panel
+    assert panel.has_focus
+    moves = ROW[field] - panel.cursor
+    await press_now(pilot, *(["down"] * moves if moves > 0 else ["up"] * -moves))
+    await pilot.pause()
+    assert panel.field == field
+    return panel
+
+
+# field -> value after one press of right; all apply to the running trainer at once
+LIVE_STEPS = {"lr": 0.2, "epochs": 11, "momentum": 0.5, "weight_decay": 1e-05}
+
+
+async def test_right_steps_live_fields_and_left_steps_them_back(make_trainer, make_app):
+    app = make_app(make_trainer(epochs=10), paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for field, stepped in LIVE_STEPS.items():
+            before = getattr(app.trainer.config, field)
+            panel = await select(pilot, field)
+            await pilot.press("right")
+            await wait_until(pilot, lambda f=field, v=stepped: getattr(app.trainer.config, f) == v)
+            await wait_until(pilot, lambda f=field, v=stepped, p=panel: f" {v:g} " in row(p, f))
+            await pilot.press("left")
+            await wait_until(pilot, lambda f=field, v=before: getattr(app.trainer.config, f) == v)
+
+
+async def test_batch_size_changes_from_the_next_epoch(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")  # into the first epoch: its batch size is fixed now
+        await wait_until(pilot, lambda: app.trainer.step_count == 1)
+        panel = await select(pilot, "batch_size")
+        await pilot.press("right")
+        await wait_until(pilot, lambda: app.trainer.config.batch_size == 128)
+        assert app.trainer.epoch_batch_size == 64
+        await wait_until(pilot, lambda: " 128 " in row(panel, "batch_size"))
+        assert panel.pending_batch_size == 128
+
+
+# field -> value after right: each starts a new run, after the confirmation only
+NEW_RUN_STEPS = {"hidden": 512, "init_scale": 0.02, "seed": 1, "device": "cpu"}
+
+
+async def test_network_fields_start_a_new_run_only_after_yes(make_trainer, make_app):
+    app = make_app(make_trainer(device="auto"), paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for field, stepped in NEW_RUN_STEPS.items():
+            first = app.trainer
+            await select(pilot, field)
+            await pilot.press("right")
+            assert isinstance(app.screen, ConfirmDialog)
+            await pilot.press("n")
+            assert app.trainer is first
+            assert getattr(app.config, field) == getattr(first.config, field)
+            await pilot.press("right")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await press_now(pilot, "y")
+            await wait_until(pilot, lambda first=first: app.trainer is not first)
+            assert getattr(app.trainer.config, field) == stepped
+            assert first.state is RunState.STOPPED
+            await wait_until(pilot, lambda: app.trainer.step_count > 0)  # the new run trains
+            await press_now(pilot, "space")  # pause it: the next field again starts paused
+            await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
+
+
+async def test_enter_types_an_exact_value(make_trainer, make_app):
+    typed = {"lr": "0.037", "epochs": "7", "momentum": "0.85", "weight_decay": "0.0003"}
+    typed["batch_size"] = "100"
+    app = make_app(make_trainer(epochs=10), paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for field, text in typed.items():
+            await select(pilot, field)
+            await pilot.press("enter")
+            assert isinstance(app.screen, ValuePrompt)
+            await fill(pilot, text)
+            await pilot.press("enter")
+            expected = type(getattr(app.config, field))(text)
+            await wait_until(pilot, lambda f=field, v=expected: getattr(app.trainer.config, f) == v)
+
+
+BAD = {
+    "lr": ["abc", "0", "inf"],
+    "batch_size": ["1.5", "0"],
+    "hidden": ["0", "99999999"],
+    "epochs": ["0", "x"],
+    "init_scale": ["-1", "nan"],
+    "momentum": ["1.5", ""],
+    "weight_decay": ["2", "?"],
+    "seed": ["-1", "0.5"],
+    "device": ["tpu", "cuda:99"],
+}
+
+
+async def test_bad_input_in_every_field_is_a_message_and_changes_nothing(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        before, trainer = app.config, app.trainer
+        for field, _ in FIELDS:
+            await select(pilot, field)
+            await pilot.press("enter")
+            prompt = app.screen
+            for bad in BAD[field]:
+                await fill(pilot, bad)
+                await press_now(pilot, "enter")
+                await pilot.pause()
+                assert app.screen is prompt, (field, bad)  # still open: fix it or leave
+                assert prompt.error, (field, bad)
+                assert app.config == trainer.config == before and app.trainer is trainer
+            await pilot.press("escape")
+            assert app.screen is not prompt and app.config == before
+
+
+async def test_more_epochs_continue_a_finished_run(make_trainer, make_app):
+    app = make_app(make_trainer(epochs=1))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.run_state is RunState.FINISHED)
+        assert app.check_action("resume", ()) is None  # nothing to resume: dimmed
+        await select(pilot, "epochs")
+        await pilot.press("right")
+        await wait_until(pilot, lambda: app.run_state is RunState.PAUSED)
+        await press_now(pilot, "space")
+        await wait_until(pilot, lambda: app.run_state is RunState.FINISHED)
+        assert app.trainer.epoch == 2 and len(app.trainer.history) == 2

@@ -1,0 +1,58 @@
+"""What the main screen looks like running, paused, diverged and finished (scripted, frozen time).
+
+Update after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update``
+and look at the SVGs in ``__snapshots__`` before committing them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from mlp_tui.core.events import RunState, StateChanged
+
+from .conftest import script
+
+DIVERGED = (  # the engine's wording
+    "loss 23.5 exceeds 10 x the first batch's (2.303) at epoch 4, batch 6 with lr 3.2; "
+    "parameters rolled back to before batch 5's update, the last with a good loss. "
+    "Lower the lr and resume."
+)
+
+
+def scripted_app(make_trainer, make_app, state: RunState, epochs_done: int, **kwargs):
+    trainer = script(make_trainer(epochs=10), epochs_done, **kwargs)
+    app = make_app(trainer, train=False)
+
+    def run_before(pilot) -> None:
+        app.show_event(StateChanged(state, DIVERGED if state is RunState.DIVERGED else ""))
+        if state is RunState.RUNNING:
+            app.progress.record(1234.0)  # as if a batch report had come in
+        app.redraw()
+
+    return app, run_before
+
+
+@pytest.mark.parametrize(
+    ("state", "epochs_done", "batch", "lr"),
+    [
+        (RunState.RUNNING, 3, 4, 0.2),
+        (RunState.PAUSED, 3, 4, 0.1),
+        (RunState.DIVERGED, 3, 5, 3.2),
+        (RunState.FINISHED, 10, 0, 0.1),
+    ],
+    ids=["running", "paused", "diverged", "finished"],
+)
+def test_main_screen(snap_compare, make_trainer, make_app, state, epochs_done, batch, lr):
+    app, run_before = scripted_app(make_trainer, make_app, state, epochs_done, batch=batch, lr=lr)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_paused_at_80x24_in_ascii(snap_compare, make_trainer, make_app):
+    app, run_before = scripted_app(make_trainer, make_app, RunState.PAUSED, 3, batch=4)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before, press=["g"])
+
+
+def test_one_image_with_its_probabilities(snap_compare, make_trainer, make_app):
+    app, run_before = scripted_app(make_trainer, make_app, RunState.PAUSED, 3, batch=4)
+    assert snap_compare(
+        app, terminal_size=(120, 40), run_before=run_before, press=["right", "enter"]
+    )

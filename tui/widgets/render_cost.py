@@ -1,0 +1,33 @@
+"""How long a widget took to draw the last time, conversion to terminal lines included."""
+
+from __future__ import annotations
+
+import time
+
+from textual.geometry import Region
+from textual.strip import Strip
+
+
+class RenderCost:
+    """Mix into a heavy widget (a plot, the gallery) before ``Widget``.
+
+    ``render_seconds`` times ``render_lines``: the widget's own ``render()`` and Textual's work
+    on its result, which for a plot is as much again. The app spaces the redraws of heavy widgets
+    by this cost, so that while training they take a small, fixed share of the CPU however slow
+    the machine or big the terminal.
+    """
+
+    render_seconds = 0.0
+    _fresh = True  # refreshed since the last timing: the next render_lines does the real work
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose=False):
+        self._fresh = True
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        started = time.perf_counter()
+        lines = super().render_lines(crop)
+        if self._fresh:  # later calls for the same content mostly hit Textual's cache
+            self.render_seconds = time.perf_counter() - started
+            self._fresh = False
+        return lines
