@@ -39,11 +39,14 @@ def median_epoch(seconds: list[float], examples: int, name: str, note: str = "")
     return Figure(name, median, examples / median, note)
 
 
-def engine_headless(data: FashionMNIST, config: TrainConfig) -> Figure:
-    trainer = Trainer(config, data)
+def engine_headless(
+    data: FashionMNIST, config: TrainConfig, variant: str = "", **trainer_options
+) -> Figure:
+    """``trainer_options`` (sync_free, graphs) pick a GPU variant, named by ``variant``."""
+    trainer = Trainer(config, data, **trainer_options)
     trainer.run()
     seconds = [report.seconds for report in trainer.history]
-    label = f"engine headless ({config.engine}, {trainer.device.type})"
+    label = f"engine headless ({config.engine}, {trainer.device.type}{variant})"
     return median_epoch(seconds, len(data.train_y), label, f"{config.epochs} epochs")
 
 

@@ -40,7 +40,7 @@ class CheckpointError(RuntimeError):
 def snapshot(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
     """Everything needed to continue the run exactly where it is, between two batches."""
     tensors = {
-        name: p.detach().cpu().contiguous()
+        name: p.detach().to("cpu", copy=True)  # a copy: the parameters share one buffer
         for name, p in zip(trainer.net.NAMES, trainer.net.params)
     }
     for name, p in zip(trainer.net.NAMES, trainer.net.params):

@@ -33,10 +33,20 @@ class ScratchMLP:
         # Drawn on the CPU in the seed's order so every device starts from the same numbers.
         W1 = torch.randn(NUM_INPUTS, hidden, generator=generator) * init_scale
         W2 = torch.randn(hidden, NUM_CLASSES, generator=generator) * init_scale
-        self.W1 = nn.Parameter(W1.to(device))
-        self.b1 = nn.Parameter(torch.zeros(hidden, device=device))
-        self.W2 = nn.Parameter(W2.to(device))
-        self.b2 = nn.Parameter(torch.zeros(NUM_CLASSES, device=device))
+        b1, b2 = torch.zeros(hidden), torch.zeros(NUM_CLASSES)
+        # All four live in one buffer (each at a 64-byte boundary), so whole-model operations
+        # such as the GPU path's select-or-keep are one kernel instead of one per tensor.
+        offsets, end = [], 0
+        for t in (W1, b1, W2, b2):
+            offsets.append(end)
+            end += -(-t.numel() // 16) * 16
+        self.flat = torch.zeros(end, device=device)
+        views = [
+            self.flat[at : at + t.numel()].view(t.shape) for at, t in zip(offsets, (W1, b1, W2, b2))
+        ]
+        for view, t in zip(views, (W1, b1, W2, b2)):
+            view.copy_(t)
+        self.W1, self.b1, self.W2, self.b2 = (nn.Parameter(v) for v in views)
 
     NAMES = ("W1", "b1", "W2", "b2")
 
@@ -94,6 +104,8 @@ class FusedStep:
         self.net = net
         for p in net.params:
             p.grad = torch.zeros_like(p)  # written in place when the optimizer needs them
+        self.half = torch.tensor(0.5, device=net.W1.device)  # relu's slope at 0, see update
+        self._minus_ones: torch.Tensor | None = None
 
     def forward(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         net = self.net
@@ -113,10 +125,12 @@ class FusedStep:
         lr = group["lr"]
         with torch.no_grad():
             G = self.log_probs.exp_()
-            G[torch.arange(len(y), device=y.device), y] -= 1
+            if self._minus_ones is None or len(self._minus_ones) != len(y):
+                self._minus_ones = torch.full((len(y), 1), -1.0, device=y.device)
+            G.scatter_add_(1, y.unsqueeze(1), self._minus_ones)  # softmax - onehot
             G.div_(len(y))
             dH = G @ net.W2.t()
-            dH.mul_(self.Z.sign_().add_(1).mul_(0.5))  # 1 where Z > 0, 0.5 where Z == 0, else 0
+            dH.mul_(torch.heaviside(self.Z, self.half))  # 1 where Z > 0, 0.5 where Z == 0, else 0
             if plain:
                 # p -= lr * grad, with the product and the update in one GEMM: no gradient
                 # tensor is written and read back. Same math as SGD.step() up to rounding.

@@ -36,6 +36,7 @@ from .events import (
     StateChanged,
 )
 from .model import AutogradStep, FusedStep, ScratchMLP
+from .syncfree import SyncFreeSteps
 
 LIVE_FIELDS = ("lr", "momentum", "weight_decay", "epochs", "divergence_factor")
 NEXT_EPOCH_FIELDS = ("batch_size",)
@@ -73,7 +74,13 @@ class Trainer:
         config: TrainConfig,
         data: FashionMNIST,
         on_event: Callable[[Event], None] | None = None,
+        *,
+        sync_free: bool | None = None,
+        graphs: bool = True,
     ) -> None:
+        """``sync_free`` (default: on any device but the CPU) checks divergence on the device
+        and reads the batches' figures a few times a second (see syncfree.py); ``graphs`` lets
+        it replay the seed's step as a CUDA graph on CUDA."""
         self.config = config.validated()
         self.device = resolve_device(config.device)
         self.data = data.to(self.device)
@@ -113,6 +120,10 @@ class Trainer:
         self._backup_momentum: list[torch.Tensor | None] = []
         self._undo: tuple[float, float, int] | None = None
         self._last_report = 0.0
+        self.sync_free = self.device.type != "cpu" if sync_free is None else sync_free
+        self._graphs = graphs
+        self._device_steps: SyncFreeSteps | None = None  # made by run(), when sync_free
+        self._unsettled: list[tuple[torch.Tensor, int]] = []  # figures not yet read back
 
     @property
     def optimizer(self) -> torch.optim.SGD:
@@ -194,6 +205,15 @@ class Trainer:
             self._thread = threading.current_thread()
         torch.set_num_threads(TRAIN_THREADS)  # per thread: see keep_this_thread_serial
         self._last_report = time.perf_counter()
+        if self.sync_free:
+            self._device_steps = SyncFreeSteps(
+                self.net,
+                self._step_fn,
+                self.data.train_x,
+                self.data.train_y,
+                self.reference_loss,
+                self._graphs,
+            )
         try:
             self._set_state(RunState.PAUSED if paused else RunState.RUNNING)
             while not self.finished:
@@ -222,19 +242,25 @@ class Trainer:
             self.loss_sum, self.correct, self.seen, self.epoch_seconds = 0.0, 0.0, 0, 0.0
         perm = self.perm.to(self.device)
         size = self.epoch_batch_size
+        train_batch = self._train_batch_sync_free if self.sync_free else self._train_batch
         started = time.perf_counter()
-        while self.batch < self.batches_per_epoch:
-            if self._inbox or self._state is not RunState.RUNNING:
-                self.epoch_seconds += time.perf_counter() - started
-                self._obey_inbox()
-                started = time.perf_counter()
-            idx = perm[self.batch * size : (self.batch + 1) * size]
-            X = self.data.train_x.index_select(0, idx)
-            if not self._train_batch(X, self.data.train_y.index_select(0, idx)):
-                self.epoch_seconds += time.perf_counter() - started
-                self._obey_inbox()
-                started = time.perf_counter()
-        self._flush_batches()
+        while True:
+            while self.batch < self.batches_per_epoch:
+                if self._inbox or self._state is not RunState.RUNNING:
+                    self.epoch_seconds += time.perf_counter() - started
+                    self._obey_inbox()
+                    started = time.perf_counter()
+                if not train_batch(perm, size):
+                    self.epoch_seconds += time.perf_counter() - started
+                    self._obey_inbox()
+                    started = time.perf_counter()
+            self._flush_batches()
+            if self._state is not RunState.DIVERGED:
+                break
+            # The epoch's last batches, read back only now, had diverged: train them again.
+            self.epoch_seconds += time.perf_counter() - started
+            self._obey_inbox()
+            started = time.perf_counter()
         predictions = evaluate(self.net, self.data.test_x, self.data.test_y)
         self.epoch_seconds += time.perf_counter() - started
         self.elapsed += self.epoch_seconds
@@ -256,39 +282,45 @@ class Trainer:
         self._emit(self.predictions)
         self._emit(report)
 
-    def _train_batch(self, X: torch.Tensor, y: torch.Tensor) -> bool:
+    def _train_batch(self, perm: torch.Tensor, size: int) -> bool:
         """One SGD step; False (and no update) when the batch's loss shows divergence."""
-        losses, logits = self._step_fn.forward(X, y)
+        idx = perm[self.batch * size : (self.batch + 1) * size]
+        y = self.data.train_y.index_select(0, idx)
+        losses, logits = self._step_fn.forward(self.data.train_x.index_select(0, idx), y)
         batch_loss = float(losses.mean())
         if self.reference_loss is None:
             self.reference_loss = batch_loss
         limit = self.config.divergence_factor * self.reference_loss
         if not math.isfinite(batch_loss) or batch_loss > limit:
-            what = "not a number" if math.isnan(batch_loss) else f"{batch_loss:.4g}"
-            self._flush_batches()
-            where = f"epoch {self.epoch + 1}, batch {self.batch + 1}"
-            kept = (
-                f"rolled back to before batch {self.batch}'s update, the last with a good loss"
-                if self._undo_last_batch()
-                else "kept from the last accepted batch"
-            )
-            self._set_state(
-                RunState.DIVERGED,
-                f"loss {what} exceeds {self.config.divergence_factor:g} x the first batch's "
-                f"({self.reference_loss:.4g}) at {where} with lr {self.config.lr:g}; "
-                f"parameters {kept}. Lower the lr and resume.",
-            )
+            self._diverged(batch_loss)
             return False
         self._keep_undo()
         self._step_fn.update(self.optimizer)
         correct = float((logits.argmax(dim=1) == y).sum())
-        self.loss_sum += float(losses.sum())
-        self.correct += correct
-        self.seen += len(y)
+        self._account(batch_loss, float(losses.sum()), correct, len(y))
         self.batch += 1
         self.step_count += 1
-        self.batch_losses.append(batch_loss)
-        self._pending_batch.append((batch_loss, correct / len(y)))
+        return self._after_batch()
+
+    def _train_batch_sync_free(self, perm: torch.Tensor, size: int) -> bool:
+        """The same step queued on the device; its figures are settled by _flush_batches."""
+        figures = self._device_steps(
+            perm, self.batch, size, self.optimizer, self.config.divergence_factor
+        )
+        self._unsettled.append((figures, min(size, len(perm) - self.batch * size)))
+        self.batch += 1
+        self.step_count += 1
+        return self._after_batch() and self._state is not RunState.DIVERGED
+
+    def _account(self, loss: float, loss_sum: float, correct: float, count: int) -> None:
+        """d2l's Accumulator for one accepted batch, and its point for the next report."""
+        self.loss_sum += loss_sum
+        self.correct += correct
+        self.seen += count
+        self.batch_losses.append(loss)
+        self._pending_batch.append((loss, correct / count))
+
+    def _after_batch(self) -> bool:
         now = time.perf_counter()
         if now - self._last_report >= REPORT_INTERVAL_S or self.batch == self.batches_per_epoch:
             self._flush_batches(now)
@@ -296,8 +328,45 @@ class Trainer:
             self._steps_allowed -= 1
             if self._steps_allowed == 0:
                 self._flush_batches(now)
-                self._set_state(RunState.PAUSED)
+                if self._state is RunState.RUNNING:
+                    self._set_state(RunState.PAUSED)
         return True
+
+    def _settle(self) -> None:
+        """Read the queued batches' figures in one transfer and account for them in order,
+        as the eager path would have batch by batch, up to a diverged one."""
+        if not self._unsettled:
+            return
+        stats = torch.stack([figures for figures, _ in self._unsettled]).tolist()
+        sizes = [count for _, count in self._unsettled]
+        self._unsettled = []
+        for i, ((mean, total, correct, ok), count) in enumerate(zip(stats, sizes)):
+            if self.reference_loss is None:
+                self.reference_loss = mean
+            if not ok:  # this batch and the ones queued after it changed nothing
+                self.batch -= len(stats) - i
+                self.step_count -= len(stats) - i
+                self._diverged(mean)
+                self._device_steps.reset_verdict()
+                return
+            self._undo = (self.loss_sum, self.correct, self.seen)
+            self._account(mean, total, correct, count)
+
+    def _diverged(self, batch_loss: float) -> None:
+        what = "not a number" if math.isnan(batch_loss) else f"{batch_loss:.4g}"
+        self._flush_batches()
+        where = f"epoch {self.epoch + 1}, batch {self.batch + 1}"
+        kept = (
+            f"rolled back to before batch {self.batch}'s update, the last with a good loss"
+            if self._undo_last_batch()
+            else "kept from the last accepted batch"
+        )
+        self._set_state(
+            RunState.DIVERGED,
+            f"loss {what} exceeds {self.config.divergence_factor:g} x the first batch's "
+            f"({self.reference_loss:.4g}) at {where} with lr {self.config.lr:g}; "
+            f"parameters {kept}. Lower the lr and resume.",
+        )
 
     def _keep_undo(self) -> None:
         """Remember the state before this batch's update, so a divergence it causes can be
@@ -317,13 +386,16 @@ class Trainer:
         """Put back the parameters and counters from before the last update of this epoch."""
         if self._undo is None or self.batch == 0:
             return False
-        with torch.no_grad():
-            torch._foreach_copy_([p.detach() for p in self.net.params], self._backup)
-        for p, buf in zip(self.net.params, self._backup_momentum):
-            if buf is None:
-                self.optimizer.state.get(p, {}).pop("momentum_buffer", None)
-            else:
-                self.optimizer.state[p]["momentum_buffer"] = buf
+        if self._device_steps is not None:
+            self._device_steps.restore(self.optimizer)
+        else:
+            with torch.no_grad():
+                torch._foreach_copy_([p.detach() for p in self.net.params], self._backup)
+            for p, buf in zip(self.net.params, self._backup_momentum):
+                if buf is None:
+                    self.optimizer.state.get(p, {}).pop("momentum_buffer", None)
+                else:
+                    self.optimizer.state[p]["momentum_buffer"] = buf
         self.loss_sum, self.correct, self.seen = self._undo
         self.batch -= 1
         self.step_count -= 1
@@ -332,6 +404,7 @@ class Trainer:
         return True
 
     def _flush_batches(self, now: float | None = None) -> None:
+        self._settle()
         if not self._pending_batch:
             return
         now = now or time.perf_counter()
@@ -354,6 +427,7 @@ class Trainer:
 
     def _obey_inbox(self) -> None:
         """Carry out queued commands; while paused or diverged, wait here for more."""
+        self._flush_batches()  # commands see settled counters (a divergence may surface here)
         while True:
             with self._lock:
                 commands = list(self._inbox)
@@ -371,7 +445,8 @@ class Trainer:
         running = self._thread is not None
         if kind == "pause" and self._state is RunState.RUNNING:
             self._flush_batches()
-            self._set_state(RunState.PAUSED)
+            if self._state is RunState.RUNNING:  # settling may have found a divergence
+                self._set_state(RunState.PAUSED)
         elif kind == "resume" and self._state in (RunState.PAUSED, RunState.DIVERGED):
             self._steps_allowed = 0
             self._set_state(RunState.RUNNING)
@@ -400,6 +475,7 @@ class Trainer:
             self._emit(SettingsChanged(new, changed, self.step_count))
 
     def _save(self, path: Path, future: Future | None = None) -> None:
+        self._flush_batches()  # the counters must describe the parameters being saved
         try:
             checkpoint.save(self, path)
         except checkpoint.CheckpointError as exc:
@@ -436,6 +512,8 @@ class Trainer:
         path: str | Path,
         data: FashionMNIST,
         on_event: Callable[[Event], None] | None = None,
+        *,
+        sync_free: bool | None = None,
         **overrides: object,
     ) -> Trainer:
         """Continue a saved run; ``overrides`` may change what a live run could (lr, epochs...)
@@ -450,7 +528,7 @@ class Trainer:
                     f"it cannot resume with {name}={overrides[name]}"
                 )
         config = config.replace(**overrides)
-        trainer = cls(config, data, on_event)
+        trainer = cls(config, data, on_event, sync_free=sync_free)
         checkpoint.restore(trainer, tensors, meta, path)
         if trainer.lr_changes[-1][1] != config.lr:
             trainer.lr_changes.append((trainer.step_count, config.lr))

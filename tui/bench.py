@@ -146,6 +146,14 @@ def measure(args: argparse.Namespace) -> dict:
     dataset = on_own_thread(lambda: dataset.to(device))
     figures = {"roofline": on_own_thread(lambda: bench.roofline(config, n_train, n_test, device))}
     figures["headless"] = on_own_thread(lambda: bench.engine_headless(dataset, config))
+    if device.type == "cuda":  # what the sync-free step and its CUDA graph are worth
+        for name, variant, options in (
+            ("headless_no_graphs", ", no CUDA graph", {"graphs": False}),
+            ("headless_sync", ", a host sync per batch", {"sync_free": False}),
+        ):
+            figures[name] = on_own_thread(
+                lambda v=variant, o=options: bench.engine_headless(dataset, config, v, **o)
+            )
 
     app_trainer = Trainer(config, dataset)
     latencies = asyncio.run(_drive_app(app_trainer, args.epochs, args.presses))

@@ -209,7 +209,7 @@ async def test_diverged_run_shows_why_and_continues_with_a_lower_lr(make_trainer
 async def test_failure_in_the_training_thread_is_shown_and_quit_works(make_trainer, make_app):
     trainer = make_trainer()
 
-    def broken(X, y):
+    def broken(*batch):
         raise RuntimeError("out of cheese")
 
     trainer._train_batch = broken

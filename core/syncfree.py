@@ -1,0 +1,212 @@
+"""Training batches with no host synchronisation per batch, for GPUs.
+
+On the CPU the trainer reads each batch's loss before the update (``float(loss)`` costs nothing
+there) and refuses a diverged batch. On a GPU that read waits for the device every batch, and a
+batch of the seed's model is a few microseconds of GPU work: the waits would be the epoch. Here the
+divergence check runs on the device instead. Each batch computes ``ok`` (the loss is finite and
+under the limit, and no earlier batch failed), makes its update, and selects, with ``where``, the
+updated parameters when ``ok`` and the previous ones otherwise; a second ``where`` keeps the
+parameters from before the last accepted update, which is what the CPU path's undo restores. The
+trainer reads the batches' figures (mean loss, loss sum, correct, ok) in one transfer a few times a
+second and settles its counters then, as if it had read them batch by batch: the same numbers, the
+same divergence verdict, the same parameters.
+
+Selecting is exact, so with ``ok`` true every batch this is the eager path's arithmetic bit for
+bit. The parameters share one buffer (``ScratchMLP.flat``), so the selections are two kernels for
+the whole model. On CUDA, the plain-SGD step (the seed's) is captured as a CUDA graph that also
+takes its batch's indices from the epoch's order and files its figures by a batch counter kept
+on the device: a full batch costs one graph launch from Python, instead of ~50 kernel launches.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .model import FusedStep, ScratchMLP
+
+WARMUP_BATCHES = 2  # eager batches on a side stream before a capture (allocator, cuBLAS handles)
+
+
+class SyncFreeSteps:
+    """Runs the trainer's batches on the device; see the module's docstring."""
+
+    def __init__(
+        self,
+        net: ScratchMLP,
+        step_fn,
+        train_x: torch.Tensor,
+        train_y: torch.Tensor,
+        reference_loss: float | None,
+        graphs: bool,
+    ) -> None:
+        self.net, self.step_fn = net, step_fn
+        self.train_x, self.train_y = train_x, train_y
+        device = net.flat.device
+        self.ok = torch.ones((), dtype=torch.bool, device=device)
+        self.ref = (
+            None
+            if reference_loss is None
+            else torch.tensor(reference_loss, dtype=torch.float64, device=device)
+        )
+        # The parameters at the start of this batch, and before the last accepted update.
+        self.before = torch.empty_like(net.flat)
+        self.backup = net.flat.clone()
+        self.buffers_before: list[torch.Tensor] = []  # the same for SGD's momentum buffers
+        self.buffers_backup: list[torch.Tensor] = []
+        # On the CPU the graph's body runs as it is, uncaptured: the same bookkeeping, testable.
+        self.graphs = graphs and isinstance(step_fn, FusedStep)
+        self._capture = device.type == "cuda"
+        self.graph_error = ""  # why graphs were given up, if they were
+        self._limit_key: tuple | None = None
+        self._limit_value: torch.Tensor | None = None
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._graph_key: tuple | None = None
+        self._warmups = 0
+        self._perm_source: torch.Tensor | None = None
+        self._perm: torch.Tensor | None = None  # the epoch's full batches, one row each
+        self._row: torch.Tensor | None = None  # the graph's batch counter, on the device
+        self._row_host = -1  # where that counter stands, as far as this thread knows
+        self._stats: torch.Tensor | None = None  # the figures of each full batch, by row
+
+    # ------------------------------------------------------------------ state
+    def _buffers(self, optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+        """SGD's momentum buffers, made now as zeros when momentum is on and SGD has not made
+        them yet (its first step would: ``0 * momentum + grad`` is ``grad`` exactly)."""
+        momentum = optimizer.param_groups[0]["momentum"] != 0
+        buffers = []
+        for p in self.net.params:
+            state = optimizer.state[p] if momentum else optimizer.state.get(p, {})
+            if momentum and state.get("momentum_buffer") is None:
+                state["momentum_buffer"] = torch.zeros_like(p.detach())
+            if state.get("momentum_buffer") is not None:
+                buffers.append(state["momentum_buffer"])
+        if len(buffers) != len(self.buffers_before):
+            self.buffers_before = [b.clone() for b in buffers]
+            self.buffers_backup = [b.clone() for b in buffers]
+        return buffers
+
+    def restore(self, optimizer: torch.optim.Optimizer) -> None:
+        """Undo the last accepted update (the caller knows there was one this epoch)."""
+        with torch.no_grad():
+            self.net.flat.copy_(self.backup)
+            buffers = self._buffers(optimizer)
+            if buffers:
+                torch._foreach_copy_(buffers, self.buffers_backup)
+
+    def _limit(self, factor: float) -> torch.Tensor:
+        """The divergence limit, in float64 as the eager path compares it."""
+        if self._limit_key != (factor, self.ref.data_ptr()):
+            self._limit_key, self._limit_value = (factor, self.ref.data_ptr()), factor * self.ref
+        return self._limit_value
+
+    def reset_verdict(self) -> None:
+        """A diverged run resumes: batches may be accepted again."""
+        self.ok.fill_(True)
+
+    # ------------------------------------------------------------------ one batch
+    def _step(
+        self, idx: torch.Tensor, optimizer: torch.optim.Optimizer, factor: float
+    ) -> torch.Tensor:
+        """Everything a batch does on the device; returns [mean loss, loss sum, correct, ok]."""
+        X = self.train_x.index_select(0, idx)
+        y = self.train_y.index_select(0, idx)
+        losses, logits = self.step_fn.forward(X, y)
+        flat = self.net.flat
+        with torch.no_grad():
+            mean = losses.mean()
+            ok = self.ok.logical_and_(torch.isfinite(mean))  # sticky: once refused, refused
+            ok.logical_and_(mean.double() <= self._limit(factor))
+            buffers = self._buffers(optimizer)
+            self.before.copy_(flat)
+            if buffers:
+                torch._foreach_copy_(self.buffers_before, buffers)
+        self.step_fn.update(optimizer)
+        with torch.no_grad():
+            torch.where(ok, flat, self.before, out=flat)  # a refused batch changes nothing
+            torch.where(ok, self.before, self.backup, out=self.backup)
+            for now, before, backup in zip(buffers, self.buffers_before, self.buffers_backup):
+                torch.where(ok, now, before, out=now)
+                torch.where(ok, before, backup, out=backup)
+            correct = (logits.argmax(dim=1) == y).sum()
+            return torch.stack([mean, losses.sum(), correct.to(mean.dtype), ok.to(mean.dtype)])
+
+    def __call__(
+        self,
+        perm: torch.Tensor,
+        batch: int,
+        size: int,
+        optimizer: torch.optim.Optimizer,
+        factor: float,
+    ) -> torch.Tensor:
+        """Queue batch ``batch`` of the epoch's order ``perm``; its figures come back as a
+        device tensor, to be read later in bulk."""
+        idx = perm[batch * size : (batch + 1) * size]
+        if self.ref is None:  # the run's first batch sets the divergence yardstick
+            with torch.no_grad():
+                X = self.train_x.index_select(0, idx)
+                losses, _ = self.step_fn.forward(X, self.train_y.index_select(0, idx))
+                self.ref = losses.mean().double()
+        if self.graphs and len(idx) == size and self._plain(optimizer):
+            return self._replay(perm, batch, size, optimizer, factor)
+        return self._step(idx, optimizer, factor)
+
+    @staticmethod
+    def _plain(optimizer: torch.optim.Optimizer) -> bool:
+        group = optimizer.param_groups[0]
+        return group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]
+
+    # ------------------------------------------------------------------ CUDA graphs
+    def _graph_body(self, optimizer: torch.optim.Optimizer, factor: float) -> None:
+        """One full batch, reading its indices from row ``_row`` of the epoch's order and
+        filing its figures in the same row of ``_stats``; then the counter moves on."""
+        idx = self._perm.index_select(0, self._row).view(-1)
+        stats = self._step(idx, optimizer, factor)
+        self._stats.index_copy_(0, self._row, stats.view(1, -1))
+        self._row.add_(1)
+
+    def _replay(
+        self,
+        perm: torch.Tensor,
+        batch: int,
+        size: int,
+        optimizer: torch.optim.Optimizer,
+        factor: float,
+    ) -> torch.Tensor:
+        """The same step, captured once per (batch size, lr, limit) and replayed."""
+        rows = len(perm) // size
+        key = (size, rows, optimizer.param_groups[0]["lr"], factor, len(self.buffers_before))
+        if key != self._graph_key:
+            self._graph, self._graph_key, self._warmups = None, key, 0
+            self._perm = torch.empty(rows, size, dtype=perm.dtype, device=perm.device)
+            self._stats = torch.empty(rows, 4, device=perm.device)
+            self._row = torch.zeros(1, dtype=torch.long, device=perm.device)
+            self._perm_source, self._row_host = None, -1
+        if perm is not self._perm_source:  # a new epoch's order: once per epoch
+            self._perm.copy_(perm[: rows * size].view(rows, size))
+            self._perm_source = perm
+        if batch != self._row_host:  # after a rollback or a new epoch
+            self._row.fill_(batch)
+        self._row_host = batch + 1
+        if not self._capture:
+            self._graph_body(optimizer, factor)
+            return self._stats[batch]
+        if self._graph is None and self._warmups < WARMUP_BATCHES:
+            self._warmups += 1
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                self._graph_body(optimizer, factor)
+            torch.cuda.current_stream().wait_stream(side)
+            return self._stats[batch]
+        if self._graph is None:
+            graph = torch.cuda.CUDAGraph()
+            try:
+                with torch.cuda.graph(graph):  # records only; nothing runs until replay
+                    self._graph_body(optimizer, factor)
+            except RuntimeError as exc:  # an op that cannot be captured: stay eager
+                self.graphs, self.graph_error = False, f"{type(exc).__name__}: {exc}"
+                self._row_host = -1
+                return self._step(perm[batch * size : (batch + 1) * size], optimizer, factor)
+            self._graph = graph
+        self._graph.replay()
+        return self._stats[batch]

@@ -1,0 +1,170 @@
+"""The GPU path's bookkeeping (core/syncfree.py), run on the CPU: checking divergence on the
+device and reading the figures back in bulk must give the eager path's run exactly: the same
+losses, metrics, parameters, divergence verdict and checkpoints, however late it reads them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from mlp_tui.core import checkpoint
+from mlp_tui.core import trainer as trainer_module
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.events import BatchReport, RunState
+from mlp_tui.core.trainer import Trainer
+
+from tests.core._helpers import EventLog, finish, metrics, params, same_params, start
+
+BASE = TrainConfig(epochs=3, batch_size=64, hidden=32, device="cpu")
+
+
+@pytest.fixture(params=[True, False], ids=["graph-body", "eager"])
+def graphs(request):
+    """With graphs on, full batches run the CUDA graph's body (uncaptured on the CPU): indices
+    from the device-side order, figures filed by the device-side batch counter."""
+    return request.param
+
+
+@pytest.fixture(params=["read often", "read once an epoch"])
+def report_interval(request, monkeypatch):
+    """Figures read back after every batch, or only when the epoch ends, so a divergence is
+    found batches after it happened."""
+    if request.param == "read once an epoch":
+        monkeypatch.setattr(trainer_module, "REPORT_INTERVAL_S", 1e9)
+    else:
+        monkeypatch.setattr(trainer_module, "REPORT_INTERVAL_S", 0.0)
+    return request.param
+
+
+def train(
+    config: TrainConfig, data, sync_free: bool, graphs: bool = True
+) -> tuple[Trainer, EventLog]:
+    log = EventLog()
+    trainer = Trainer(config, data, log, sync_free=sync_free, graphs=graphs)
+    trainer.run()
+    return trainer, log
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"momentum": 0.9, "weight_decay": 1e-3},
+        {"engine": "autograd"},
+        {"batch_size": 100},  # a short last batch
+    ],
+    ids=["seed", "momentum+wd", "autograd", "short-last-batch"],
+)
+def test_sync_free_run_equals_the_eager_run(tiny_data, report_interval, graphs, changes):
+    config = BASE.replace(**changes)
+    eager, eager_log = train(config, tiny_data, sync_free=False)
+    lazy, lazy_log = train(config, tiny_data, sync_free=True, graphs=graphs)
+    assert lazy.state is RunState.FINISHED and lazy.sync_free
+    assert metrics(lazy.history) == metrics(eager.history)
+    assert lazy.batch_losses == eager.batch_losses
+    assert same_params(params(lazy), params(eager))
+    assert (lazy.loss_sum, lazy.correct, lazy.seen) == (eager.loss_sum, eager.correct, eager.seen)
+
+    # Every batch is reported once, in order, with the eager path's figures.
+    def points(log):
+        return [p for r in log.of(BatchReport) for p in zip(r.losses, r.accuracies)]
+
+    assert points(lazy_log) == points(eager_log)
+    assert len(points(lazy_log)) == lazy.step_count
+
+
+@pytest.mark.parametrize("lr", [1000.0, 3e4])
+def test_divergence_found_late_gives_the_eager_verdict(tiny_data, report_interval, graphs, lr):
+    config = BASE.replace(lr=lr)
+    runs = {}
+    for sync_free in (False, True):
+        log = EventLog()
+        trainer = Trainer(config, tiny_data, log, sync_free=sync_free, graphs=graphs)
+        thread = start(trainer)
+        log.wait_state(RunState.DIVERGED)
+        runs[sync_free] = (trainer, log, thread)
+    (eager, _, eager_thread), (lazy, _, lazy_thread) = runs[False], runs[True]
+    assert lazy.reason == eager.reason and "exceeds" in lazy.reason
+    assert (lazy.epoch, lazy.batch, lazy.step_count) == (eager.epoch, eager.batch, eager.step_count)
+    assert lazy.batch_losses == eager.batch_losses
+    assert same_params(params(lazy), params(eager))
+    assert all(torch.isfinite(p).all() for p in lazy.net.params)
+    # Lower the lr and go on: both finish the same run.
+    for trainer, thread in ((eager, eager_thread), (lazy, lazy_thread)):
+        trainer.update(lr=0.1)
+        trainer.resume()
+        finish(thread)
+        assert trainer.state is RunState.FINISHED
+    assert metrics(lazy.history) == metrics(eager.history)
+    assert same_params(params(lazy), params(eager))
+
+
+def test_stepping_and_saving_mid_epoch_match_the_eager_path(tiny_data, tmp_path):
+    saved = {}
+    for sync_free in (False, True):
+        log = EventLog()
+        trainer = Trainer(BASE, tiny_data, log, sync_free=sync_free)
+        thread = start(trainer, paused=True)
+        log.wait_state(RunState.PAUSED)
+        mark = log.mark()
+        trainer.step(5)
+        log.wait_state(RunState.PAUSED, since=mark)
+        assert trainer.step_count == 5 and trainer.batch == 5
+        path = trainer.save(tmp_path / f"{sync_free}.safetensors").result(timeout=30)
+        trainer.stop()
+        finish(thread)
+        saved[sync_free] = checkpoint.read(path)
+    (eager_tensors, eager_meta), (lazy_tensors, lazy_meta) = saved[False], saved[True]
+    for name in ("W1", "b1", "W2", "b2", "batch_losses"):
+        assert torch.equal(lazy_tensors[name], eager_tensors[name]), name
+    for key in ("batch", "step_count", "seen", "loss_sum", "correct", "reference_loss"):
+        assert lazy_meta[key] == eager_meta[key], key
+    # And the lazy trainer resumes from its checkpoint to the eager trainer's end.
+    ends = [
+        Trainer.from_checkpoint(tmp_path / f"{flag}.safetensors", tiny_data, sync_free=flag)
+        for flag in (False, True)
+    ]
+    for trainer in ends:
+        trainer.run()
+    assert metrics(ends[1].history) == metrics(ends[0].history)
+    assert same_params(params(ends[1]), params(ends[0]))
+
+
+def test_cpu_defaults_to_the_eager_path(tiny_data):
+    assert not Trainer(BASE, tiny_data).sync_free
+
+
+def test_divergence_at_an_epochs_first_batch_keeps_the_parameters(
+    tiny_data, report_interval, graphs
+):
+    """The exploding update is the previous epoch's last, which evaluation sealed: nothing is
+    undone, and the batches queued after the refused one must not have touched anything."""
+    runs = []
+    for sync_free in (False, True):
+        log = EventLog()
+        trainer = Trainer(BASE, tiny_data, log, sync_free=sync_free, graphs=graphs)
+        thread = start(trainer, paused=True)
+        log.wait_state(RunState.PAUSED)
+        mark = log.mark()
+        trainer.step(trainer.batches_per_epoch - 1)
+        log.wait_state(RunState.PAUSED, since=mark)
+        trainer.update(lr=3e4)
+        trainer.resume()
+        log.wait_state(RunState.DIVERGED)
+        runs.append((trainer, trainer.reason))
+        trainer.stop()
+        finish(thread)
+    (eager, eager_reason), (lazy, lazy_reason) = runs
+    assert (
+        "kept from the last accepted batch" in eager_reason and "epoch 2, batch 1" in eager_reason
+    )
+    assert lazy_reason == eager_reason
+    assert (lazy.epoch, lazy.batch, lazy.step_count) == (eager.epoch, 0, eager.step_count)
+    assert same_params(params(lazy), params(eager))
+
+
+def test_bench_measures_a_named_variant(tiny_data):
+    from mlp_tui.core import bench
+
+    figure = bench.engine_headless(tiny_data, BASE.replace(epochs=2), ", sync-free", sync_free=True)
+    assert figure.name == "engine headless (fused, cpu, sync-free)"
+    assert figure.seconds_per_epoch > 0 and figure.examples_per_s > 0
