@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from mlp_tui.core.analysis import PerClassHistory
 from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.events import (
     BatchReport,
@@ -36,7 +37,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from . import files
@@ -49,6 +49,7 @@ from .render import RenderMode
 from .screens.help import HelpScreen, key_rows
 from .screens.image import ImageScreen
 from .widgets.epoch_plot import EpochPlot
+from .widgets.footer import KeyFooter
 from .widgets.gallery import MisclassifiedGallery
 from .widgets.hyperparameters import HyperparameterPanel
 from .widgets.loss_plot import LossPlot
@@ -126,6 +127,9 @@ class MLPApp(ScreenUpdates, SettingsKeys, CheckpointKeys, App[None]):
         self._last_progress = 0.0
         self._drawn_at: dict[str, float] = {}  # heavy part -> when it was last redrawn
         self._predictions: Predictions | None = None  # the latest, shown when the gallery is due
+        # Each epoch's per-class test accuracy, for the inspector: the trainer keeps only its
+        # latest predictions, so the app collects them as they come.
+        self.per_class = PerClassHistory()
         self._after_pause: list[Callable[[], object]] = []
 
     def compose(self) -> ComposeResult:
@@ -142,7 +146,7 @@ class MLPApp(ScreenUpdates, SettingsKeys, CheckpointKeys, App[None]):
         with Horizontal(id="bottom"):
             yield self.gallery
             yield self.panel
-        yield Footer(compact=True, show_command_palette=False)  # ctrl+p: on the help screen
+        yield KeyFooter(compact=True, show_command_palette=False)  # ctrl+p: on the help screen
 
     def on_mount(self) -> None:
         # The UI allocates steadily; with Python's default thresholds that brought a full
@@ -179,6 +183,12 @@ class MLPApp(ScreenUpdates, SettingsKeys, CheckpointKeys, App[None]):
             trainer.predictions = trainer.predict()  # a resumed run: show where it stands
         self._predictions = trainer.predictions
         self.gallery.show(trainer.predictions, trainer.data.test_pixels)
+        # A checkpoint keeps each epoch's overall accuracy, not per class: a resumed run's
+        # curve starts at the epoch it was saved after (the evaluation just made), or empty
+        # when it was saved mid-epoch.
+        self.per_class = PerClassHistory()
+        if trainer.predictions is not None and trainer.batch == 0:
+            self.per_class.add(trainer.predictions)
         self.reason = ""
         if self.metrics_out:
             self._write_metrics(trainer.history, append=False)
@@ -257,6 +267,7 @@ class MLPApp(ScreenUpdates, SettingsKeys, CheckpointKeys, App[None]):
                 self.trainer.save(self.autosave)
         elif isinstance(event, Predictions):
             self._predictions = event
+            self.per_class.add(event)
             self.mark("gallery")
         elif isinstance(event, SettingsChanged):
             self.mark("status", "panel", "loss", "epochs")
@@ -340,7 +351,11 @@ class MLPApp(ScreenUpdates, SettingsKeys, CheckpointKeys, App[None]):
             detail = "" if exc.name == INSPECTOR else f": {exc}"
             self.notify(f"inspector not available{detail}", severity="warning")
             return
-        self.after_pause(lambda: self.push_screen(InspectScreen(self.trainer)))
+        self.after_pause(
+            lambda: self.push_screen(
+                InspectScreen(self.trainer, per_class=self.per_class, export_dir=self.save_dir)
+            )
+        )
 
     def after_pause(self, callback: Callable[[], object]) -> None:
         """Pause, and call ``callback`` once the loop has really stopped between batches."""

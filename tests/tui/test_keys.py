@@ -90,7 +90,7 @@ async def test_i_without_the_inspector_says_so(make_app, monkeypatch):
 
 
 class FakeInspector(Screen):
-    def __init__(self, trainer) -> None:
+    def __init__(self, trainer, **options) -> None:
         super().__init__()
         self.trainer = trainer
         self.state_when_opened = trainer.state
