@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
+import os
+import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlp_tui.core.cli import EXIT_USAGE, build_parser, check_paths, make_trainer, run_headless
+from mlp_tui.core.cli import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    build_parser,
+    check_paths,
+    make_trainer,
+    run_headless,
+)
 from mlp_tui.core.config import ConfigError
+
+if TYPE_CHECKING:
+    from .app import MLPApp
+
+SAVE_TIMEOUT_S = 30.0
+ALLOW_SIGNALS = "TEXTUAL_ALLOW_SIGNALS"  # read by Textual's driver when it starts
 
 
 def freeze_startup_objects() -> None:
@@ -17,6 +36,78 @@ def freeze_startup_objects() -> None:
     waits (see MLPApp.on_mount for the thresholds that make such collections rare)."""
     gc.collect()
     gc.freeze()
+
+
+class Interrupts:
+    """Ctrl+C and SIGTERM end the app at once, as they end a headless run.
+
+    Textual turns the terminal's signal keys off and reads Ctrl+C as a key that only says
+    "press q to quit"; ``TEXTUAL_ALLOW_SIGNALS`` leaves them on, so Ctrl+C is SIGINT here too.
+    A signal's handler runs on the UI thread between two bytecodes, maybe inside the event
+    loop's own code, so it only schedules the exit on the loop (``call_soon_threadsafe`` also
+    wakes it): Textual then restores the terminal and the training thread stops at its next
+    batch. Without a handler SIGTERM killed the process and left the terminal in the app's
+    alternate screen with the mouse captured.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, app: MLPApp) -> None:
+        self.app = app
+        self.received: list[int] = []
+        self._previous: dict[int, object] = {}
+        self._allowed: str | None = None
+        self._leaving = False
+
+    def __enter__(self) -> Interrupts:
+        self._allowed = os.environ.get(ALLOW_SIGNALS)
+        os.environ[ALLOW_SIGNALS] = "1"
+        self._previous = {sig: signal.signal(sig, self._on_signal) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._leaving = True
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        if self._allowed is None:
+            os.environ.pop(ALLOW_SIGNALS, None)
+        else:
+            os.environ[ALLOW_SIGNALS] = self._allowed
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_TERMINATED if self.received[0] == signal.SIGTERM else EXIT_INTERRUPTED
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.received.append(signum)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the app is not running yet (or any more): nothing to restore
+            if self._leaving:
+                return
+            raise KeyboardInterrupt from None
+        loop.call_soon_threadsafe(self.app.exit, None, self.exit_code)
+
+
+def save_interrupted(app: MLPApp) -> bool:
+    """Keep an interrupted run's unsaved batches: in ``--save`` if given, else in a new file in
+    the save dir (the name the save key offers). ``q`` asks first; a signal leaves nobody to ask.
+    """
+    trainer = app.trainer
+    if not app.unsaved:
+        return True
+    from mlp_tui.core.checkpoint import CheckpointError
+
+    from . import files
+
+    path = app.autosave or files.default_checkpoint_path(app.save_dir, trainer)
+    try:  # here and now once the training thread has ended, else by it on its way out
+        trainer.save(path).result(SAVE_TIMEOUT_S)
+    except (CheckpointError, TimeoutError) as exc:
+        print(f"mlp-tui: not saved: {exc or 'the save did not finish'}", file=sys.stderr)
+        return False
+    print(f"saved {path}", file=sys.stderr)
+    return True
 
 
 def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -38,6 +129,9 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except OSError as exc:
         print(f"mlp-tui: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # as headless: Ctrl+C before the app is a plain SIGINT
+        print("mlp-tui: interrupted while loading", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
     from .app import MLPApp  # Textual loads only when the app runs
 
@@ -50,10 +144,18 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         metrics_out=Path(args.metrics_out).expanduser() if args.metrics_out else None,
     )
     freeze_startup_objects()
+    interrupts = Interrupts(app)
     try:
-        app.run()
+        with interrupts:
+            app.run()
+    except KeyboardInterrupt:
+        pass  # a signal before the app ran: it drew nothing, so there is nothing to restore
     finally:
         app.trainer.stop()  # whatever happened, no training thread outlives the app
+    if interrupts.received:
+        saved = save_interrupted(app)
+        print("mlp-tui: interrupted", file=sys.stderr)
+        return interrupts.exit_code if saved else EXIT_FAILED
     return app.return_code or 0
 
 

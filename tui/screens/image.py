@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from ..render import RenderMode, render_image
 from ..widgets.class_bars import ClassBars
+from ..widgets.footer import KeyFooter
 
 
 class ImageScreen(ModalScreen[None]):
@@ -46,7 +47,7 @@ class ImageScreen(ModalScreen[None]):
             with Horizontal():
                 yield Static(id="big-image")
                 yield ClassBars(self.predictions.probs[self.index], self._label())
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.watch(self.app, "render_mode", self._set_mode, init=False)

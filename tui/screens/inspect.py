@@ -15,13 +15,14 @@ from mlp_tui.core.analysis import PerClassHistory, accuracy, confusion_matrix
 from mlp_tui.tui.render import RenderMode
 from mlp_tui.tui.widgets.confusion_matrix import ConfusionMatrix
 from mlp_tui.tui.widgets.explorer_panel import ExplorerPanel
+from mlp_tui.tui.widgets.footer import KeyFooter
 from mlp_tui.tui.widgets.per_class_panel import PerClassPanel
 from mlp_tui.tui.widgets.weights_view import WeightsView
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from .export_prompt import ExportPrompt
 
@@ -85,7 +86,7 @@ class InspectScreen(Screen):
                 yield PerClassPanel(self.matrix, self.per_class)
             with TabPane("Weights", id="weights"):
                 yield WeightsView(self.trainer.net)
-        yield Footer()
+        yield KeyFooter()
 
     def title_text(self) -> str:
         trainer = self.trainer
