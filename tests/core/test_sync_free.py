@@ -168,3 +168,72 @@ def test_bench_measures_a_named_variant(tiny_data):
     figure = bench.engine_headless(tiny_data, BASE.replace(epochs=2), ", sync-free", sync_free=True)
     assert figure.name == "engine headless (fused, cpu, sync-free)"
     assert figure.seconds_per_epoch > 0 and figure.examples_per_s > 0
+
+
+def steered_run(config: TrainConfig, data, **options) -> Trainer:
+    """Half an epoch, lr x2, a step across the epoch's end, then lr /4 and a larger batch: a
+    new CUDA graph each time, at places that do not depend on timing."""
+    log = EventLog()
+    trainer = Trainer(config, data, log, **options)
+    thread = start(trainer, paused=True)
+    log.wait_state(RunState.PAUSED)
+    for batches, changes in (
+        (trainer.batches_per_epoch // 2, {"lr": config.lr * 2}),
+        (trainer.batches_per_epoch, {"lr": config.lr / 2, "batch_size": config.batch_size * 2}),
+    ):
+        mark = log.mark()
+        trainer.step(batches)
+        log.wait_state(RunState.PAUSED, since=mark)
+        trainer.update(**changes)
+    trainer.resume()
+    finish(thread)
+    assert trainer.state is RunState.FINISHED
+    return trainer
+
+
+def test_live_changes_rebuild_the_graph_with_the_eager_result(tiny_data):
+    eager = steered_run(BASE, tiny_data, sync_free=False)
+    lazy = steered_run(BASE, tiny_data, sync_free=True, graphs=True)
+    assert len(eager.lr_changes) == 3 and lazy.lr_changes == eager.lr_changes
+    assert lazy.batch_losses == eager.batch_losses
+    assert metrics(lazy.history) == metrics(eager.history)
+    assert same_params(params(lazy), params(eager))
+
+
+# --------------------------------------------------------------------------- on a real GPU
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@cuda
+def test_cuda_graphs_equal_the_eager_gpu_path_bit_for_bit(tiny_data):
+    config = BASE.replace(device="cuda")
+    runs = [
+        steered_run(config, tiny_data, sync_free=False),
+        steered_run(config, tiny_data, sync_free=True, graphs=False),
+        steered_run(config, tiny_data, sync_free=True, graphs=True),
+    ]
+    assert runs[2]._device_steps.graphs and not runs[2]._device_steps.graph_error
+    for other in runs[1:]:
+        assert other.batch_losses == runs[0].batch_losses
+        assert metrics(other.history) == metrics(runs[0].history)
+        assert same_params(params(other), params(runs[0]))
+    cpu = steered_run(BASE, tiny_data)
+    for gpu, host in zip(params(runs[2]), params(cpu)):
+        torch.testing.assert_close(gpu.cpu(), host, rtol=1e-4, atol=1e-4)
+
+
+@cuda
+def test_cuda_graph_divergence_gives_the_eager_gpu_verdict(tiny_data):
+    config = BASE.replace(device="cuda", lr=1000.0)
+    verdicts = []
+    for options in ({"sync_free": False}, {"sync_free": True, "graphs": True}):
+        log = EventLog()
+        trainer = Trainer(config, tiny_data, log, **options)
+        thread = start(trainer)
+        log.wait_state(RunState.DIVERGED)
+        verdicts.append((trainer.reason, trainer.step_count, params(trainer)))
+        trainer.stop()
+        finish(thread)
+    (reason, steps, good), (graph_reason, graph_steps, graph_good) = verdicts
+    assert graph_reason == reason and graph_steps == steps
+    assert same_params(graph_good, good)
