@@ -39,6 +39,18 @@ def median_epoch(seconds: list[float], examples: int, name: str, note: str = "")
     return Figure(name, median, examples / median, note)
 
 
+def mean_of(first: Figure, second: Figure, note: str) -> Figure:
+    """Two measurements of the same thing, averaged; the note says which."""
+    seconds = (first.seconds_per_epoch + second.seconds_per_epoch) / 2
+    spread = abs(first.seconds_per_epoch - second.seconds_per_epoch) / seconds
+    return Figure(
+        first.name,
+        seconds,
+        first.examples_per_s * first.seconds_per_epoch / seconds,  # examples / mean seconds
+        f"{first.note}, {note} (differ by {spread:.0%})",
+    )
+
+
 def engine_headless(
     data: FashionMNIST, config: TrainConfig, variant: str = "", **trainer_options
 ) -> Figure:

@@ -120,6 +120,7 @@ class Trainer:
         self._backup_momentum: list[torch.Tensor | None] = []
         self._undo: tuple[float, float, int] | None = None
         self._last_report = 0.0
+        self.report_interval = REPORT_INTERVAL_S  # batch reports (all batches) at most this often
         self.sync_free = self.device.type != "cpu" if sync_free is None else sync_free
         self._graphs = graphs
         self._device_steps: SyncFreeSteps | None = None  # made by run(), when sync_free
@@ -322,7 +323,7 @@ class Trainer:
 
     def _after_batch(self) -> bool:
         now = time.perf_counter()
-        if now - self._last_report >= REPORT_INTERVAL_S or self.batch == self.batches_per_epoch:
+        if now - self._last_report >= self.report_interval or self.batch == self.batches_per_epoch:
             self._flush_batches(now)
         if self._steps_allowed > 0:
             self._steps_allowed -= 1

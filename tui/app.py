@@ -173,6 +173,9 @@ class MLPApp(ScreenUpdates, SettingsKeys, CheckpointKeys, App[None]):
         """Show ``trainer`` (new, restarted or opened) and, with ``start``, train it."""
         self.trainer = trainer
         trainer.on_event = self._relay(trainer)
+        # The status line follows the batches 4 times a second: more reports would only wake
+        # the UI thread, and each wake takes a core from the training thread's OpenMP team.
+        trainer.report_interval = PROGRESS_INTERVAL_S
         self.config = trainer.config
         self.progress = RunProgress(trainer.elapsed + trainer.epoch_seconds, self.clock)
         self._saved_step = trainer.step_count if saved else 0

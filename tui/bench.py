@@ -32,7 +32,7 @@ import torch
 from mlp_tui.core import bench, data
 from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.device import resolve_device
-from mlp_tui.core.events import RunState
+from mlp_tui.core.events import RunState, SettingsChanged
 from mlp_tui.core.trainer import TRAIN_THREADS, Trainer, keep_this_thread_serial
 
 T = TypeVar("T")
@@ -68,8 +68,9 @@ def on_own_thread(work: Callable[[], T]) -> T:
     return result[0]
 
 
-async def _drive_app(trainer: Trainer, epochs: int, presses: int) -> list[float]:
-    """Train ``epochs`` under the app, pressing +/- while it trains; key-to-effect latencies."""
+async def _drive_app(trainer: Trainer, epochs: int, presses: int) -> tuple[list[float], float]:
+    """Train ``epochs`` under the app, pressing +/- while it trains: key-to-effect latencies,
+    and the UI thread's CPU time over wall time once the presses are done."""
     from textual import events
 
     from .app import MLPApp
@@ -77,22 +78,37 @@ async def _drive_app(trainer: Trainer, epochs: int, presses: int) -> list[float]
     app = MLPApp(trainer, cursor_blink=False)
     latencies: list[float] = []
     async with app.run_test(size=(120, 40)):
+        # The moment the training thread applies an lr, stamped there: no polling on the UI
+        # thread, which would itself slow the training being measured.
+        loop = asyncio.get_running_loop()
+        applied: asyncio.Queue[float] = asyncio.Queue()
+        listener = trainer.on_event
+
+        def stamped(event, listener=listener) -> None:
+            if isinstance(event, SettingsChanged) and "lr" in event.changed:
+                loop.call_soon_threadsafe(applied.put_nowait, time.perf_counter())
+            listener(event)
+
+        trainer.on_event = stamped
         while trainer.step_count < 20 and not trainer.finished:  # let training get going
             await asyncio.sleep(0.01)
         for i in range(presses):
-            before = trainer.config.lr
             started = time.perf_counter()
             # As the terminal driver does (pilot.press would also wait for the app to idle).
             key, char = ("plus", "+") if i % 2 == 0 else ("minus", "-")
             app.post_message(events.Key(key, char))
-            while trainer.config.lr == before and time.perf_counter() - started < KEY_TIMEOUT_S:
-                await asyncio.sleep(0.0005)
-            latencies.append((time.perf_counter() - started) * 1000)
+            try:
+                done = await asyncio.wait_for(applied.get(), KEY_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                done = time.perf_counter()
+            latencies.append((done - started) * 1000)
             await asyncio.sleep(0.05)
+        cpu, wall = time.thread_time(), time.perf_counter()  # this thread runs the app
         while len(trainer.history) < epochs and trainer.state is not RunState.FAILED:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+        ui_share = (time.thread_time() - cpu) / max(time.perf_counter() - wall, 1e-9)
         trainer.stop()
-    return latencies
+    return latencies, ui_share
 
 
 def first_frame_seconds(extra_args: list[str], timeout_s: float = 30.0) -> float | None:
@@ -156,9 +172,13 @@ def measure(args: argparse.Namespace) -> dict:
             )
 
     app_trainer = Trainer(config, dataset)
-    latencies = asyncio.run(_drive_app(app_trainer, args.epochs, args.presses))
+    latencies, ui_share = asyncio.run(_drive_app(app_trainer, args.epochs, args.presses))
     seconds = [report.seconds for report in app_trainer.history]
     figures["app"] = bench.median_epoch(seconds, n_train, "engine under the app (headless Textual)")
+    # Headless again after the app, and the mean of the two: a machine whose speed drifts
+    # (other work on a shared host) would otherwise bias the app/headless ratio either way.
+    again = on_own_thread(lambda: bench.engine_headless(dataset, config))
+    figures["headless"] = bench.mean_of(figures["headless"], again, "before and after the app")
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     data_args = ["--data-dir", args.data_dir] if args.data_dir else []
@@ -174,6 +194,7 @@ def measure(args: argparse.Namespace) -> dict:
         "device": str(device),
         "figures": {name: figure.as_dict() for name, figure in figures.items()},
         "peak_rss_mib": peak_rss_mib,
+        "ui_cpu_share": ui_share,
         "first_frame_s": frame,
         "key_latency_ms": {
             "p50": statistics.median(latencies) if latencies else None,
@@ -243,6 +264,11 @@ def table(result: dict) -> str:
         shown = "-" if value is None else f"{value:.2f}{unit}"
         verdict = {True: "met", False: "MISSED", None: "not measured"}[met[name]]
         lines.append(f"{label:44} {shown:>10} {op} {TARGETS[name]:g}{unit:<4} {verdict}")
+    if result.get("ui_cpu_share") is not None:
+        lines.append(
+            f"UI thread CPU while training: {result['ui_cpu_share']:.1%} of a core "
+            "(what the app takes from training, before scheduling effects)"
+        )
     latency = result["key_latency_ms"]
     if latency["p50"] is not None:
         lines.append(f"key-to-effect p50 {latency['p50']:.1f} ms over {latency['presses']} presses")
