@@ -67,6 +67,12 @@ class ScratchMLP:
 loss = nn.CrossEntropyLoss(reduction="none")
 
 
+def plain_sgd(optimizer: torch.optim.Optimizer) -> bool:
+    """The seed's SGD: no momentum, no weight decay, minimising."""
+    group = optimizer.param_groups[0]
+    return group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]
+
+
 class AutogradStep:
     """The seed's step verbatim: ``l = loss(net(X), y)``; ``zero_grad``; ``l.mean().backward()``.
 
@@ -120,9 +126,8 @@ class FusedStep:
 
     def update(self, optimizer: torch.optim.Optimizer) -> None:
         net, X, y = self.net, self.X, self.y
-        group = optimizer.param_groups[0]
-        plain = group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]
-        lr = group["lr"]
+        plain = plain_sgd(optimizer)
+        lr = optimizer.param_groups[0]["lr"]
         with torch.no_grad():
             G = self.log_probs.exp_()
             if self._minus_ones is None or len(self._minus_ones) != len(y):

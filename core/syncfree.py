@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from .model import FusedStep, ScratchMLP
+from .model import FusedStep, ScratchMLP, plain_sgd
 
 WARMUP_BATCHES = 2  # eager batches on a side stream before a capture (allocator, cuBLAS handles)
 
@@ -146,14 +146,9 @@ class SyncFreeSteps:
                 X = self.train_x.index_select(0, idx)
                 losses, _ = self.step_fn.forward(X, self.train_y.index_select(0, idx))
                 self.ref = losses.mean().double()
-        if self.graphs and len(idx) == size and self._plain(optimizer):
+        if self.graphs and len(idx) == size and plain_sgd(optimizer):
             return self._replay(perm, batch, size, optimizer, factor)
         return self._step(idx, optimizer, factor)
-
-    @staticmethod
-    def _plain(optimizer: torch.optim.Optimizer) -> bool:
-        group = optimizer.param_groups[0]
-        return group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]
 
     # ------------------------------------------------------------------ CUDA graphs
     def _graph_body(self, optimizer: torch.optim.Optimizer, factor: float) -> None:
