@@ -123,6 +123,24 @@ def make_trainer(args: argparse.Namespace, on_event):
     return Trainer(TrainConfig(**overrides), dataset, on_event)
 
 
+def load_trainer(args: argparse.Namespace, on_event) -> tuple[object | None, int]:
+    """``make_trainer`` for the app and headless alike: (trainer, 0), or (None, exit code)
+    after one line on stderr for bad data, a bad checkpoint, a bad value or Ctrl+C."""
+    from .checkpoint import CheckpointError
+    from .data import DataError
+
+    try:
+        return make_trainer(args, on_event), 0
+    except (DataError, CheckpointError, ConfigError) as exc:
+        print(f"mlp-tui: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"mlp-tui: {exc.filename}: {exc.strerror}", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl+C while the data loads is a plain SIGINT
+        print("mlp-tui: interrupted while loading", file=sys.stderr)
+        return None, EXIT_INTERRUPTED
+    return None, EXIT_USAGE
+
+
 def format_epoch(report: EpochReport, epochs: int) -> str:
     return (
         f"epoch {report.epoch:>3}/{epochs}  train loss {report.train_loss:.4f}  "
@@ -185,22 +203,17 @@ class HeadlessPrinter:
 def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     check_paths(parser, args)
     from .checkpoint import CheckpointError
-    from .data import DataError
     from .events import RunState, StateChanged
 
     listeners: list = []
+    trainer, failed = load_trainer(args, lambda event: [listen(event) for listen in listeners])
+    if trainer is None:
+        return failed
     try:
-        trainer = make_trainer(args, lambda event: [listen(event) for listen in listeners])
         printer = HeadlessPrinter(trainer, args.metrics_out, args.save)
-    except (DataError, CheckpointError, ConfigError) as exc:
-        print(f"mlp-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except OSError as exc:
         print(f"mlp-tui: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("mlp-tui: interrupted while loading", file=sys.stderr)
-        return EXIT_INTERRUPTED
 
     diverged = False
     signalled: list[int] = []

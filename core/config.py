@@ -72,44 +72,27 @@ def _in_range(name: str, value: float, low: float, high: float, *, low_open: boo
         raise ConfigError(f"{name}: {value:g} is outside {bracket}{low:g}, {high:g}]")
 
 
-# Field name -> (parser, bounds). Bounds are generous but keep the run meaningful and in memory.
+# Field name -> (parser, low, high, low excluded). Bounds are generous but keep the run
+# meaningful and in memory.
+NUMERIC_FIELDS: dict[str, tuple] = {
+    "lr": (_number, 0.0, 1e6, True),
+    "init_scale": (_number, 0.0, 100.0, True),
+    "momentum": (_number, 0.0, 0.999, False),
+    "weight_decay": (_number, 0.0, 1.0, False),
+    "divergence_factor": (_number, 1.0, 1e12, True),
+    "epochs": (_integer, 1, 100_000, False),
+    "batch_size": (_integer, 1, 65_536, False),
+    "hidden": (_integer, 1, 16_384, False),
+    "seed": (_integer, 0, 2**63 - 1, False),
+}
+
+
 def parse_field(name: str, text: str) -> object:
     """Parse a user-typed value for a TrainConfig field; raise ConfigError with one clear line."""
-    if name in ("lr",):
-        value = _number(name, text)
-        _in_range(name, value, 0.0, 1e6, low_open=True)
-        return value
-    if name == "init_scale":
-        value = _number(name, text)
-        _in_range(name, value, 0.0, 100.0, low_open=True)
-        return value
-    if name == "momentum":
-        value = _number(name, text)
-        _in_range(name, value, 0.0, 0.999)
-        return value
-    if name == "weight_decay":
-        value = _number(name, text)
-        _in_range(name, value, 0.0, 1.0)
-        return value
-    if name == "divergence_factor":
-        value = _number(name, text)
-        _in_range(name, value, 1.0, 1e12, low_open=True)
-        return value
-    if name == "epochs":
-        value = _integer(name, text)
-        _in_range(name, value, 1, 100_000)
-        return value
-    if name == "batch_size":
-        value = _integer(name, text)
-        _in_range(name, value, 1, 65_536)
-        return value
-    if name == "hidden":
-        value = _integer(name, text)
-        _in_range(name, value, 1, 16_384)
-        return value
-    if name == "seed":
-        value = _integer(name, text)
-        _in_range(name, value, 0, 2**63 - 1)
+    if name in NUMERIC_FIELDS:
+        parse, low, high, low_open = NUMERIC_FIELDS[name]
+        value = parse(name, text)
+        _in_range(name, value, low, high, low_open=low_open)
         return value
     if name == "device":
         value = text.strip()

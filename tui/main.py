@@ -15,13 +15,11 @@ from mlp_tui.core.cli import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
-    EXIT_USAGE,
     build_parser,
     check_paths,
-    make_trainer,
+    load_trainer,
     run_headless,
 )
-from mlp_tui.core.config import ConfigError
 
 if TYPE_CHECKING:
     from .app import MLPApp
@@ -113,25 +111,15 @@ def save_interrupted(app: MLPApp) -> bool:
 def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Load everything first, so a bad path or file is one line on stderr, not a broken app."""
     # torch loads only now: --help, --version and a typo answer at once.
-    from mlp_tui.core.checkpoint import CheckpointError
-    from mlp_tui.core.data import DataError
     from mlp_tui.core.trainer import keep_this_thread_serial
 
     keep_this_thread_serial()  # the UI thread must not start a second OpenMP team (see there)
     check_paths(parser, args)
     if args.save_dir and Path(args.save_dir).expanduser().is_file():
         parser.error(f"--save-dir: {args.save_dir} is a file")
-    try:
-        trainer = make_trainer(args, None)
-    except (DataError, CheckpointError, ConfigError) as exc:
-        print(f"mlp-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"mlp-tui: {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:  # as headless: Ctrl+C before the app is a plain SIGINT
-        print("mlp-tui: interrupted while loading", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    trainer, failed = load_trainer(args, None)
+    if trainer is None:
+        return failed
 
     from .app import MLPApp  # Textual loads only when the app runs
 
