@@ -68,7 +68,9 @@ def on_own_thread(work: Callable[[], T]) -> T:
     return result[0]
 
 
-async def _drive_app(trainer: Trainer, epochs: int, presses: int) -> tuple[list[float], float]:
+async def _drive_app(
+    trainer: Trainer, epochs: int, presses: int
+) -> tuple[list[float], float | None]:
     """Train ``epochs`` under the app, pressing +/- while it trains: key-to-effect latencies,
     and the UI thread's CPU time over wall time once the presses are done."""
     from textual import events
@@ -106,7 +108,9 @@ async def _drive_app(trainer: Trainer, epochs: int, presses: int) -> tuple[list[
         cpu, wall = time.thread_time(), time.perf_counter()  # this thread runs the app
         while len(trainer.history) < epochs and trainer.state is not RunState.FAILED:
             await asyncio.sleep(0.2)
-        ui_share = (time.thread_time() - cpu) / max(time.perf_counter() - wall, 1e-9)
+        wall = time.perf_counter() - wall
+        # Over too short a stretch (a fast GPU may finish first) the figure means nothing.
+        ui_share = (time.thread_time() - cpu) / wall if wall >= 1.0 else None
         trainer.stop()
     return latencies, ui_share
 
