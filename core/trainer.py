@@ -301,7 +301,8 @@ class Trainer:
         self._account(batch_loss, float(losses.sum()), correct, len(y))
         self.batch += 1
         self.step_count += 1
-        return self._after_batch()
+        self._after_batch()
+        return True
 
     def _train_batch_sync_free(self, perm: torch.Tensor, size: int) -> bool:
         """The same step queued on the device; its figures are settled by _flush_batches."""
@@ -311,7 +312,8 @@ class Trainer:
         self._unsettled.append((figures, min(size, len(perm) - self.batch * size)))
         self.batch += 1
         self.step_count += 1
-        return self._after_batch() and self._state is not RunState.DIVERGED
+        self._after_batch()
+        return self._state is not RunState.DIVERGED  # settling may have found a divergence
 
     def _account(self, loss: float, loss_sum: float, correct: float, count: int) -> None:
         """d2l's Accumulator for one accepted batch, and its point for the next report."""
@@ -321,7 +323,8 @@ class Trainer:
         self.batch_losses.append(loss)
         self._pending_batch.append((loss, correct / count))
 
-    def _after_batch(self) -> bool:
+    def _after_batch(self) -> None:
+        """Report the batches now and then; end a step(n) after its last batch."""
         now = time.perf_counter()
         if now - self._last_report >= self.report_interval or self.batch == self.batches_per_epoch:
             self._flush_batches(now)
@@ -331,7 +334,6 @@ class Trainer:
                 self._flush_batches(now)
                 if self._state is RunState.RUNNING:
                     self._set_state(RunState.PAUSED)
-        return True
 
     def _settle(self) -> None:
         """Read the queued batches' figures in one transfer and account for them in order,
