@@ -8,24 +8,9 @@ import pytest
 import torch
 from mlp_tui.core import analysis
 from mlp_tui.core.analysis import PerClassHistory, Selection, select
-from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.data import NUM_CLASSES
 from mlp_tui.core.events import Predictions
-from mlp_tui.core.trainer import Trainer
 from safetensors.torch import load_file
-
-CONFIG = TrainConfig(epochs=2, batch_size=64, lr=0.4, hidden=32, seed=0, device="cpu")
-
-
-@pytest.fixture
-def trained(tiny_data):
-    """A trainer after two epochs, and the per-class history fed from its events."""
-    history = PerClassHistory()
-    trainer = Trainer(
-        CONFIG, tiny_data, lambda e: history.add(e) if isinstance(e, Predictions) else None
-    )
-    trainer.run()
-    return trainer, history
 
 
 def test_confusion_matrix_and_per_class_agree_with_a_model_read_from_the_checkpoint(

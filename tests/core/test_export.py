@@ -13,25 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 from mlp_tui.core import analysis, export
-from mlp_tui.core.analysis import PerClassHistory
 from mlp_tui.core.checkpoint import CheckpointError
 from mlp_tui.core.cli import main
-from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.data import CLASS_NAMES
 from mlp_tui.core.events import Predictions
-from mlp_tui.core.trainer import Trainer
-
-CONFIG = TrainConfig(epochs=2, batch_size=64, lr=0.4, hidden=32, seed=0, device="cpu")
-
-
-@pytest.fixture
-def trained(tiny_data):
-    history = PerClassHistory()
-    trainer = Trainer(
-        CONFIG, tiny_data, lambda e: history.add(e) if isinstance(e, Predictions) else None
-    )
-    trainer.run()
-    return trainer, history
 
 
 @pytest.fixture
