@@ -40,7 +40,8 @@ class CheckpointError(RuntimeError):
 def snapshot(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
     """Everything needed to continue the run exactly where it is, between two batches."""
     tensors = {
-        name: p.detach().to("cpu", copy=True)  # a copy: the parameters share one buffer
+        # A contiguous copy: the parameters share one buffer, and W2 may be stored by class.
+        name: p.detach().to("cpu", copy=True).contiguous()
         for name, p in zip(trainer.net.NAMES, trainer.net.params)
     }
     for name, p in zip(trainer.net.NAMES, trainer.net.params):

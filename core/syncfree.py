@@ -7,7 +7,7 @@ divergence check runs on the device instead. Each batch computes ``ok`` (the los
 under the limit, and no earlier batch failed), makes its update, and selects, with ``where``, the
 updated parameters when ``ok`` and the previous ones otherwise; a second ``where`` keeps the
 parameters from before the last accepted update, which is what the CPU path's undo restores. The
-trainer reads the batches' figures (mean loss, loss sum, correct, ok) in one transfer a few times a
+trainer reads the batches' figures (loss sum, correct, ok) in one transfer a few times a
 second and settles its counters then, as if it had read them batch by batch: the same numbers, the
 same divergence verdict, the same parameters.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import torch
 
+from .data import FashionMNIST
 from .model import FusedStep, ScratchMLP, plain_sgd
 
 WARMUP_BATCHES = 2  # eager batches on a side stream before a capture (allocator, cuBLAS handles)
@@ -34,13 +35,12 @@ class SyncFreeSteps:
         self,
         net: ScratchMLP,
         step_fn,
-        train_x: torch.Tensor,
-        train_y: torch.Tensor,
+        data: FashionMNIST,
         reference_loss: float | None,
         graphs: bool,
     ) -> None:
         self.net, self.step_fn = net, step_fn
-        self.train_x, self.train_y = train_x, train_y
+        self.data = data
         device = net.flat.device
         self.ok = torch.ones((), dtype=torch.bool, device=device)
         self.ref = (
@@ -107,15 +107,14 @@ class SyncFreeSteps:
     def _step(
         self, idx: torch.Tensor, optimizer: torch.optim.Optimizer, factor: float
     ) -> torch.Tensor:
-        """Everything a batch does on the device; returns [mean loss, loss sum, correct, ok]."""
-        X = self.train_x.index_select(0, idx)
-        y = self.train_y.index_select(0, idx)
-        losses, logits = self.step_fn.forward(X, y)
+        """Everything a batch does on the device; returns [loss sum, correct, ok]."""
+        X, y = self.data.train_batch(idx)
+        losses, predicted = self.step_fn.forward(X, y)
         flat = self.net.flat
         with torch.no_grad():
-            mean = losses.mean()
-            ok = self.ok.logical_and_(torch.isfinite(mean))  # sticky: once refused, refused
-            ok.logical_and_(mean.double() <= self._limit(factor))
+            total = losses.sum()
+            ok = self.ok.logical_and_(torch.isfinite(total))  # sticky: once refused, refused
+            ok.logical_and_(total.double() / len(y) <= self._limit(factor))  # as the eager path
             buffers = self._buffers(optimizer)
             self.before.copy_(flat)
             if buffers:
@@ -127,8 +126,8 @@ class SyncFreeSteps:
             for now, before, backup in zip(buffers, self.buffers_before, self.buffers_backup):
                 torch.where(ok, now, before, out=now)
                 torch.where(ok, before, backup, out=backup)
-            correct = (logits.argmax(dim=1) == y).sum()
-            return torch.stack([mean, losses.sum(), correct.to(mean.dtype), ok.to(mean.dtype)])
+            correct = (predicted == y).sum()
+            return torch.stack([total, correct.to(total.dtype), ok.to(total.dtype)])
 
     def __call__(
         self,
@@ -143,9 +142,8 @@ class SyncFreeSteps:
         idx = perm[batch * size : (batch + 1) * size]
         if self.ref is None:  # the run's first batch sets the divergence yardstick
             with torch.no_grad():
-                X = self.train_x.index_select(0, idx)
-                losses, _ = self.step_fn.forward(X, self.train_y.index_select(0, idx))
-                self.ref = losses.mean().double()
+                losses, _ = self.step_fn.forward(*self.data.train_batch(idx))
+                self.ref = losses.sum().double() / len(idx)
         if self.graphs and len(idx) == size and plain_sgd(optimizer):
             return self._replay(perm, batch, size, optimizer, factor)
         return self._step(idx, optimizer, factor)
@@ -173,7 +171,7 @@ class SyncFreeSteps:
         if key != self._graph_key:
             self._graph, self._graph_key, self._warmups = None, key, 0
             self._perm = torch.empty(rows, size, dtype=perm.dtype, device=perm.device)
-            self._stats = torch.empty(rows, 4, device=perm.device)
+            self._stats = torch.empty(rows, 3, device=perm.device)
             self._row = torch.zeros(1, dtype=torch.long, device=perm.device)
             self._perm_source, self._row_host = None, -1
         if perm is not self._perm_source:  # a new epoch's order: once per epoch

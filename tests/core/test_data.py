@@ -83,13 +83,28 @@ def test_a_named_folder_without_the_data_is_an_error_not_a_fallback(four_places,
 def test_gzipped_and_raw_files_give_the_same_tensors(tmp_path):
     zipped = data.load(write_dataset(tmp_path / "gz", gz=True))
     raw = data.load(write_dataset(tmp_path / "raw", gz=False))
-    for name in ("train_x", "train_y", "test_x", "test_y", "test_pixels"):
+    for name in ("train_pixels", "train_x", "train_y", "test_x", "test_y", "test_pixels"):
         assert torch.equal(getattr(zipped, name), getattr(raw, name))
     assert zipped.fingerprint == raw.fingerprint
     images, labels = make_images(600, 1)
     assert torch.equal(zipped.train_y, labels.long())
     assert torch.equal(zipped.train_x, images.reshape(600, 784).float() / 255)
     assert zipped.train_x.dtype == torch.float32 and zipped.test_pixels.dtype == torch.uint8
+
+
+def test_a_batch_is_totensor_of_its_rows_bit_for_bit(tiny_data):
+    """The trainer gathers uint8 rows and converts them per batch; the values must be exactly
+    those of converting the whole set first, as ToTensor does item by item."""
+    assert tiny_data.train_pixels.dtype == torch.uint8
+    assert tiny_data.train_pixels.shape == (len(tiny_data.train_y), 784)
+    idx = torch.randperm(len(tiny_data.train_y), generator=torch.Generator().manual_seed(3))[:77]
+    X, y = tiny_data.train_batch(idx)
+    assert X.dtype == torch.float32 and X.shape == (77, 784)
+    assert torch.equal(X, tiny_data.train_x[idx])
+    assert torch.equal(X, tiny_data.train_pixels[idx].float() / 255)
+    assert torch.equal(y, tiny_data.train_y[idx])
+    every_value = torch.arange(256, dtype=torch.uint8)
+    assert torch.equal(data.to_unit(every_value), every_value.float() / 255)
 
 
 def test_torchvisions_folder_layout_is_found(tmp_path):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from mlp_tui.core.config import TrainConfig
-from mlp_tui.core.trainer import Trainer
+from mlp_tui.core.model import AutogradStep, FusedStep, ScratchMLP
+from mlp_tui.core.trainer import Trainer, evaluate
 from torch import nn
 
 
@@ -77,3 +79,37 @@ def test_fused_and_autograd_agree_with_momentum_and_weight_decay(tiny_data):
     autograd = run(tiny_data, config.replace(engine="autograd"))
     for (loss, acc, _), (ref_loss, ref_acc, _) in zip(fused, autograd):
         assert abs(loss - ref_loss) < 1e-5 and abs(acc - ref_acc) <= 2 / 600
+
+
+def test_w2_stored_by_class_holds_the_seeds_values():
+    plain = ScratchMLP(32, 0.01, torch.Generator().manual_seed(5))
+    by_class = ScratchMLP(32, 0.01, torch.Generator().manual_seed(5), w2_by_class=True)
+    for a, b in zip(plain.params, by_class.params):
+        assert torch.equal(a, b)
+    assert by_class.W2.shape == (32, 10) and by_class.W2.t().is_contiguous()
+    assert by_class.W2.data_ptr() == by_class.flat[by_class.flat.numel() - 336 :].data_ptr()
+
+
+@pytest.mark.parametrize("init_scale", [0.01, 0.0])  # 0: every logit ties at first
+def test_fused_step_predicts_and_scores_as_the_seed(tiny_data, init_scale):
+    """Losses and argmax (first of equal maxima) as the seed computes them from ``net(X)``."""
+    X, y = tiny_data.train_batch(torch.arange(64))
+    net = ScratchMLP(32, init_scale, torch.Generator().manual_seed(1), w2_by_class=True)
+    losses, predicted = FusedStep(net).forward(X, y)
+    seed_losses, seed_predicted = AutogradStep(net).forward(X, y)
+    assert torch.equal(predicted, seed_predicted)
+    assert torch.allclose(losses, seed_losses, atol=1e-6)
+    if init_scale == 0:
+        assert predicted.eq(0).all()
+
+
+def test_fused_evaluation_matches_the_seeds_form(trained):
+    trainer, _ = trained
+    data = trainer.data
+    fused = evaluate(trainer.net, data.test_x, data.test_y)
+    seed = evaluate(trainer.net, data.test_x, data.test_y, seed_form=True)
+    assert torch.allclose(fused.probs, seed.probs, atol=1e-6)
+    assert torch.equal(fused.predicted, seed.predicted)
+    chunked = evaluate(trainer.net, data.test_x, data.test_y, chunk=7)  # the last chunk: 4 rows
+    assert torch.allclose(chunked.probs, fused.probs, atol=1e-6)
+    assert len(chunked.probs) == len(data.test_y)

@@ -1,0 +1,65 @@
+"""The roofline counts the products the engine computes: each shape, as many times."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+import torch
+from mlp_tui.core import bench
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.trainer import Trainer
+from torch.utils._python_dispatch import TorchDispatchMode
+
+PRODUCTS = {
+    torch.ops.aten.mm.default: (0, 1),
+    torch.ops.aten.addmm.default: (1, 2),
+    torch.ops.aten.addmm_.default: (1, 2),
+}
+
+
+class MatmulShapes(TorchDispatchMode):
+    """Counts every matrix product's (m, k, n) that reaches ATen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: Counter[tuple[int, int, int]] = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in PRODUCTS:
+            left, right = (args[i] for i in PRODUCTS[func])
+            self.seen[(left.shape[0], left.shape[1], right.shape[1])] += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("batch_size", [64, 100])  # 100: a short last batch
+def test_the_roofline_lists_every_product_of_an_epoch(tiny_data, batch_size):
+    config = TrainConfig(epochs=1, batch_size=batch_size, hidden=32, device="cpu")
+    trainer = Trainer(config, tiny_data)
+    with MatmulShapes() as shapes:
+        trainer.run()
+    n_train, n_test = len(tiny_data.train_y), len(tiny_data.test_y)
+    listed = Counter()
+    for product in bench.epoch_matmuls(batch_size, 32, n_train, n_test):
+        listed[product.shape] += product.count
+    # The one product the roofline leaves out: the test set's H @ W2 (0.1% of the FLOPs).
+    seen = shapes.seen - Counter({(n_test, 32, 10): 1})
+    assert seen == listed
+    total = sum(p.flops for p in bench.epoch_matmuls(256, 256, 60_000, 10_000))
+    assert total == 2 * (2 * 60_000 * 784 * 256 + 3 * 60_000 * 256 * 10 + 10_000 * 784 * 256)
+
+
+def test_a_products_rate_is_its_fastest_layout(monkeypatch):
+    """Four layouts are timed; a slow one must not set the floor."""
+    mm = torch.mm
+
+    def slow_when_the_left_operand_is_transposed(a, b, out):
+        if not a.is_contiguous():
+            time.sleep(0.002)
+        return mm(a, b, out=out)
+
+    monkeypatch.setattr(torch, "mm", slow_when_the_left_operand_is_transposed)
+    rate = bench.matmul_rate((64, 32, 16), torch.device("cpu"), rounds=3, window_s=0.01)
+    slow = 2 * 64 * 32 * 16 / 0.002
+    assert rate > 20 * slow
