@@ -110,15 +110,13 @@ def matmul_rate(
     The layouts take turns for ``rounds`` short windows and each keeps its median, so the
     machine's drift hits all four alike and one lucky window does not set the floor."""
     m, k, n = shape
-    layouts = []
-    for a_t in (False, True):
-        for b_t in (False, True):
-            a = torch.randn(k, m, device=device).t() if a_t else torch.randn(m, k, device=device)
-            b = torch.randn(n, k, device=device).t() if b_t else torch.randn(k, n, device=device)
-            layouts.append((a, b, torch.empty(m, n, device=device)))
+    lefts = (torch.randn(m, k, device=device), torch.randn(k, m, device=device).t())
+    rights = (torch.randn(k, n, device=device), torch.randn(n, k, device=device).t())
+    out = torch.empty(m, n, device=device)
+    layouts = [(a, b) for a in lefts for b in rights]
     rates: list[list[float]] = [[] for _ in layouts]
     for _ in range(rounds):
-        for (a, b, out), measured in zip(layouts, rates):
+        for (a, b), measured in zip(layouts, rates):
             torch.mm(a, b, out=out)  # warm: the operands back in cache
             if device.type == "cuda":
                 torch.cuda.synchronize(device)

@@ -7,6 +7,9 @@ import json
 import subprocess
 import sys
 
+import torch
+from mlp_tui.tui.bench import peak_rss_mib, reset_peak_rss
+
 
 def test_bench_measures_every_figure_and_reports_targets(tiny_dir):
     command = [sys.executable, "-m", "mlp_tui.tui.main", "bench", "--data-dir", str(tiny_dir)]
@@ -52,3 +55,12 @@ def test_bench_rejects_bad_arguments(tiny_dir):
         timeout=60,
     )
     assert done.returncode == 2 and "--epochs" in done.stderr
+
+
+def test_peak_rss_counts_from_the_last_reset():
+    """The bench resets the high-water mark after the roofline, whose operands are scratch."""
+    big = torch.ones(50_000_000)  # 200 MB, touched
+    before = peak_rss_mib()
+    del big
+    reset_peak_rss()
+    assert peak_rss_mib() < before - 150
