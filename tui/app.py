@@ -248,6 +248,8 @@ class MLPApp(ScreenUpdates, SettingsKeys, CheckpointKeys, App[None]):
     def on_trainer_event(self, message: TrainerEvent) -> None:
         if message.trainer is not self.trainer:
             return  # from a run that was replaced
+        if not self.screen_stack:
+            return  # the app is closing: a stopped run's last events have no screen left
         self.show_event(message.event)
 
     def show_event(self, event: object) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from mlp_tui.core.events import RunState
+from mlp_tui.core.events import RunState, StateChanged
+from mlp_tui.tui.messages import TrainerEvent
 from mlp_tui.tui.screens.confirm import ConfirmDialog
 from mlp_tui.tui.screens.prompt import ValuePrompt
 from mlp_tui.tui.screens.quit import QuitDialog
@@ -221,3 +222,14 @@ async def test_failure_in_the_training_thread_is_shown_and_quit_works(make_train
         assert "out of cheese" in status(app)
         await pilot.press("q")
         await wait_until(pilot, lambda: app._exit)
+
+
+async def test_a_runs_last_events_after_the_app_closed_are_dropped(make_app):
+    """Quitting stops the run at its next batch; the events it sends on the way out can
+    arrive after the screens are gone (seen as ScreenStackError from ``mlp-tui bench``)."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.trainer.step_count > 3)
+        trainer = app.trainer
+    assert not app.screen_stack
+    app.on_trainer_event(TrainerEvent(trainer, StateChanged(RunState.STOPPED, "")))
