@@ -93,7 +93,7 @@ async def test_o_opens_a_checkpoint_and_continues_it(make_trainer, make_app, tmp
         assert app.trainer.history == saved.history
         assert app.trainer.step_count >= saved.step_count
         await wait_until(pilot, lambda: app.trainer.step_count > saved.step_count)  # resumed
-        assert first.state is RunState.STOPPED
+        await wait_until(pilot, lambda: first.state is RunState.STOPPED)  # stop is a command
 
 
 async def test_o_suggests_the_newest_checkpoint_in_the_save_dir(make_trainer, make_app, tmp_path):

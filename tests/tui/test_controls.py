@@ -137,7 +137,7 @@ async def test_r_restarts_only_after_yes(make_app):
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await press_now(pilot, "y")
         await wait_until(pilot, lambda: app.trainer is not first)
-        assert first.state is RunState.STOPPED
+        await wait_until(pilot, lambda: first.state is RunState.STOPPED)  # stop is a command
         await wait_until(pilot, lambda: app.trainer.step_count > 0)
         assert app.trainer.config == first.config
 

@@ -82,7 +82,8 @@ async def test_network_fields_start_a_new_run_only_after_yes(make_trainer, make_
             await press_now(pilot, "y")
             await wait_until(pilot, lambda first=first: app.trainer is not first)
             assert getattr(app.trainer.config, field) == stepped
-            assert first.state is RunState.STOPPED
+            # The old run gets its stop as a command, on its own thread: soon, not at once.
+            await wait_until(pilot, lambda first=first: first.state is RunState.STOPPED)
             await wait_until(pilot, lambda: app.trainer.step_count > 0)  # the new run trains
             await press_now(pilot, "space")  # pause it: the next field again starts paused
             await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
