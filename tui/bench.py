@@ -94,7 +94,8 @@ async def _drive_app(
             listener(event)
 
         trainer.on_event = stamped
-        while trainer.step_count < 20 and not trainer.finished:  # let training get going
+        going = (RunState.IDLE, RunState.RUNNING)
+        while trainer.step_count < 20 and trainer.state in going:  # let training get going
             await asyncio.sleep(0.01)
         for i in range(presses):
             started = time.perf_counter()
@@ -213,9 +214,12 @@ def measure(args: argparse.Namespace) -> dict:
     # As many epochs as the presses and the measured stretch may need; stopped after them.
     app_trainer = Trainer(config.replace(epochs=APP_EPOCH_ROOM), dataset)
     latencies, seconds, ui_share = asyncio.run(_drive_app(app_trainer, args.epochs, args.presses))
-    figures["app"] = bench.median_epoch(
-        seconds, n_train, "engine under the app (headless Textual)", "after the key presses"
-    )
+    name = "engine under the app (headless Textual)"
+    if seconds:
+        figures["app"] = bench.median_epoch(seconds, n_train, name, "after the key presses")
+    else:  # the run ended first (it diverged or failed): say so, measure the rest
+        state = f"{app_trainer.state.value}: {app_trainer.reason}".rstrip(": ")
+        figures["app"] = bench.Figure(name, None, None, f"not measured, the run {state}")
     # Headless again after the app, and the mean of the two: a machine whose speed drifts
     # (other work on a shared host) would otherwise bias the app/headless ratio either way.
     again = on_own_thread(lambda: bench.engine_headless(dataset, config))

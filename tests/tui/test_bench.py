@@ -3,12 +3,16 @@ assertions: speed targets are printed by the benchmark, not enforced by flaky te
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 
 import torch
-from mlp_tui.tui.bench import peak_rss_mib, reset_peak_rss
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.events import RunState
+from mlp_tui.core.trainer import Trainer
+from mlp_tui.tui.bench import _drive_app, peak_rss_mib, reset_peak_rss
 
 
 def test_bench_measures_every_figure_and_reports_targets(tiny_dir):
@@ -64,3 +68,14 @@ def test_peak_rss_counts_from_the_last_reset():
     del big
     reset_peak_rss()
     assert peak_rss_mib() < before - 150
+
+
+def test_a_run_that_diverges_under_the_app_is_reported_not_waited_for(tiny_data):
+    """lr 1000 diverges within a few batches: the bench must not wait for epochs that never
+    come, and has no app epochs to time."""
+    trainer = Trainer(TrainConfig(lr=1000.0, epochs=100, batch_size=64, device="cpu"), tiny_data)
+    latencies, seconds, _ = asyncio.run(
+        asyncio.wait_for(_drive_app(trainer, epochs=3, presses=2), timeout=60)
+    )
+    assert trainer.state is RunState.DIVERGED or trainer.state is RunState.STOPPED
+    assert seconds == [] and len(latencies) == 2
