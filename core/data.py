@@ -182,14 +182,14 @@ def to_unit(pixels: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class FashionMNIST:
-    """The whole dataset in memory, on ``device``: the training images as flat uint8 rows
-    (converted batch by batch, see ``train_batch``), the test images as flat floats in [0, 1],
+    """The whole dataset in memory, on ``device``: the images as flat uint8 rows (converted
+    batch by batch: see ``train_batch``, ``ShuffledEpoch`` and the trainer's ``evaluate``),
     int64 labels. ``test_pixels`` keeps the uint8 test images on the CPU for drawing.
     """
 
     train_pixels: torch.Tensor
     train_y: torch.Tensor
-    test_x: torch.Tensor
+    test_flat: torch.Tensor
     test_y: torch.Tensor
     test_pixels: torch.Tensor
     source: str
@@ -198,6 +198,12 @@ class FashionMNIST:
     def train_x(self) -> torch.Tensor:
         """All training images as floats, made on first use (the trainer never asks: 188 MB)."""
         return to_unit(self.train_pixels)
+
+    @functools.cached_property
+    def test_x(self) -> torch.Tensor:
+        """All test images as floats, made on first use (the trainer converts them chunk by
+        chunk: reading 7.8 MB an epoch instead of 31)."""
+        return to_unit(self.test_flat)
 
     def train_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows ``idx`` as ``ToTensor`` makes them, and their labels. Gathering the uint8 rows
@@ -227,9 +233,9 @@ class FashionMNIST:
         return cls(
             train_pixels=flat(train_images).to(torch.uint8).contiguous(),
             train_y=train_labels.long().to(device),
-            test_x=to_unit(flat(test_images)),
+            test_flat=flat(test_images).to(torch.uint8).contiguous(),
             test_y=test_labels.long().to(device),
-            test_pixels=test_images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).cpu(),
+            test_pixels=test_images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).to(torch.uint8).cpu(),
             source=source,
         )
 
@@ -237,11 +243,53 @@ class FashionMNIST:
         return FashionMNIST(
             self.train_pixels.to(device),
             self.train_y.to(device),
-            self.test_x.to(device),
+            self.test_flat.to(device),
             self.test_y.to(device),
             self.test_pixels,
             self.source,
         )
+
+
+class ShuffledEpoch:
+    """The training set in an epoch's shuffled order ``perm``, batch by batch.
+
+    The rows are gathered ahead, ``CHUNK_ROWS`` at a time, into buffers kept from epoch to
+    epoch, so a batch is a contiguous slice. Measured on a 2-core CPU (the rows are a random
+    read from a 47 MB table): gathered batch by batch between the matrix products they took
+    12-15 ms an epoch, in one go about 6 (with a fresh buffer each epoch, page faults added
+    18 ms); whole epochs in paired runs 4-12% faster. Chunks of 1024 to 16384 rows and whole
+    epochs timed the same; a chunk keeps 3.2 MB instead of 47. The batches are the tensors
+    ``train_batch`` makes for the same rows."""
+
+    CHUNK_ROWS = 4096
+
+    def __init__(self, data: FashionMNIST) -> None:
+        self.data = data
+        self.perm = data.train_y.new_empty(0)
+        self._pixels = torch.empty_like(data.train_pixels[: self.CHUNK_ROWS])
+        self._labels = torch.empty_like(data.train_y[: self.CHUNK_ROWS])
+        self._lo = self._hi = 0  # the rows of ``perm`` in the buffers
+
+    def start(self, perm: torch.Tensor) -> None:
+        """A new order; nothing is gathered until a batch asks."""
+        self.perm, self._lo, self._hi = perm, 0, 0
+
+    def batch(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows ``perm[start:stop]``: images as ``ToTensor`` makes them, and their labels."""
+        stop = min(stop, len(self.perm))
+        if not (self._lo <= start and stop <= self._hi):
+            self._gather(start, max(start + self.CHUNK_ROWS, stop))
+        lo, hi = start - self._lo, stop - self._lo
+        return to_unit(self._pixels[lo:hi]), self._labels[lo:hi]
+
+    def _gather(self, start: int, stop: int) -> None:
+        idx = self.perm[start:stop]
+        if len(idx) > len(self._pixels):  # a batch larger than a chunk
+            self._pixels = torch.empty_like(self.data.train_pixels[: len(idx)])
+            self._labels = torch.empty_like(self.data.train_y[: len(idx)])
+        torch.index_select(self.data.train_pixels, 0, idx, out=self._pixels[: len(idx)])
+        torch.index_select(self.data.train_y, 0, idx, out=self._labels[: len(idx)])
+        self._lo, self._hi = start, start + len(idx)
 
 
 def load(

@@ -21,7 +21,7 @@ import torch
 
 from . import checkpoint
 from .config import ConfigError, TrainConfig
-from .data import FashionMNIST
+from .data import FashionMNIST, ShuffledEpoch, to_unit
 from .device import resolve_device
 from .events import (
     BatchReport,
@@ -69,6 +69,8 @@ def evaluate(
 ) -> Predictions:
     """d2l's ``evaluate_accuracy``, keeping the probabilities so a UI can show them.
 
+    ``X`` holds images as floats, or as uint8 pixels that are converted (``ToTensor``'s
+    arithmetic) chunk by chunk: the test set is then a quarter of the memory to read.
     ``seed_form`` computes the logits as the seed writes them, ``net(X)``; otherwise as the
     fused step does (``addmm``, ``clamp_min``): the same values up to rounding, without the
     seed's extra passes (a separate bias add, a tensor of zeros for relu). Chunks of a batch's
@@ -77,10 +79,13 @@ def evaluate(
     chunk = chunk or (256 if X.device.type == "cpu" else 16384)
     probs = []
     for i in range(0, len(X), chunk):
+        rows = X[i : i + chunk]
+        if rows.dtype == torch.uint8:
+            rows = to_unit(rows)
         if seed_form:
-            logits = net(X[i : i + chunk])
+            logits = net(rows)
         else:
-            H = torch.addmm(net.b1, X[i : i + chunk], net.W1).clamp_min_(0)
+            H = torch.addmm(net.b1, rows, net.W1).clamp_min_(0)
             logits = torch.addmm(net.b2, H, net.W2)
         probs.append(torch.softmax(logits, dim=1))
     return Predictions(epoch=0, probs=torch.cat(probs).float().cpu(), labels=y.cpu())
@@ -121,6 +126,7 @@ class Trainer:
         self.step_count = 0
         self.epoch_batch_size = config.batch_size
         self.perm: torch.Tensor | None = None
+        self._shuffled = ShuffledEpoch(self.data)  # the epoch's rows in order (eager path)
         # d2l's Accumulator(3): sum of losses, correct predictions, examples, for this epoch.
         self.loss_sum = 0.0
         self.correct = 0.0
@@ -266,6 +272,7 @@ class Trainer:
             self.perm = torch.randperm(len(self.data.train_y), generator=self.shuffle_rng)
             self.loss_sum, self.correct, self.seen, self.epoch_seconds = 0.0, 0.0, 0, 0.0
         perm = self.perm.to(self.device)
+        self._shuffled.start(perm)
         size = self.epoch_batch_size
         train_batch = self._train_batch_sync_free if self.sync_free else self._train_batch
         started = time.perf_counter()
@@ -286,7 +293,7 @@ class Trainer:
             self.epoch_seconds += time.perf_counter() - started
             self._obey_inbox()
             started = time.perf_counter()
-        predictions = evaluate(self.net, self.data.test_x, self.data.test_y, self._seed_form)
+        predictions = evaluate(self.net, self.data.test_flat, self.data.test_y, self._seed_form)
         self.epoch_seconds += time.perf_counter() - started
         self.elapsed += self.epoch_seconds
         self.epoch += 1
@@ -309,7 +316,7 @@ class Trainer:
 
     def _train_batch(self, perm: torch.Tensor, size: int) -> bool:
         """One SGD step; False (and no update) when the batch's loss shows divergence."""
-        X, y = self.data.train_batch(perm[self.batch * size : (self.batch + 1) * size])
+        X, y = self._shuffled.batch(self.batch * size, (self.batch + 1) * size)
         losses, predicted = self._step_fn.forward(X, y)
         count = y.shape[0]
         loss_sum = float(losses.sum())
@@ -527,7 +534,7 @@ class Trainer:
         current = self.predictions
         if current is not None and current.epoch == self.epoch and self.batch == 0:
             return current  # nothing has been trained since that evaluation
-        result = evaluate(self.net, self.data.test_x, self.data.test_y, self._seed_form)
+        result = evaluate(self.net, self.data.test_flat, self.data.test_y, self._seed_form)
         return Predictions(self.epoch, result.probs, result.labels)
 
     # ----------------------------------------------------------------- checkpoints

@@ -107,6 +107,23 @@ def test_a_batch_is_totensor_of_its_rows_bit_for_bit(tiny_data):
     assert torch.equal(data.to_unit(every_value), every_value.float() / 255)
 
 
+def test_an_epoch_gathered_ahead_gives_the_batches_of_train_batch(tiny_data, monkeypatch):
+    """The trainer's batches come from rows gathered a chunk at a time; whatever the chunk
+    and batch sizes, each batch must be train_batch of the same rows, bit for bit."""
+    monkeypatch.setattr(data.ShuffledEpoch, "CHUNK_ROWS", 100)
+    epoch = data.ShuffledEpoch(tiny_data)
+    for seed, size in ((1, 64), (2, 256), (3, 100), (4, 7)):
+        perm = torch.randperm(len(tiny_data.train_y), generator=torch.Generator().manual_seed(seed))
+        epoch.start(perm)
+        assert epoch.perm is perm
+        for start in range(0, len(perm), size):
+            X, y = epoch.batch(start, start + size)
+            want_X, want_y = tiny_data.train_batch(perm[start : start + size])
+            assert torch.equal(X, want_X) and torch.equal(y, want_y)
+    X, y = epoch.batch(0, 10)  # rows before the chunk in hand (a replayed batch): gathered again
+    assert torch.equal(X, tiny_data.train_batch(perm[0:10])[0])
+
+
 def test_torchvisions_folder_layout_is_found(tmp_path):
     write_dataset(tmp_path / "root" / "FashionMNIST" / "raw", gz=False)
     assert found_in(tmp_path / "root") == tmp_path / "root" / "FashionMNIST" / "raw"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.data import ShuffledEpoch
 from mlp_tui.core.model import AutogradStep, FusedStep, ScratchMLP
 from mlp_tui.core.trainer import Trainer, evaluate
 from torch import nn
@@ -55,8 +56,16 @@ def run(data, config):
     return [(r.train_loss, r.train_acc, r.test_acc) for r in trainer.history]
 
 
-def test_autograd_engine_is_the_seed_bit_for_bit(tiny_data):
-    config = TrainConfig(epochs=3, batch_size=64, device="cpu", engine="autograd")
+@pytest.mark.parametrize(
+    ("batch_size", "chunk_rows"),
+    [(64, 4096), (64, 100), (256, 100)],
+    ids=["one chunk", "batches straddle chunks", "batches larger than a chunk"],
+)
+def test_autograd_engine_is_the_seed_bit_for_bit(tiny_data, monkeypatch, batch_size, chunk_rows):
+    """Also holds the trainer's batches (gathered ahead in chunks) and its test set
+    (converted chunk by chunk) to the seed's, whichever way the batches fall on the chunks."""
+    monkeypatch.setattr(ShuffledEpoch, "CHUNK_ROWS", chunk_rows)
+    config = TrainConfig(epochs=3, batch_size=batch_size, device="cpu", engine="autograd")
     assert run(tiny_data, config) == seed_reference(tiny_data, config)
 
 
@@ -114,3 +123,8 @@ def test_fused_evaluation_matches_the_seeds_form(trained):
     chunked = evaluate(trainer.net, data.test_x, data.test_y, chunk=7)  # the last chunk: 4 rows
     assert torch.allclose(chunked.probs, fused.probs, atol=1e-6)
     assert len(chunked.probs) == len(data.test_y)
+    for seed_form in (False, True):  # uint8 pixels, converted chunk by chunk: the same values
+        floats = evaluate(trainer.net, data.test_x, data.test_y, seed_form, chunk=7)
+        pixels = evaluate(trainer.net, data.test_flat, data.test_y, seed_form, chunk=7)
+        assert data.test_flat.dtype == torch.uint8
+        assert torch.equal(pixels.probs, floats.probs)
