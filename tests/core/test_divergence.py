@@ -80,3 +80,50 @@ def test_headless_divergence_exits_3_and_saves_finite_parameters(tiny_dir, tmp_p
     tensors, meta = checkpoint.read(path)
     assert all(torch.isfinite(tensors[name]).all() for name in ("W1", "b1", "W2", "b2"))
     assert meta["config"]["lr"] == 1000.0
+
+
+def run_schedule(trainer, log, schedule):
+    """Train the batches of ``schedule`` [(lr, batches), ...] from a paused run; the state
+    the last step ends in."""
+    for lr, batches in schedule:
+        trainer.update(lr=lr)
+        mark = log.mark()
+        trainer.step(batches)
+        ended = log.wait_for(
+            lambda e: getattr(e, "state", None) in (RunState.PAUSED, RunState.DIVERGED), since=mark
+        )
+    return ended.state
+
+
+@pytest.mark.parametrize("engine", ["fused", "autograd"])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("undo_span", [4, 32])
+def test_the_undo_replays_to_the_exact_parameters_before_the_exploding_update(
+    tiny_data, engine, momentum, undo_span
+):
+    """The exploding update (batch 8, lr 1000) is undone by putting back the parameters of a
+    few batches earlier and replaying the batches between with the settings each had: the
+    result must be the run that never took that update, bit for bit, also the second time."""
+    config = TrainConfig(epochs=1, batch_size=32, hidden=32, momentum=momentum, engine=engine)
+    good = [(0.1, 5), (0.5, 2)]  # an lr change between the anchor and the undone batch
+
+    runs = {}
+    explode = [(1000.0, 1), (0.5, 1)]  # twice: the second undo replays from the same anchor
+    for name, schedule in (("diverged", [*good, *explode, *explode]), ("straight", good)):
+        log = EventLog()
+        trainer = Trainer(config, tiny_data, log)
+        trainer.undo_span = undo_span
+        thread = start(trainer, paused=True)
+        log.wait_state(RunState.PAUSED)
+        runs[name] = (trainer, run_schedule(trainer, log, schedule), trainer.reason)
+        trainer.stop()
+        finish(thread)
+    (diverged, end, reason), (straight, _, _) = runs["diverged"], runs["straight"]
+    assert end is RunState.DIVERGED and "rolled back to before batch 8's update" in reason
+    assert diverged.batch == straight.batch == 7
+    assert diverged.batch_losses == straight.batch_losses
+    assert same_params(params(diverged), params(straight))
+    if momentum:
+        buffers = [diverged.optimizer.state[p]["momentum_buffer"] for p in diverged.net.params]
+        want = [straight.optimizer.state[p]["momentum_buffer"] for p in straight.net.params]
+        assert same_params(buffers, want)
