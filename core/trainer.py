@@ -252,6 +252,10 @@ class Trainer:
             )
         try:
             self._set_state(RunState.PAUSED if paused else RunState.RUNNING)
+            # Built before the first epoch's clock starts, not in its first batch: building it
+            # imports torch._dynamo (about 1 s), which epoch 1's time counted as training.
+            self.optimizer  # noqa: B018
+            self._last_report = time.perf_counter()
             while not self.finished:
                 self._train_epoch()
             self._set_state(RunState.FINISHED)
