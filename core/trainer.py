@@ -164,8 +164,9 @@ class Trainer:
 
     @property
     def optimizer(self) -> torch.optim.SGD:
-        """The seed's ``torch.optim.SGD``, built on first use: building one imports
-        torch._dynamo (about 1 s), which should not delay the app's first frame."""
+        """The seed's ``torch.optim.SGD``, built on first use (``run`` asks first thing):
+        building one imports torch._dynamo (about 1 s), which should not delay the app's
+        first frame."""
         if self._optimizer is None:
             self._optimizer = torch.optim.SGD(
                 self.net.params,
