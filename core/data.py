@@ -266,8 +266,9 @@ class ShuffledEpoch:
     def __init__(self, data: FashionMNIST) -> None:
         self.data = data
         self.perm = data.train_y.new_empty(0)
-        self._pixels = torch.empty_like(data.train_pixels[: self.CHUNK_ROWS])
-        self._labels = torch.empty_like(data.train_y[: self.CHUNK_ROWS])
+        # Made by the first gather: a trainer whose GPU step gathers on the device never asks.
+        self._pixels = data.train_pixels.new_empty((0, data.train_pixels.shape[1]))
+        self._labels = data.train_y.new_empty(0)
         self._lo = self._hi = 0  # the rows of ``perm`` in the buffers
 
     def start(self, perm: torch.Tensor) -> None:
@@ -284,9 +285,11 @@ class ShuffledEpoch:
 
     def _gather(self, start: int, stop: int) -> None:
         idx = self.perm[start:stop]
-        if len(idx) > len(self._pixels):  # a batch larger than a chunk
-            self._pixels = torch.empty_like(self.data.train_pixels[: len(idx)])
-            self._labels = torch.empty_like(self.data.train_y[: len(idx)])
+        if len(idx) > len(self._pixels):  # the first gather, or a batch larger than a chunk
+            table = self.data.train_pixels
+            rows = max(len(idx), min(self.CHUNK_ROWS, len(table)))
+            self._pixels = table.new_empty((rows, table.shape[1]))
+            self._labels = self.data.train_y.new_empty(rows)
         torch.index_select(self.data.train_pixels, 0, idx, out=self._pixels[: len(idx)])
         torch.index_select(self.data.train_y, 0, idx, out=self._labels[: len(idx)])
         self._lo, self._hi = start, start + len(idx)

@@ -112,6 +112,7 @@ def test_an_epoch_gathered_ahead_gives_the_batches_of_train_batch(tiny_data, mon
     and batch sizes, each batch must be train_batch of the same rows, bit for bit."""
     monkeypatch.setattr(data.ShuffledEpoch, "CHUNK_ROWS", 100)
     epoch = data.ShuffledEpoch(tiny_data)
+    assert epoch._pixels.numel() == 0  # nothing is held before a batch asks
     for seed, size in ((1, 64), (2, 256), (3, 100), (4, 7)):
         perm = torch.randperm(len(tiny_data.train_y), generator=torch.Generator().manual_seed(seed))
         epoch.start(perm)

@@ -63,6 +63,8 @@ def test_sync_free_run_equals_the_eager_run(tiny_data, report_interval, graphs, 
     assert lazy.batch_losses == eager.batch_losses
     assert same_params(params(lazy), params(eager))
     assert (lazy.loss_sum, lazy.correct, lazy.seen) == (eager.loss_sum, eager.correct, eager.seen)
+    # The step on the device gathers its own rows: the eager path's chunk buffers stay unmade.
+    assert lazy._shuffled._pixels.numel() == 0 and eager._shuffled._pixels.numel() > 0
 
     # Every batch is reported once, in order, with the eager path's figures.
     def points(log):
