@@ -18,6 +18,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST, locate
+from .events import EpochReport
 from .trainer import Trainer
 
 
@@ -57,9 +58,13 @@ def engine_headless(
     """``trainer_options`` (sync_free, graphs) pick a GPU variant, named by ``variant``."""
     trainer = Trainer(config, data, **trainer_options)
     trainer.run()
+    return _engine_figure(trainer, len(data.train_y), config, variant)
+
+
+def _engine_figure(trainer: Trainer, n_train: int, config: TrainConfig, variant: str) -> Figure:
     seconds = [report.seconds for report in trainer.history]
     label = f"engine headless ({config.engine}, {trainer.device.type}{variant})"
-    return median_epoch(seconds, len(data.train_y), label, f"{config.epochs} epochs")
+    return median_epoch(seconds, n_train, label, f"{config.epochs} epochs")
 
 
 # --------------------------------------------------------------------------- the roofline
@@ -83,64 +88,158 @@ class Product:
 
 
 def epoch_matmuls(batch: int, hidden: int, n_train: int, n_test: int) -> list[Product]:
-    """Every matrix product of one epoch, in the shapes the engine computes: per batch the
-    forward ``X@W1`` and ``W2^T@H^T`` (the logits by class), the backward ``G@W2^T`` (the
-    hidden layer's gradient) and the two weight gradients ``X^T@dH`` and ``G^T@H``; then the
-    test set's ``X@W1`` (its ``H@W2`` is 0.05 GFLOP and left out)."""
+    """Every matrix product of one epoch, in the shapes and the order the engine computes
+    them: per batch the forward ``X@W1`` and ``W2^T@H^T`` (the logits by class), the backward
+    ``G@W2^T`` (the hidden layer's gradient) and the two weight gradients ``G^T@H`` and
+    ``X^T@dH``; then the test set's ``X@W1`` (its ``H@W2`` is 0.05 GFLOP and left out)."""
     full, last = divmod(n_train, batch)
     products = []
     for rows, count in ((batch, full), (last, 1 if last else 0)):
         if count:
             products += [
                 Product("X@W1", rows, NUM_INPUTS, hidden, count),
-                Product("X^T@dH", NUM_INPUTS, rows, hidden, count),
                 Product("W2^T@H^T", NUM_CLASSES, hidden, rows, count),
                 Product("G@W2^T", rows, NUM_CLASSES, hidden, count),
                 Product("G^T@H", NUM_CLASSES, rows, hidden, count),
+                Product("X^T@dH", NUM_INPUTS, rows, hidden, count),
             ]
     products.append(Product("test X@W1", n_test, NUM_INPUTS, hidden, 1))
     return products
 
 
-def matmul_rate(
-    shape: tuple[int, int, int], device: torch.device, rounds: int = 5, window_s: float = 0.02
-) -> float:
-    """The measured FLOP/s of ``(m x k) @ (k x n)`` in its fastest operand layout (each
-    operand row-major or a transposed view): the floor, whichever layout the engine picked.
-    The layouts take turns for ``rounds`` short windows and each keeps its median, so the
-    machine's drift hits all four alike and one lucky window does not set the floor."""
+def _layouts(shape: tuple[int, int, int], device: torch.device):
+    """``(m x k) @ (k x n)`` with each operand row-major or a transposed view: four layouts."""
     m, k, n = shape
     lefts = (torch.randn(m, k, device=device), torch.randn(k, m, device=device).t())
     rights = (torch.randn(k, n, device=device), torch.randn(n, k, device=device).t())
+    return [(a, b) for a in lefts for b in rights]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def fastest_layout(
+    shape: tuple[int, int, int], device: torch.device, rounds: int = 5, window_s: float = 0.02
+) -> tuple[float, int]:
+    """The measured FLOP/s of ``(m x k) @ (k x n)`` in its fastest operand layout, and that
+    layout (an index into ``_layouts``): the floor, whichever layout the engine picked. The
+    layouts take turns for ``rounds`` short windows and each keeps its median, so the
+    machine's drift hits all four alike and one lucky window does not set the floor."""
+    m, k, n = shape
+    layouts = _layouts(shape, device)
     out = torch.empty(m, n, device=device)
-    layouts = [(a, b) for a in lefts for b in rights]
     rates: list[list[float]] = [[] for _ in layouts]
     for _ in range(rounds):
         for (a, b), measured in zip(layouts, rates):
             torch.mm(a, b, out=out)  # warm: the operands back in cache
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            _sync(device)
             calls, started = 0, time.perf_counter()
             while time.perf_counter() - started < window_s:
                 torch.mm(a, b, out=out)
                 calls += 1
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            _sync(device)
             measured.append(2 * m * k * n * calls / (time.perf_counter() - started))
-    return max(statistics.median(measured) for measured in rates)
+    medians = [statistics.median(measured) for measured in rates]
+    best = max(range(len(layouts)), key=medians.__getitem__)
+    return medians[best], best
+
+
+def matmul_rate(
+    shape: tuple[int, int, int], device: torch.device, rounds: int = 5, window_s: float = 0.02
+) -> float:
+    """The FLOP/s of ``shape`` in its fastest layout (see ``fastest_layout``)."""
+    return fastest_layout(shape, device, rounds, window_s)[0]
+
+
+class Roofline:
+    """The time an epoch's matrix products take alone: the floor for an fp32 epoch.
+
+    Every product of ``epoch_matmuls`` in its fastest layout, on operands kept in cache from
+    call to call (nothing else runs between them). ``epoch()`` times one epoch of them in a
+    row, batch by batch in the engine's order, the way an engine epoch is timed: so that a
+    roofline epoch run next to each engine epoch sees the same machine. On a shared host the
+    speed moves by a third within seconds (a 0.2 s window of ``X@W1`` measured 102 to 185
+    GFLOP/s in one minute), which a ratio of figures taken at different moments measures
+    instead of the engine. ``per_shape_seconds`` is the figure from each shape's rate in its
+    best short windows: the same floor measured the optimistic way, printed beside it.
+    """
+
+    def __init__(self, config: TrainConfig, n_train: int, n_test: int, device: torch.device):
+        self.device = device
+        self.products = epoch_matmuls(config.batch_size, config.hidden, n_train, n_test)
+        self.rates: dict[tuple[int, int, int], float] = {}
+        self.layouts: dict[tuple[int, int, int], int] = {}
+        for shape in dict.fromkeys(p.shape for p in self.products):
+            self.rates[shape], self.layouts[shape] = fastest_layout(shape, device)
+        self._operands: dict[tuple[int, int, int], tuple[torch.Tensor, ...]] = {}
+        self.total_flops = sum(p.flops for p in self.products)
+
+    @property
+    def per_shape_seconds(self) -> float:
+        return sum(p.flops / self.rates[p.shape] for p in self.products)
+
+    def epoch(self) -> float:
+        """Seconds for one epoch of the products, timed in one go."""
+        if not self._operands:
+            for shape, layout in self.layouts.items():
+                a, b = _layouts(shape, self.device)[layout]
+                self._operands[shape] = (a, b, torch.empty(shape[0], shape[2], device=self.device))
+        batches = [p for p in self.products if p.count > 1]  # the full batches' products
+        rest = [p for p in self.products if p.count <= 1]  # a short last batch, the test set
+        steps = [self._operands[p.shape] for p in batches]
+        _sync(self.device)
+        started = time.perf_counter()
+        for _ in range(batches[0].count if batches else 0):
+            for a, b, out in steps:
+                torch.mm(a, b, out=out)
+        for p in rest:
+            a, b, out = self._operands[p.shape]
+            torch.mm(a, b, out=out)
+        _sync(self.device)
+        return time.perf_counter() - started
+
+    def note(self) -> str:
+        big = self.products[0]
+        return (
+            f"{self.total_flops / 1e9:.1f} GFLOP/epoch; {big.what} {big.m}x{big.k}@{big.k}x"
+            f"{big.n} at {self.rates[big.shape] / 1e9:.0f} GFLOP/s"
+        )
+
+    def release(self) -> None:
+        """Drop the operands (the test set's product alone holds 40 MB); the next ``epoch``
+        makes them again."""
+        self._operands.clear()
 
 
 def roofline(config: TrainConfig, n_train: int, n_test: int, device: torch.device) -> Figure:
-    products = epoch_matmuls(config.batch_size, config.hidden, n_train, n_test)
-    rates = {shape: matmul_rate(shape, device) for shape in {p.shape for p in products}}
-    seconds = sum(p.flops / rates[p.shape] for p in products)
-    total = sum(p.flops for p in products)
-    big = products[0]
-    note = (
-        f"{total / 1e9:.1f} GFLOP/epoch; {big.what} {big.m}x{big.k}@{big.k}x{big.n}"
-        f" at {rates[big.shape] / 1e9:.0f} GFLOP/s"
-    )
-    return Figure("roofline (matmul only, fp32)", seconds, n_train / seconds, note)
+    """The per-shape figure alone (see ``Roofline``)."""
+    floor = Roofline(config, n_train, n_test, device)
+    seconds = floor.per_shape_seconds
+    return Figure("roofline (matmul only, fp32)", seconds, n_train / seconds, floor.note())
+
+
+def engine_beside_roofline(
+    data: FashionMNIST, config: TrainConfig, floor: Roofline, variant: str = "", **options
+) -> tuple[Figure, Figure]:
+    """The engine headless, with a roofline epoch timed after each of its epochs (outside
+    their clocks: the loop waits for the listener), so both medians come from the same
+    stretches of the machine's time."""
+    roof_seconds: list[float] = []
+
+    def listen(event) -> None:
+        if isinstance(event, EpochReport):
+            roof_seconds.append(floor.epoch())
+
+    trainer = Trainer(config, data, on_event=listen, **options)
+    trainer.run()
+    engine = _engine_figure(trainer, len(data.train_y), config, variant)
+    n_train = len(data.train_y)
+    per_shape = floor.per_shape_seconds
+    note = f"{floor.note()}; from each shape's best windows {per_shape:.3f} s"
+    roof = median_epoch(roof_seconds, n_train, "roofline (matmul only, fp32)", note)
+    return engine, roof
 
 
 # --------------------------------------------------------------------------- the seed's pipeline

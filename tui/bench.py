@@ -196,12 +196,17 @@ def measure(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
     dataset = on_own_thread(lambda: dataset.to(device))
 
-    def roofline() -> bench.Figure:
-        return on_own_thread(lambda: bench.roofline(config, n_train, n_test, device))
+    # The roofline's epochs are timed between the engine's, so both sides of the
+    # headless/roofline ratio come from the same stretches of the machine's time.
+    floor = on_own_thread(lambda: bench.Roofline(config, n_train, n_test, device))
 
-    figures = {"roofline": roofline()}
-    reset_peak_rss()  # from here on: the data, the engine and the app
-    figures["headless"] = on_own_thread(lambda: bench.engine_headless(dataset, config))
+    def headless_beside_roofline() -> tuple[bench.Figure, bench.Figure]:
+        figures = on_own_thread(lambda: bench.engine_beside_roofline(dataset, config, floor))
+        floor.release()  # scratch: its 40 MB are not the engine's or the app's
+        return figures
+
+    headless, roof = headless_beside_roofline()
+    figures = {"roofline": roof, "headless": headless}
     if device.type == "cuda":  # what the sync-free step and its CUDA graph are worth
         for name, variant, options in (
             ("headless_no_graphs", ", no CUDA graph", {"graphs": False}),
@@ -211,9 +216,11 @@ def measure(args: argparse.Namespace) -> dict:
                 lambda v=variant, o=options: bench.engine_headless(dataset, config, v, **o)
             )
 
+    reset_peak_rss()  # from here on: the data and the engine under the app
     # As many epochs as the presses and the measured stretch may need; stopped after them.
     app_trainer = Trainer(config.replace(epochs=APP_EPOCH_ROOM), dataset)
     latencies, seconds, ui_share = asyncio.run(_drive_app(app_trainer, args.epochs, args.presses))
+    peak_rss = peak_rss_mib()
     name = "engine under the app (headless Textual)"
     if seconds:
         figures["app"] = bench.median_epoch(seconds, n_train, name, "after the key presses")
@@ -222,12 +229,9 @@ def measure(args: argparse.Namespace) -> dict:
         figures["app"] = bench.Figure(name, None, None, f"not measured, the run {state}")
     # Headless again after the app, and the mean of the two: a machine whose speed drifts
     # (other work on a shared host) would otherwise bias the app/headless ratio either way.
-    again = on_own_thread(lambda: bench.engine_headless(dataset, config))
-    figures["headless"] = bench.mean_of(figures["headless"], again, "before and after the app")
-    peak_rss = peak_rss_mib()
-    # The same for the roofline, timed next to each headless run, so that both sides of the
-    # headless/roofline ratio come from the same stretches of the machine's time.
-    figures["roofline"] = bench.mean_of(figures["roofline"], roofline(), "before and after")
+    again, roof_again = headless_beside_roofline()
+    figures["headless"] = bench.mean_of(headless, again, "before and after the app")
+    figures["roofline"] = bench.mean_of(roof, roof_again, "before and after")
 
     data_args = ["--data-dir", args.data_dir] if args.data_dir else []
     frame = first_frame_seconds([*data_args, "--device", args.device])

@@ -14,6 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 PRODUCTS = {
     torch.ops.aten.mm.default: (0, 1),
+    torch.ops.aten.mm.out: (0, 1),
     torch.ops.aten.addmm.default: (1, 2),
     torch.ops.aten.addmm_.default: (1, 2),
 }
@@ -63,3 +64,41 @@ def test_a_products_rate_is_its_fastest_layout(monkeypatch):
     rate = bench.matmul_rate((64, 32, 16), torch.device("cpu"), rounds=3, window_s=0.01)
     slow = 2 * 64 * 32 * 16 / 0.002
     assert rate > 20 * slow
+
+
+@pytest.mark.parametrize("batch_size", [64, 100])
+def test_a_roofline_epoch_computes_the_listed_products(tiny_data, batch_size):
+    """One timed roofline epoch runs every product of the list, as many times, and no other."""
+    config = TrainConfig(epochs=1, batch_size=batch_size, hidden=32, device="cpu")
+    n_train, n_test = len(tiny_data.train_y), len(tiny_data.test_y)
+    floor = bench.Roofline(config, n_train, n_test, torch.device("cpu"))
+    floor.epoch()  # makes its operands
+    with MatmulShapes() as shapes:
+        seconds = floor.epoch()
+    listed = Counter()
+    for product in floor.products:
+        listed[product.shape] += product.count
+    assert shapes.seen == listed and seconds > 0
+    floor.release()
+    with MatmulShapes() as shapes:
+        floor.epoch()  # the operands made again
+    assert shapes.seen == listed
+
+
+def test_roofline_epochs_are_timed_between_the_engines_outside_its_clock(tiny_data, monkeypatch):
+    """A roofline epoch follows each engine epoch; the engine's epochs do not count it."""
+    config = TrainConfig(epochs=3, batch_size=64, hidden=32, device="cpu")
+    n_train, n_test = len(tiny_data.train_y), len(tiny_data.test_y)
+    floor = bench.Roofline(config, n_train, n_test, torch.device("cpu"))
+    calls = []
+
+    def slow_epoch() -> float:
+        calls.append(time.perf_counter())
+        time.sleep(0.3)
+        return 0.3
+
+    monkeypatch.setattr(floor, "epoch", slow_epoch)
+    engine, roof = bench.engine_beside_roofline(tiny_data, config, floor)
+    assert len(calls) == 3
+    assert roof.seconds_per_epoch == pytest.approx(0.3)
+    assert engine.seconds_per_epoch < 0.3  # the listener's 0.3 s are outside the epochs
