@@ -3,7 +3,10 @@
 The README's table comes from this. The loop repeats the fused engine's operations for the
 seed's plain SGD (``core/model.py`` FusedStep, ``core/trainer.py`` _train_batch, the trainer's
 ``ShuffledEpoch`` gather and uint8 test set) with a timer around each part; the timers add a
-few milliseconds an epoch, so the parts sum to a little more than a bench epoch.
+few milliseconds an epoch, so the parts sum to a little more than a bench epoch. After each
+epoch the same products run alone on operands that stay in cache (the roofline's way), with
+the same timers, so the two columns come from the same seconds of the machine: on a busy
+host, which parts slow down with the host and which slow down more.
 
     python assets/bench/epoch_parts.py [EPOCHS]
 """
@@ -55,6 +58,17 @@ def main(epochs: int) -> None:
     chunk_pixels = torch.empty(CHUNK, 784, dtype=torch.uint8)
     chunk_labels = torch.empty(CHUNK, dtype=torch.long)
     shuffle = torch.Generator().manual_seed(1)
+    hot = {
+        "X": torch.rand(BATCH, 784),
+        "W1": torch.randn(784, hidden),
+        "Z": torch.empty(BATCH, hidden),
+        "W2t": torch.randn(10, hidden),
+        "logits": torch.empty(10, BATCH),
+        "G": torch.randn(10, BATCH),
+        "dH": torch.empty(BATCH, hidden),
+        "test": torch.rand(len(test), 784),
+        "test_out": torch.empty(len(test), hidden),
+    }
     clock = time.perf_counter
     rows = []
     for _ in range(epochs):
@@ -120,12 +134,37 @@ def main(epochs: int) -> None:
             H = torch.addmm(b1, torch.div(test[j : j + 256], 255), W1).clamp_min_(0)
             torch.softmax(torch.addmm(b2, H, W2t.t()), dim=1)
         lap("evaluation", t)
-        rows.append((clock() - started, spent))
+        rows.append((clock() - started, spent, products_alone(hot, n // BATCH)))
         print(f"epoch {rows[-1][0]:.3f} s", flush=True)
     kept = rows[1:] if len(rows) > 2 else rows  # the first epoch warms up
-    print(f"median epoch {statistics.median(s for s, _ in kept):.3f} s (with the timers)")
+    print(f"median epoch {statistics.median(s for s, _, _ in kept):.3f} s (with the timers)")
+    print(f"  {'':24s} {'engine':>10} {'alone':>10}")
     for part in PARTS:
-        print(f"  {part:24s} {statistics.median(p[part] for _, p in kept) * 1e3:7.1f} ms")
+        alone = [r[part] for _, _, r in kept if part in r]
+        shown = f"{statistics.median(alone) * 1e3:7.1f} ms" if alone else ""
+        engine = statistics.median(p[part] for _, p, _ in kept)
+        print(f"  {part:24s} {engine * 1e3:7.1f} ms {shown}")
+
+
+def products_alone(hot: dict[str, torch.Tensor], batches: int) -> dict[str, float]:
+    """The epoch's products with nothing between them, on the same operands every time."""
+    clock, spent = time.perf_counter, {}
+    parts = (
+        ("X@W1", lambda h: torch.mm(h["X"], h["W1"], out=h["Z"])),
+        ("logits (W2^T@H^T + b2)", lambda h: torch.mm(h["W2t"], h["Z"].t(), out=h["logits"])),
+        ("G@W2^T", lambda h: torch.mm(h["G"].t(), h["W2t"], out=h["dH"])),
+        ("W2, b2 update", lambda h: torch.mm(h["G"], h["Z"], out=h["W2t"])),
+        ("W1 update", lambda h: torch.mm(h["X"].t(), h["dH"], out=h["W1"])),
+    )
+    for _ in range(batches):
+        for part, product in parts:
+            t = clock()
+            product(hot)
+            spent[part] = spent.get(part, 0.0) + clock() - t
+    t = clock()
+    torch.mm(hot["test"], hot["W1"], out=hot["test_out"])
+    spent["evaluation"] = clock() - t
+    return spent
 
 
 if __name__ == "__main__":
