@@ -98,7 +98,9 @@ def test_roofline_epochs_are_timed_between_the_engines_outside_its_clock(tiny_da
         return 0.3
 
     monkeypatch.setattr(floor, "epoch", slow_epoch)
-    engine, roof = bench.engine_beside_roofline(tiny_data, config, floor)
+    engine, roof, ratios = bench.engine_beside_roofline(tiny_data, config, floor)
     assert len(calls) == 3
     assert roof.seconds_per_epoch == pytest.approx(0.3)
     assert engine.seconds_per_epoch < 0.3  # the listener's 0.3 s are outside the epochs
+    # Each epoch over the roofline epoch after it, the first (warm-up) left out as in the medians.
+    assert len(ratios) == 2 and all(0 < r < 1 for r in ratios)

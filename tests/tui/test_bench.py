@@ -30,6 +30,7 @@ def test_bench_measures_every_figure_and_reports_targets(tiny_dir):
     for figure in figures.values():
         assert figure["seconds_per_epoch"] > 0 and figure["examples_per_s"] > 0, figure
     assert "replica" in figures["seed"]["note"] or "torchvision" in figures["seed"]["note"]
+    assert "epoch by epoch" in figures["headless"]["note"]  # paired with the roofline's epochs
     assert result["key_latency_ms"]["presses"] == 3 and result["key_latency_ms"]["p95"] > 0
     assert result["first_frame_s"] is not None and result["first_frame_s"] > 0
     assert 0 < result["peak_rss_mib"] < 4096
