@@ -339,7 +339,8 @@ def table(result: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlp-tui bench", description=__doc__.split("\n\n")[0])
+    summary = __doc__.split("\n\n")[0].replace("``", "")  # the docstring's first paragraph, plain
+    parser = argparse.ArgumentParser(prog="mlp-tui bench", description=summary)
     parser.add_argument("--epochs", type=int, default=4, help="epochs per engine measurement")
     parser.add_argument("--presses", type=int, default=20, help="keys timed under the app")
     parser.add_argument("--device", default="cpu", help="auto, cpu, cuda... (default cpu)")

@@ -80,3 +80,14 @@ def test_a_run_that_diverges_under_the_app_is_reported_not_waited_for(tiny_data)
     )
     assert trainer.state is RunState.DIVERGED or trainer.state is RunState.STOPPED
     assert seconds == [] and len(latencies) == 2
+
+
+def test_bench_help_reads_as_plain_text():
+    done = subprocess.run(
+        [sys.executable, "-m", "mlp_tui.tui.main", "bench", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "roofline" in done.stdout
+    assert "``" not in done.stdout  # the docstring's markup stays out of the terminal
