@@ -344,7 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=4, help="epochs per engine measurement")
     parser.add_argument("--presses", type=int, default=20, help="keys timed under the app")
     parser.add_argument("--device", default="cpu", help="auto, cpu, cuda... (default cpu)")
-    parser.add_argument("--engine", default="fused", choices=("fused", "autograd"))
+    parser.add_argument(
+        "--engine",
+        default="fused",
+        choices=("fused", "autograd"),
+        help="the engine to time: fused (default) or autograd (the seed verbatim)",
+    )
     parser.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files")
     parser.add_argument("--skip-seed", action="store_true", help="leave out the seed pipeline")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
