@@ -107,12 +107,20 @@ def epoch_matmuls(batch: int, hidden: int, n_train: int, n_test: int) -> list[Pr
     return products
 
 
-def _layouts(shape: tuple[int, int, int], device: torch.device):
-    """``(m x k) @ (k x n)`` with each operand row-major or a transposed view: four layouts."""
+def _operand(rows: int, cols: int, transposed: int, device: torch.device) -> torch.Tensor:
+    """A random ``rows x cols`` operand, row-major or the transposed view of a row-major one."""
+    if transposed:
+        return torch.randn(cols, rows, device=device).t()
+    return torch.randn(rows, cols, device=device)
+
+
+def _layout(
+    shape: tuple[int, int, int], device: torch.device, index: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Operands of ``(m x k) @ (k x n)`` in layout ``index`` of four: the left operand
+    transposed in 2 and 3, the right one in 1 and 3."""
     m, k, n = shape
-    lefts = (torch.randn(m, k, device=device), torch.randn(k, m, device=device).t())
-    rights = (torch.randn(k, n, device=device), torch.randn(n, k, device=device).t())
-    return [(a, b) for a in lefts for b in rights]
+    return _operand(m, k, index // 2, device), _operand(k, n, index % 2, device)
 
 
 def _sync(device: torch.device) -> None:
@@ -124,11 +132,13 @@ def fastest_layout(
     shape: tuple[int, int, int], device: torch.device, rounds: int = 5, window_s: float = 0.02
 ) -> tuple[float, int]:
     """The measured FLOP/s of ``(m x k) @ (k x n)`` in its fastest operand layout, and that
-    layout (an index into ``_layouts``): the floor, whichever layout the engine picked. The
+    layout (see ``_layout``): the floor, whichever layout the engine picked. The
     layouts take turns for ``rounds`` short windows and each keeps its median, so the
     machine's drift hits all four alike and one lucky window does not set the floor."""
     m, k, n = shape
-    layouts = _layouts(shape, device)
+    lefts = [_operand(m, k, transposed, device) for transposed in (0, 1)]
+    rights = [_operand(k, n, transposed, device) for transposed in (0, 1)]
+    layouts = [(a, b) for a in lefts for b in rights]  # in _layout's order
     out = torch.empty(m, n, device=device)
     rates: list[list[float]] = [[] for _ in layouts]
     for _ in range(rounds):
@@ -184,7 +194,7 @@ class Roofline:
         """Seconds for one epoch of the products, timed in one go."""
         if not self._operands:
             for shape, layout in self.layouts.items():
-                a, b = _layouts(shape, self.device)[layout]
+                a, b = _layout(shape, self.device, layout)
                 self._operands[shape] = (a, b, torch.empty(shape[0], shape[2], device=self.device))
         batches = [p for p in self.products if p.count > 1]  # the full batches' products
         rest = [p for p in self.products if p.count <= 1]  # a short last batch, the test set

@@ -104,3 +104,19 @@ def test_roofline_epochs_are_timed_between_the_engines_outside_its_clock(tiny_da
     assert engine.seconds_per_epoch < 0.3  # the listener's 0.3 s are outside the epochs
     # Each epoch over the roofline epoch after it, the first (warm-up) left out as in the medians.
     assert len(ratios) == 2 and all(0 < r < 1 for r in ratios)
+
+
+def test_a_roofline_epoch_uses_the_layout_found_fastest(monkeypatch):
+    """The layout timed fastest is the one a roofline epoch's operands are made in."""
+    mm = torch.mm
+
+    def fast_only_with_the_left_operand_transposed(a, b, out):
+        if a.is_contiguous() or not b.is_contiguous():
+            time.sleep(0.002)
+        return mm(a, b, out=out)
+
+    monkeypatch.setattr(torch, "mm", fast_only_with_the_left_operand_transposed)
+    _, index = bench.fastest_layout((64, 32, 16), torch.device("cpu"), rounds=3, window_s=0.01)
+    left, right = bench._layout((64, 32, 16), torch.device("cpu"), index)
+    assert not left.is_contiguous() and right.is_contiguous()
+    assert left.shape == (64, 32) and right.shape == (32, 16)
