@@ -100,17 +100,48 @@ def test_w2_stored_by_class_holds_the_seeds_values():
     assert by_class.W2.untyped_storage().data_ptr() == by_class.flat.untyped_storage().data_ptr()
 
 
+@pytest.mark.parametrize("by_class", [True, False], ids=["W2 by class", "W2 as the seed's"])
 @pytest.mark.parametrize("init_scale", [0.01, 0.0])  # 0: every logit ties at first
-def test_fused_step_predicts_and_scores_as_the_seed(tiny_data, init_scale):
+def test_fused_step_predicts_and_scores_as_the_seed(tiny_data, init_scale, by_class):
     """Losses and argmax (first of equal maxima) as the seed computes them from ``net(X)``."""
     X, y = tiny_data.train_batch(torch.arange(64))
-    net = ScratchMLP(32, init_scale, torch.Generator().manual_seed(1), w2_by_class=True)
+    net = ScratchMLP(32, init_scale, torch.Generator().manual_seed(1), w2_by_class=by_class)
     losses, predicted = FusedStep(net).forward(X, y)
     seed_losses, seed_predicted = AutogradStep(net).forward(X, y)
     assert torch.equal(predicted, seed_predicted)
     assert torch.allclose(losses, seed_losses, atol=1e-6)
     if init_scale == 0:
         assert predicted.eq(0).all()
+
+
+@pytest.mark.parametrize("by_class", [True, False], ids=["W2 by class", "W2 as the seed's"])
+@pytest.mark.parametrize(
+    "sgd", [{}, {"momentum": 0.9, "weight_decay": 1e-3}], ids=["plain SGD", "momentum"]
+)
+def test_fused_steps_follow_the_seeds_steps_in_either_w2_layout(tiny_data, by_class, sgd):
+    """The trainer stores W2 by class on the CPU and as the seed's elsewhere (CUDA); each
+    layout's fused step, batch after batch, is the seed's autograd step up to rounding."""
+    nets = [ScratchMLP(32, 0.01, torch.Generator().manual_seed(3), w2_by_class=by_class)
+            for _ in range(2)]  # fmt: skip
+    steps = [FusedStep(nets[0]), AutogradStep(nets[1])]
+    optimizers = [torch.optim.SGD(net.params, lr=0.5, **sgd) for net in nets]
+    assert steps[0].class_dim == (0 if by_class else 1)
+    for batch in range(12):
+        X, y = tiny_data.train_batch(torch.arange(batch * 40, batch * 40 + 40) % 600)
+        results = [step.forward(X, y) for step in steps]
+        assert torch.equal(results[0][1], results[1][1])
+        assert torch.allclose(results[0][0], results[1][0], atol=1e-5)
+        for step, optimizer in zip(steps, optimizers):
+            step.update(optimizer)
+    for ours, seed in zip(nets[0].params, nets[1].params):
+        assert ours.shape == seed.shape
+        assert torch.allclose(ours, seed, atol=1e-5)
+    assert not torch.allclose(nets[0].W2, ScratchMLP(32, 0.01, torch.Generator().manual_seed(3)).W2)
+
+
+def test_the_trainer_stores_w2_by_class_for_the_fused_step_on_the_cpu(tiny_data):
+    assert Trainer(TrainConfig(device="cpu"), tiny_data).net.w2_by_class
+    assert not Trainer(TrainConfig(device="cpu", engine="autograd"), tiny_data).net.w2_by_class
 
 
 def test_fused_evaluation_matches_the_seeds_form(trained):
