@@ -10,6 +10,7 @@ from mlp_tui.core import checkpoint
 from mlp_tui.core import trainer as trainer_module
 from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.events import BatchReport, RunState
+from mlp_tui.core.syncfree import SyncFreeSteps
 from mlp_tui.core.trainer import Trainer
 
 from tests.core._helpers import EventLog, finish, metrics, params, same_params, start
@@ -200,6 +201,20 @@ def test_live_changes_rebuild_the_graph_with_the_eager_result(tiny_data):
     assert lazy.batch_losses == eager.batch_losses
     assert metrics(lazy.history) == metrics(eager.history)
     assert same_params(params(lazy), params(eager))
+
+
+def test_the_converted_image_table_gives_the_same_run(tiny_data, monkeypatch):
+    """CUDA keeps the training images as floats for the graph to gather; the run is the
+    same, bit for bit, as from the uint8 rows (here on the CPU, the table forced on)."""
+    monkeypatch.setattr(SyncFreeSteps, "CONVERTED_TABLE_ON", ("cpu",))
+    floats = steered_run(BASE, tiny_data, sync_free=True, graphs=True)
+    assert floats._device_steps.train_x.dtype == torch.float32
+    monkeypatch.setattr(SyncFreeSteps, "CONVERTED_TABLE_ON", ())
+    pixels = steered_run(BASE, tiny_data, sync_free=True, graphs=True)
+    assert pixels._device_steps.train_x is None
+    assert floats.batch_losses == pixels.batch_losses
+    assert metrics(floats.history) == metrics(pixels.history)
+    assert same_params(params(floats), params(pixels))
 
 
 # --------------------------------------------------------------------------- on a real GPU
