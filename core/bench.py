@@ -91,7 +91,10 @@ def epoch_matmuls(batch: int, hidden: int, n_train: int, n_test: int) -> list[Pr
     """Every matrix product of one epoch, in the shapes and the order the engine computes
     them: per batch the forward ``X@W1`` and ``W2^T@H^T`` (the logits by class), the backward
     ``G@W2^T`` (the hidden layer's gradient) and the two weight gradients ``G^T@H`` and
-    ``X^T@dH``; then the test set's ``X@W1`` (its ``H@W2`` is 0.05 GFLOP and left out)."""
+    ``X^T@dH``; then the test set's ``X@W1`` (its ``H@W2`` is 0.05 GFLOP and left out).
+    These are the CPU's shapes; on CUDA, where ``W2`` keeps the seed's layout, the engine
+    computes the two small products with ``W2`` as their transposes (``H@W2``, ``H^T@G``): the
+    same FLOPs."""
     full, last = divmod(n_train, batch)
     products = []
     for rows, count in ((batch, full), (last, 1 if last else 0)):
