@@ -12,6 +12,7 @@ from mlp_tui.core.trainer import Trainer
 from textual import work
 
 from . import files
+from .progress import where_it_stands
 from .screens.prompt import ValuePrompt
 from .screens.quit import QuitDialog
 
@@ -63,14 +64,14 @@ class CheckpointKeys(_Base):
             return
         self.trainer.stop()
         self.adopt(trainer, paused=False, saved=True)
-        self.notify(f"opened a run at epoch {trainer.epoch}, batch {trainer.batch}")
+        self.notify(f"opened a run: {where_it_stands(trainer)}")
 
     def action_quit(self) -> None:
         if not self.unsaved:
             self.leave()
             return
         trainer = self.trainer
-        progress = f"epoch {trainer.epoch + 1}, batch {trainer.batch}"
+        progress = where_it_stands(trainer)
 
         def answer(choice: str | None) -> None:
             if choice == "discard":

@@ -92,6 +92,7 @@ async def test_o_opens_a_checkpoint_and_continues_it(make_trainer, make_app, tmp
         await wait_until(pilot, lambda: app.trainer is not first)
         assert app.trainer.history == saved.history
         assert app.trainer.step_count >= saved.step_count
+        await wait_until(pilot, lambda: "opened a run: 2 epochs done" in messages(app))
         await wait_until(pilot, lambda: app.trainer.step_count > saved.step_count)  # resumed
         await wait_until(pilot, lambda: first.state is RunState.STOPPED)  # stop is a command
 

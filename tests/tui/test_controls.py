@@ -149,6 +149,28 @@ async def test_q_quits_at_once_without_progress(make_app):
         await wait_until(pilot, lambda: app._exit)
 
 
+def dialog_text(app) -> str:
+    return str(app.screen.query_one(".dialog-title").render())
+
+
+async def test_q_says_where_the_unsaved_run_stands(make_app, make_trainer):
+    app = make_app(make_trainer(epochs=2))
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.trainer.state is RunState.FINISHED)
+        await press_now(pilot, "q")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        # Not "epoch 3, batch 0": the run finished its two epochs.
+        assert "Unsaved progress: 2 epochs done." in dialog_text(app)
+    app = make_app(paused=True)
+    async with app.run_test() as pilot:
+        await pilot.press("n", "n", "n")
+        await wait_until(pilot, lambda: app.trainer.step_count == 3)
+        await press_now(pilot, "q")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        expected = f"epoch 1, batch 3 of {app.trainer.batches_per_epoch}."
+        assert expected in dialog_text(app)
+
+
 async def test_q_while_training_never_hangs(make_app):
     app = make_app()
     async with app.run_test() as pilot:
