@@ -8,7 +8,8 @@ from mlp_tui.tui.ladders import FIELDS, step
 from mlp_tui.tui.progress import RunProgress, clock_text, rate_text
 from mlp_tui.tui.widgets.class_bars import bar
 from mlp_tui.tui.widgets.loss_plot import lr_markers
-from mlp_tui.tui.widgets.training_plot import downsample, whole_ticks
+from mlp_tui.tui.widgets.training_plot import downsample, key_line, whole_ticks
+from rich.console import Console
 
 
 def walk(field: str, start: object, direction: int, presses: int) -> list[object]:
@@ -88,6 +89,22 @@ def test_downsampling_keeps_the_shape_and_the_number_of_points_bounded():
 def test_ticks_are_round_whole_numbers():
     assert whole_ticks(1, 10) == [2, 4, 6, 8, 10]
     assert whole_ticks(1, 2350) == [500, 1000, 1500, 2000]
+
+
+def test_a_plots_key_shortens_to_fit_its_row():
+    lines = [("train loss", "loss", "orange"), ("test acc", "test acc", "green")]
+    rows = {width: key_line("per epoch", lines, width) for width in (60, 30, 22, 12)}
+    assert [row.cell_len for row in rows.values()] == [60, 30, 22, 12]  # centred, full width
+    assert rows[60].plain.strip() == "per epoch   ━━ train loss  ━━ test acc"
+    assert rows[30].plain.strip() == "━━ train loss  ━━ test acc"
+    assert rows[22].plain.strip() == "━ loss ━ test acc"
+    assert rows[12].plain.strip() == "━ loss ━ te…"
+    # Each swatch in its line's colour, as plotext draws the line.
+    row, console = rows[60], Console()
+    first = row.plain.index("━━")
+    second = row.plain.index("━━", first + 2)
+    colours = [row.get_style_at_offset(console, at).color for at in (first, second)]
+    assert None not in colours and colours[0] != colours[1]
 
 
 def test_lr_markers_show_each_effective_change_once():

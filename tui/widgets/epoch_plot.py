@@ -39,11 +39,15 @@ class EpochPlot(TrainingPlot):
             plt.title("per epoch: waiting for the first epoch")
             plt.ylim(0, 1)
             return
-        plt.title("per epoch")
+        lines = (
+            ("train loss", "loss", "orange"),
+            ("train acc", "train acc", "magenta"),
+            ("test acc", "test acc", "green"),
+        )
+        self.key("per epoch", *lines)
         xs = [r.epoch for r in self.history]
-        plt.plot(xs, [r.train_loss for r in self.history], color="orange", label="train loss")
-        plt.plot(xs, [r.train_acc for r in self.history], color="magenta", label="train acc")
-        plt.plot(xs, [r.test_acc for r in self.history], color="green", label="test acc")
+        for (_, _, colour), field in zip(lines, ("train_loss", "train_acc", "test_acc")):
+            plt.plot(xs, [getattr(r, field) for r in self.history], color=colour)
         top = max(1.0, max(r.train_loss for r in self.history))
         plt.ylim(0, top)
         for epoch, lr in self.markers:

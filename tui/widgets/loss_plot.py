@@ -53,11 +53,13 @@ class LossPlot(TrainingPlot):
         if not self.losses:
             plt.title("training loss per batch: waiting for the first batch")
             return
-        plt.title("training loss per batch")
+        self.key(
+            "training loss per batch", ("batch", "batch", "gray"), ("smoothed", "smooth", "orange")
+        )
         xs, raw = downsample(self.losses, self.max_points)
         _, smooth = downsample(self.smoothed, self.max_points)
-        plt.plot(xs, raw, color="gray", label="batch")
-        plt.plot(xs, smooth, color="orange", label="smoothed")
+        plt.plot(xs, raw, color="gray")
+        plt.plot(xs, smooth, color="orange")
         bottom = min(raw)
         for step, lr in self.markers:
             plt.vline(step + 0.5, color="cyan")

@@ -1,0 +1,94 @@
+"""Make the README's screenshots from a real run on the real data.
+
+    python assets/screenshots.py [DATA_DIR]
+
+Trains the seed's run in the app (headless Textual, 120x40), doubles the learning rate during
+epoch 3 and writes, into this folder: ``app-running.svg`` (training, late in epoch 6),
+``app-80x24-ascii.svg`` (paused, 80x24, images in ASCII), ``app-image.svg`` (one misclassified
+image with its ten probabilities) and ``app-help.svg`` (the keys, on a fresh paused run). The
+figures on them (examples/s, times, the images shown) are this machine's and this run's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.data import load
+from mlp_tui.core.events import RunState
+from mlp_tui.core.trainer import Trainer, keep_this_thread_serial
+from mlp_tui.tui.app import MLPApp
+from mlp_tui.tui.screens.image import ImageScreen
+from textual import events
+
+HERE = Path(__file__).resolve().parent
+SIZE, SMALL = (120, 40), (80, 24)
+
+
+async def until(condition: Callable[[], object], timeout: float = 120.0) -> None:
+    """Poll without the pilot's wait for an idle app: a training app is never idle."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout} s for {condition}")
+        await asyncio.sleep(0.02)
+
+
+def press_now(app: MLPApp, key: str, character: str) -> None:
+    """A key as the terminal driver posts it, without the pilot's wait for an idle app (which,
+    while training, returns only when the run is over)."""
+    app._driver.send_message(events.Key(key, character))
+
+
+def shot(app: MLPApp, name: str) -> None:
+    app.save_screenshot(str(HERE / name))
+    print(f"wrote {HERE / name}")
+
+
+async def settle(app: MLPApp) -> None:
+    """Bring the plots and the gallery up to date now (while training they redraw about once a
+    second) and let the screen draw them."""
+    app.redraw()
+    await asyncio.sleep(0.2)
+
+
+async def main(data_dir: str | None) -> None:
+    keep_this_thread_serial()  # as `mlp-tui` does: the training thread owns the OpenMP team
+    data = load(data_dir, allow_download=False)
+    saves = tempfile.mkdtemp()  # nothing is saved; the app only needs a folder to suggest
+    app = MLPApp(Trainer(TrainConfig(), data), save_dir=saves)
+    async with app.run_test(size=SIZE) as pilot:
+        trainer = app.trainer
+        await until(lambda: (trainer.epoch, trainer.batch) >= (2, 60))
+        press_now(app, "plus", "+")
+        await until(lambda: (trainer.epoch, trainer.batch) >= (5, 150))
+        await settle(app)
+        shot(app, "app-running.svg")
+        press_now(app, "space", " ")
+        await until(lambda: trainer.state is RunState.PAUSED)
+        await pilot.press("g")
+        await pilot.resize_terminal(*SMALL)
+        await settle(app)
+        shot(app, "app-80x24-ascii.svg")
+        await pilot.press("g")
+        await pilot.resize_terminal(*SIZE)
+        await pilot.press("right", "right", "enter")
+        await until(lambda: isinstance(app.screen, ImageScreen))
+        await settle(app)
+        shot(app, "app-image.svg")
+    app.trainer.stop()
+    app = MLPApp(Trainer(TrainConfig(), data), paused=True, save_dir=saves)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await settle(app)
+        shot(app, "app-help.svg")
+    app.trainer.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else None))
