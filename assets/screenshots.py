@@ -5,8 +5,10 @@
 Trains the seed's run in the app (headless Textual, 120x40), doubles the learning rate during
 epoch 3 and writes, into this folder: ``app-running.svg`` (training, late in epoch 6),
 ``app-80x24-ascii.svg`` (paused, 80x24, images in ASCII), ``app-image.svg`` (one misclassified
-image with its ten probabilities) and ``app-help.svg`` (the keys, on a fresh paused run). The
-figures on them (examples/s, times, the images shown) are this machine's and this run's.
+image with its ten probabilities) and ``app-help.svg`` (the keys, on a fresh paused run);
+then, after a finished 3-epoch run, the prediction inspector's four tabs: ``inspect-explorer``,
+``inspect-confusion``, ``inspect-per-class`` and ``inspect-weights.svg``. The figures on
+them (examples/s, times, the images shown) are this machine's and this run's.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mlp_tui.core.events import RunState
 from mlp_tui.core.trainer import Trainer, keep_this_thread_serial
 from mlp_tui.tui.app import MLPApp
 from mlp_tui.tui.screens.image import ImageScreen
+from mlp_tui.tui.screens.inspect import InspectScreen
 from textual import events
 
 HERE = Path(__file__).resolve().parent
@@ -88,6 +91,16 @@ async def main(data_dir: str | None) -> None:
         await settle(app)
         shot(app, "app-help.svg")
     app.trainer.stop()
+    app = MLPApp(Trainer(TrainConfig(epochs=3), data), save_dir=saves)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.trainer.state is RunState.FINISHED)
+        await pilot.press("i")
+        await until(lambda: isinstance(app.screen, InspectScreen))
+        await pilot.press("m", "s")  # the misclassified, most confident first
+        for tab, name in enumerate(("explorer", "confusion", "per-class", "weights"), start=1):
+            await pilot.press(str(tab))
+            await pilot.pause(0.3)
+            shot(app, f"inspect-{name}.svg")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from mlp_tui.tui.widgets import explorer_grid
 from mlp_tui.tui.widgets.confusion_matrix import ConfusionMatrix
 from mlp_tui.tui.widgets.explorer_grid import PredictionGrid
 from mlp_tui.tui.widgets.explorer_panel import ExplorerPanel
-from mlp_tui.tui.widgets.per_class_plot import PerClassPlot
+from mlp_tui.tui.widgets.per_class_plot import COLOURS, PerClassPlot
 from mlp_tui.tui.widgets.weights_view import WeightsView
 from rich.console import Console
 from textual.app import App
@@ -248,6 +248,8 @@ async def test_per_class_tab_table_and_one_class_plot(trained):
         for c in range(10):
             assert table.get_row_at(c)[0] == data.CLASS_NAMES[c]
             assert str(table.get_row_at(c)[3]) == f"{accuracy[c]:.1%}"
+            swatch = table.get_row_at(c)[-1]  # the key to the plot: the class's line colour
+            assert swatch.style.color.triplet == COLOURS[c]
         plot = app.screen.query_one(PerClassPlot)
         assert plot.history.epochs == [1, 2] and plot.only is None
         await pilot.press("o")

@@ -7,13 +7,15 @@ import math
 import torch
 from mlp_tui.core.analysis import PerClassHistory, per_class_accuracy
 from mlp_tui.core.data import CLASS_NAMES
+from rich.color import Color
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable
 
-from .per_class_plot import PerClassPlot
+from .per_class_plot import COLOURS, PerClassPlot
 
 
 def percent(value: float) -> str:
@@ -40,7 +42,9 @@ class PerClassPanel(Horizontal):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         previous = self.history.accuracies[-2] if len(self.history) > 1 else None
-        table.add_columns("class", "correct", "images", "accuracy", "change", "")
+        # The last column is the class's colour in the plot beside the table: a key that needs
+        # no room on the plot (plotext's legend would sit over the first epochs' points).
+        table.add_columns("class", "correct", "images", "accuracy", "change", "", "line")
         for c, acc in enumerate(per_class_accuracy(self.matrix).tolist()):
             change = Text("–", "dim", justify="right")
             if previous is not None and not math.isnan(previous[c]) and not math.isnan(acc):
@@ -55,6 +59,7 @@ class PerClassPanel(Horizontal):
                 Text(percent(acc), justify="right"),
                 change,
                 Text(bar, "green"),
+                Text("━━━━", Style(color=Color.from_rgb(*COLOURS[c]))),
                 key=str(c),
             )
 

@@ -40,7 +40,7 @@ class PerClassPlot(PlotextPlot):
             ]
             if points:
                 xs, ys = zip(*points)
-                plt.plot(xs, ys, label=CLASS_NAMES[c], color=COLOURS[c], marker="hd")
+                plt.plot(xs, ys, color=COLOURS[c], marker="hd")  # the table is the key
         which = "all classes" if self.only is None else CLASS_NAMES[self.only]
         plt.title(f"Test accuracy per class (%), {which}")
         plt.xlabel("epoch")
