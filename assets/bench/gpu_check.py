@@ -72,8 +72,10 @@ def guard(label, fn):
 
 
 def diff(a, b):
-    return max(float((x.detach().cpu().double() - y.detach().cpu().double()).abs().max())
-               for x, y in zip(a.net.params, b.net.params))
+    return max(
+        float((x.detach().cpu().double() - y.detach().cpu().double()).abs().max())
+        for x, y in zip(a.net.params, b.net.params)
+    )
 
 
 one = TrainConfig(epochs=1)
@@ -82,8 +84,9 @@ one = TrainConfig(epochs=1)
 def correctness():
     cpu = run("cpu eager 1ep", one.replace(device="cpu"), sync_free=False)
     eager = run("gpu eager-sync 1ep", one.replace(device=DEV), sync_free=False)
-    nograph = run("gpu sync-free nographs 1ep", one.replace(device=DEV), sync_free=True,
-                  graphs=False)
+    nograph = run(
+        "gpu sync-free nographs 1ep", one.replace(device=DEV), sync_free=True, graphs=False
+    )
     graph = run("gpu sync-free graphs 1ep", one.replace(device=DEV), sync_free=True)
     results["check"] = {
         "graph_vs_nograph_maxdiff": diff(graph, nograph),
@@ -103,17 +106,27 @@ def divergence():
         import threading
 
         seen = threading.Event()
-        tr = Trainer(TrainConfig(epochs=2, lr=1000.0, device=DEV), data,
-                     lambda e: seen.set() if getattr(e, "state", None) is RunState.DIVERGED
-                     else None, **kw)
+        tr = Trainer(
+            TrainConfig(epochs=2, lr=1000.0, device=DEV),
+            data,
+            lambda e, seen=seen: (
+                seen.set() if getattr(e, "state", None) is RunState.DIVERGED else None
+            ),
+            **kw,
+        )
         th = threading.Thread(target=tr.run, daemon=True)
         th.start()
         ok = seen.wait(60)
         state, reason = tr.state, tr.reason
         tr.stop()
         th.join(30)
-        out[label] = (ok, state.name, reason, tr.step_count,
-                      all(bool(torch.isfinite(p).all()) for p in tr.net.params))
+        out[label] = (
+            ok,
+            state.name,
+            reason,
+            tr.step_count,
+            all(bool(torch.isfinite(p).all()) for p in tr.net.params),
+        )
     out["same_reason"] = out["eager"][2] == out["graphs"][2]
     results["divergence"] = out
     print(json.dumps(out), flush=True)
@@ -133,8 +146,11 @@ def speed():
     run("gpu sync-free nographs 10ep", ten, sync_free=True, graphs=False)
     run("gpu eager-sync 10ep", ten, sync_free=False)
     run("gpu sync-free graphs 10ep (again)", ten, sync_free=True)
-    run("gpu autograd sync-free 5ep", TrainConfig(epochs=5, device=DEV, engine="autograd"),
-        sync_free=True)
+    run(
+        "gpu autograd sync-free 5ep",
+        TrainConfig(epochs=5, device=DEV, engine="autograd"),
+        sync_free=True,
+    )
 
 
 def profile():
@@ -153,16 +169,23 @@ def profile():
     with open(os.path.join(OUT, "profile.txt"), "w") as f:
         f.write(table)
         f.write("\n\n")
-        f.write(p.key_averages().table(sort_by="self_cuda_time_total" if DEV == "cuda"
-                                       else "self_cpu_time_total", row_limit=25))
+        f.write(
+            p.key_averages().table(
+                sort_by="self_cuda_time_total" if DEV == "cuda" else "self_cpu_time_total",
+                row_limit=25,
+            )
+        )
 
 
 def lrchange():
     import threading
 
     out = {}
-    for label, kw in (("graphs", {"sync_free": True}), ("nographs", {"sync_free": True,
-                      "graphs": False}), ("eager", {"sync_free": False})):
+    for label, kw in (
+        ("graphs", {"sync_free": True}),
+        ("nographs", {"sync_free": True, "graphs": False}),
+        ("eager", {"sync_free": False}),
+    ):
         paused = threading.Semaphore(0)
 
         def listen(e, paused=paused):
@@ -193,15 +216,20 @@ def lrchange():
 
 
 def roof():
-    fig = roofline(TrainConfig(device=DEV), len(data.train_y), len(data.test_y),
-                   torch.device(DEV))
+    fig = roofline(TrainConfig(device=DEV), len(data.train_y), len(data.test_y), torch.device(DEV))
     results["roofline"] = fig.as_dict()
     print(json.dumps(fig.as_dict()), flush=True)
 
 
-for label, fn in (("correctness", correctness), ("divergence", divergence),
-                  ("momentum", momentum), ("lrchange", lrchange), ("speed", speed),
-                  ("roofline", roof), ("profile", profile)):
+for label, fn in (
+    ("correctness", correctness),
+    ("divergence", divergence),
+    ("momentum", momentum),
+    ("lrchange", lrchange),
+    ("speed", speed),
+    ("roofline", roof),
+    ("profile", profile),
+):
     guard(label, fn)
 
 with open(os.path.join(OUT, "gpu_results.json"), "w") as f:
@@ -209,9 +237,11 @@ with open(os.path.join(OUT, "gpu_results.json"), "w") as f:
 print("SUMMARY")
 for row in results.get("runs", []):
     ms = row["median_s"] * 1e3 if row["median_s"] else float("nan")
-    print(f"{row['name']:40s} {row['state']:9s} median {ms:8.2f} ms/epoch  first "
-          f"{row['first_s'] * 1e3:8.1f} ms  final {row['final']} graphs={row['graphs_on']} "
-          f"{row['graph_error'][:120]}")
+    print(
+        f"{row['name']:40s} {row['state']:9s} median {ms:8.2f} ms/epoch  first "
+        f"{row['first_s'] * 1e3:8.1f} ms  final {row['final']} graphs={row['graphs_on']} "
+        f"{row['graph_error'][:120]}"
+    )
 print("check", json.dumps(results.get("check")))
 print("divergence", json.dumps(results.get("divergence")))
 print("errors", len(results.get("errors", [])))
