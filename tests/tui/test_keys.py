@@ -42,6 +42,14 @@ async def test_footer_shows_every_key_and_dims_what_does_not_apply(make_app):
         assert "resume" not in shown and shown["step"] is False  # running: step is dimmed
 
 
+async def test_help_fits_the_smallest_terminal_without_scrolling_sideways(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        table = app.screen.query_one(DataTable)
+        assert table.virtual_size.width <= table.size.width  # no column cut off
+
+
 async def test_help_lists_every_key(make_app):
     app = make_app(paused=True)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -20,7 +20,7 @@ def key_rows(app: App, widgets: list[tuple[type[Widget], str]]) -> list[tuple[st
                 rows.append((*row, where))
     rows.append(("tab", "move between the gallery and the hyperparameters", "main screen"))
     rows.append(("ctrl+p", "command palette: every action by name", "main screen"))
-    rows.append(("ctrl+c", "quit now; unsaved progress is saved (as on SIGTERM)", "anywhere"))
+    rows.append(("ctrl+c", "quit now, saving unsaved progress (as on SIGTERM)", "anywhere"))
     return rows
 
 
