@@ -57,7 +57,7 @@ async def settle(app: MLPApp) -> None:
     """Bring the plots and the gallery up to date now (while training they redraw about once a
     second) and let the screen draw them."""
     app.redraw()
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.05)
 
 
 async def main(data_dir: str | None) -> None:
