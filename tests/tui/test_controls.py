@@ -13,7 +13,7 @@ from mlp_tui.tui.widgets.hyperparameters import HyperparameterPanel
 from mlp_tui.tui.widgets.status_bar import StatusBar
 from textual import events
 
-from .conftest import fill, messages, press_now, wait_until
+from .conftest import fill, messages, press_now, script, wait_until
 
 
 def status(app) -> str:
@@ -37,6 +37,19 @@ async def test_space_pauses_and_resumes(make_app):
         await press_now(pilot, "space")
         await wait_until(pilot, lambda: app.trainer.step_count > steps)
         await wait_until(pilot, lambda: "Running" in status(app))
+
+
+async def test_the_status_line_keeps_the_eta_at_80_columns(make_app, make_trainer):
+    trainer = script(make_trainer(epochs=20), 6, batch=4)
+    app = make_app(trainer, train=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_event(StateChanged(RunState.RUNNING, ""))
+        app.progress.record(125_000.0)
+        app.redraw()
+        await pilot.pause()
+        line = status(app)
+        assert "…" not in line and "ETA" in line and "elapsed 1:23" in line
+        assert "epoch 7/20 batch 4/" in line  # single spaces where two did not fit
 
 
 async def test_n_trains_one_batch_while_paused_and_nothing_while_running(make_app):

@@ -73,7 +73,7 @@ def status_of(
     )
 
 
-def status_line(status: Status) -> Text:
+def status_line(status: Status, gap: str = "  ") -> Text:
     fields = [
         f"epoch {status.epoch}/{status.epochs}",
         f"batch {status.batch}/{status.batches}",
@@ -84,7 +84,7 @@ def status_line(status: Status) -> Text:
         f"ETA {clock_text(status.eta)}",
     ]
     line = Text(f" {status.state.label} ", BADGES[status.state])
-    line.append("  " + "  ".join(fields))
+    line.append(gap + gap.join(fields))
     return line
 
 
@@ -117,8 +117,11 @@ class StatusBar(Widget):
     def render(self) -> Text:
         if self.status is None:
             return Text("")
+        width = max(self.content_size.width, 1)
         text = status_line(self.status)
-        text.truncate(max(self.content_size.width, 1), overflow="ellipsis")
+        if text.cell_len > width:  # at 80 columns: single spaces keep the ETA on screen
+            text = status_line(self.status, gap=" ")
+        text.truncate(width, overflow="ellipsis")
         detail = status_detail(self.status)
         if detail:
             text.append("\n")
