@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 ENGINES = ("fused", "autograd")
 
@@ -72,36 +75,74 @@ def _in_range(name: str, value: float, low: float, high: float, *, low_open: boo
         raise ConfigError(f"{name}: {value:g} is outside {bracket}{low:g}, {high:g}]")
 
 
-# Field name -> (parser, low, high, low excluded). Bounds are generous but keep the run
-# meaningful and in memory.
-NUMERIC_FIELDS: dict[str, tuple] = {
-    "lr": (_number, 0.0, 1e6, True),
-    "init_scale": (_number, 0.0, 100.0, True),
-    "momentum": (_number, 0.0, 0.999, False),
-    "weight_decay": (_number, 0.0, 1.0, False),
-    "divergence_factor": (_number, 1.0, 1e12, True),
-    "epochs": (_integer, 1, 100_000, False),
-    "batch_size": (_integer, 1, 65_536, False),
-    "hidden": (_integer, 1, 16_384, False),
-    "seed": (_integer, 0, 2**63 - 1, False),
+class Change(str, enum.Enum):
+    """When a new value for a field reaches a run that is under way."""
+
+    LIVE = "live"  # from the next batch
+    NEXT_EPOCH = "next epoch"  # from the next epoch's first batch
+    NEW_RUN = "new run"  # defines the network or where it trains: only a new run takes it
+
+
+@dataclass(frozen=True)
+class Field:
+    """One TrainConfig field: its words on screen, when a change applies, how it is parsed.
+
+    ``resumable`` says whether a checkpoint may be continued with a new value: the device and
+    the engine may change there, what drew the network (its size, scale and seed) may not."""
+
+    label: str
+    change: Change
+    parse: Callable[[str, str], Any]
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    resumable: bool = True
+
+
+def _text(name: str, text: str) -> str:
+    value = text.strip()
+    if not value:
+        raise ConfigError(f"{name}: a value is required")
+    return value
+
+
+def _engine(name: str, text: str) -> str:
+    value = text.strip()
+    if value not in ENGINES:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(ENGINES)}")
+    return value
+
+
+# The one table of what each field is. Bounds are generous but keep a run meaningful and in
+# memory. The trainer, the checkpoint loader, the CLI and the app's panel all read it.
+FIELDS: dict[str, Field] = {
+    "epochs": Field("epochs", Change.LIVE, _integer, 1, 100_000),
+    "lr": Field("learning rate", Change.LIVE, _number, 0.0, 1e6, low_open=True),
+    "batch_size": Field("batch size", Change.NEXT_EPOCH, _integer, 1, 65_536),
+    "hidden": Field("hidden units", Change.NEW_RUN, _integer, 1, 16_384, resumable=False),
+    "init_scale": Field(
+        "init scale", Change.NEW_RUN, _number, 0.0, 100.0, low_open=True, resumable=False
+    ),
+    "momentum": Field("momentum", Change.LIVE, _number, 0.0, 0.999),
+    "weight_decay": Field("weight decay", Change.LIVE, _number, 0.0, 1.0),
+    "seed": Field("seed", Change.NEW_RUN, _integer, 0, 2**63 - 1, resumable=False),
+    "device": Field("device", Change.NEW_RUN, _text),
+    "divergence_factor": Field("divergence factor", Change.LIVE, _number, 1.0, 1e12, low_open=True),
+    "engine": Field("engine", Change.NEW_RUN, _engine),
 }
+
+
+def fields_that_change(*changes: Change) -> tuple[str, ...]:
+    """The names of the fields whose changes apply as ``changes`` say, in the table's order."""
+    return tuple(name for name, field in FIELDS.items() if field.change in changes)
 
 
 def parse_field(name: str, text: str) -> object:
     """Parse a user-typed value for a TrainConfig field; raise ConfigError with one clear line."""
-    if name in NUMERIC_FIELDS:
-        parse, low, high, low_open = NUMERIC_FIELDS[name]
-        value = parse(name, text)
-        _in_range(name, value, low, high, low_open=low_open)
-        return value
-    if name == "device":
-        value = text.strip()
-        if not value:
-            raise ConfigError("device: a value is required")
-        return value
-    if name == "engine":
-        value = text.strip()
-        if value not in ENGINES:
-            raise ConfigError(f"engine: {value!r} is not one of {', '.join(ENGINES)}")
-        return value
-    raise ConfigError(f"unknown setting {name!r}")
+    field = FIELDS.get(name)
+    if field is None:
+        raise ConfigError(f"unknown setting {name!r}")
+    value = field.parse(name, text)
+    if field.low is not None and field.high is not None:
+        _in_range(name, value, field.low, field.high, low_open=field.low_open)
+    return value

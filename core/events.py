@@ -78,6 +78,19 @@ class Predictions:
 
 
 @dataclass(frozen=True)
+class BatchRefused:
+    """A batch whose loss showed divergence was not applied.
+
+    The update before it, which caused the jump, is undone when ``undone``: ``step`` is the
+    number of batches that stand after that, so a listener keeping one loss per batch drops
+    every one past ``step``. Comes before the ``StateChanged`` to DIVERGED that says why."""
+
+    step: int
+    loss: float  # the refused batch's mean loss (nan or inf as it was)
+    undone: bool
+
+
+@dataclass(frozen=True)
 class StateChanged:
     state: RunState
     reason: str = ""
@@ -115,6 +128,7 @@ Event = (
     BatchReport
     | EpochReport
     | Predictions
+    | BatchRefused
     | StateChanged
     | SettingsChanged
     | Saved

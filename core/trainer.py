@@ -20,10 +20,11 @@ from pathlib import Path
 import torch
 
 from . import checkpoint
-from .config import ConfigError, TrainConfig
+from .config import FIELDS, Change, ConfigError, TrainConfig, fields_that_change
 from .data import FashionMNIST, ShuffledEpoch, to_unit
 from .device import resolve_device
 from .events import (
+    BatchRefused,
     BatchReport,
     EpochReport,
     Event,
@@ -38,8 +39,7 @@ from .events import (
 from .model import AutogradStep, FusedStep, ScratchMLP
 from .syncfree import SyncFreeSteps
 
-LIVE_FIELDS = ("lr", "momentum", "weight_decay", "epochs", "divergence_factor")
-NEXT_EPOCH_FIELDS = ("batch_size",)
+CHANGE_DURING_A_RUN = fields_that_change(Change.LIVE, Change.NEXT_EPOCH)
 REPORT_INTERVAL_S = 0.05  # batch reports are coalesced to at most 20 a second
 UNDO_SPAN = 32  # an undo replays at most this many batches (see Trainer._keep_undo)
 TRAIN_THREADS = torch.get_num_threads()
@@ -210,7 +210,7 @@ class Trainer:
         """Change hyperparameters: lr, momentum, weight decay and epochs from the next batch,
         batch size from the next epoch. Raises ConfigError at once for a bad value."""
         for name in changes:
-            if name not in LIVE_FIELDS + NEXT_EPOCH_FIELDS:
+            if name not in CHANGE_DURING_A_RUN:
                 raise ConfigError(f"{name} cannot change during a run; start a new run")
         self.config.replace(**changes)  # validate now, in the caller's thread
         self._send("update", changes)
@@ -403,11 +403,13 @@ class Trainer:
         what = "not a number" if math.isnan(batch_loss) else f"{batch_loss:.4g}"
         self._flush_batches()
         where = f"epoch {self.epoch + 1}, batch {self.batch + 1}"
+        undone = self._undo_last_batch()
         kept = (  # numbered from 1, as ``where``: the undone update is the previous batch's
             f"rolled back to before batch {self.batch + 1}'s update, the last with a good loss"
-            if self._undo_last_batch()
+            if undone
             else "kept from the last accepted batch"
         )
+        self._emit(BatchRefused(self.step_count, batch_loss, undone))
         self._set_state(
             RunState.DIVERGED,
             f"loss {what} exceeds {self.config.divergence_factor:g} x the first batch's "
@@ -579,8 +581,6 @@ class Trainer:
         return Predictions(self.epoch, result.probs, result.labels)
 
     # ----------------------------------------------------------------- checkpoints
-    FIXED_ON_RESUME = ("hidden", "init_scale", "seed")
-
     @classmethod
     def from_checkpoint(
         cls,
@@ -596,7 +596,7 @@ class Trainer:
         path = Path(path)
         tensors, meta = checkpoint.read(path)
         config = checkpoint.config_from(path, meta)
-        for name in cls.FIXED_ON_RESUME:
+        for name in (name for name, field in FIELDS.items() if not field.resumable):
             if name in overrides and overrides[name] != getattr(config, name):
                 raise checkpoint.CheckpointError(
                     f"{path} was trained with {name}={getattr(config, name)}; "

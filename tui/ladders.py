@@ -9,36 +9,33 @@ from __future__ import annotations
 
 import math
 
+from mlp_tui.core.config import FIELDS as CONFIG_FIELDS
+from mlp_tui.core.config import Change, fields_that_change
 from mlp_tui.core.device import resolve_device
 
-LIVE_FIELDS = ("lr", "momentum", "weight_decay", "epochs")  # from the next batch
-NEXT_EPOCH_FIELDS = ("batch_size",)
-NEW_RUN_FIELDS = ("hidden", "init_scale", "seed", "device")  # define the network: a new run
+NEW_RUN_FIELDS = fields_that_change(Change.NEW_RUN)  # define the network: a new run
 
-# (field, label) in the order the panel lists them
-FIELDS = (
-    ("lr", "learning rate"),
-    ("batch_size", "batch size"),
-    ("hidden", "hidden units"),
-    ("epochs", "epochs"),
-    ("init_scale", "init scale"),
-    ("momentum", "momentum"),
-    ("weight_decay", "weight decay"),
-    ("seed", "seed"),
-    ("device", "device"),
+# The panel's fields in the order it lists them, with their labels.
+PANEL_ORDER = (
+    "lr",
+    "batch_size",
+    "hidden",
+    "epochs",
+    "init_scale",
+    "momentum",
+    "weight_decay",
+    "seed",
+    "device",
 )
-LABELS = dict(FIELDS)
+FIELDS = tuple((name, CONFIG_FIELDS[name].label) for name in PANEL_ORDER)
+LABELS = {name: field.label for name, field in CONFIG_FIELDS.items()}
 MOMENTA = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
 _EPS = 1e-9
 
 
 def when_applied(field: str) -> str:
     """The panel's words for when a change to ``field`` takes effect."""
-    if field in LIVE_FIELDS:
-        return "live"
-    if field in NEXT_EPOCH_FIELDS:
-        return "next epoch"
-    return "new run"
+    return CONFIG_FIELDS[field].change.value
 
 
 def one_two_five(value: float, direction: int, low: float, high: float) -> float | None:

@@ -7,14 +7,14 @@ import pytest
 import torch
 from mlp_tui.core import checkpoint
 from mlp_tui.core.config import TrainConfig
-from mlp_tui.core.events import RunState
+from mlp_tui.core.events import BatchReport, RunState, StateChanged
 from mlp_tui.core.trainer import Trainer
 from mlp_tui.tui.main import main
 
 from tests.core._helpers import EventLog, finish, params, same_params, start
 
-# lr 1000 on the tiny data: the loss goes from 2.3 to thousands in two batches, never nan.
-CONFIG = TrainConfig(epochs=3, lr=1000.0, batch_size=64, hidden=32, device="cpu")
+# lr 5 on the tiny data: three good batches, then the loss jumps past 10x the first (never nan).
+CONFIG = TrainConfig(epochs=3, lr=5.0, batch_size=64, hidden=32, device="cpu")
 
 
 @pytest.fixture
@@ -31,15 +31,15 @@ def diverged(tiny_data):
 def test_divergence_stops_with_a_reason_and_the_last_good_parameters(diverged, tiny_data):
     trainer, _ = diverged
     assert trainer.state is RunState.DIVERGED
-    assert "exceeds 10 x the first batch's" in trainer.reason and "lr 1000" in trainer.reason
+    assert "exceeds 10 x the first batch's" in trainer.reason and "with lr 5;" in trainer.reason
     assert "rolled back to before batch" in trainer.reason
     good = trainer.step_count  # the exploding update is undone, not just the refused batch
-    assert 0 <= good < trainer.batches_per_epoch and len(trainer.batch_losses) == good
+    assert good == 3 and good < trainer.batches_per_epoch and len(trainer.batch_losses) == good
     assert all(torch.isfinite(p).all() for p in trainer.net.params)
     # The same run, stepped to exactly the batches the diverged one kept.
     replay_log = EventLog()
     replay = Trainer(CONFIG, tiny_data, replay_log)
-    if good:
+    if good:  # 3 with this lr
         thread = start(replay, paused=True)
         replay_log.wait_state(RunState.PAUSED)
         mark = replay_log.mark()
@@ -49,6 +49,22 @@ def test_divergence_stops_with_a_reason_and_the_last_good_parameters(diverged, t
         finish(thread)
     assert replay.batch_losses == trainer.batch_losses
     assert same_params(params(replay), params(trainer))
+
+
+def test_a_listener_hears_which_batch_was_refused_and_where_the_run_stands(diverged):
+    """A UI keeping one loss per batch learns from the events alone which points to drop."""
+    trainer, log = diverged
+    kinds = [type(e).__name__ for e in log.events]
+    refused_at = kinds.index("BatchRefused")
+    refused = log.events[refused_at]
+    assert refused.undone and refused.step == trainer.step_count
+    assert refused.loss > 10 * trainer.reference_loss
+    after = log.events[refused_at + 1]
+    assert isinstance(after, StateChanged) and after.state is RunState.DIVERGED
+    reported = [
+        loss for e in log.events[:refused_at] if isinstance(e, BatchReport) for loss in e.losses
+    ]
+    assert reported[: refused.step] == trainer.batch_losses and len(reported) == refused.step + 1
 
 
 def test_a_diverged_run_can_be_saved_and_loaded(diverged, tiny_data, tmp_path):
