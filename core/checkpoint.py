@@ -1,4 +1,6 @@
-"""Checkpoints: one safetensors file, tensors as tensors and everything else as JSON metadata.
+"""Checkpoints: a trainer's ``state_dict()`` as one safetensors file, tensors as tensors and
+everything else as JSON metadata. This module handles bytes and validation; the trainer gives
+and takes the state.
 
 No unpickler ever runs: the file is an 8-byte header length, a JSON header and raw tensor bytes,
 so a hostile file can at worst be rejected. Writes go to a temporary file in the same folder,
@@ -15,17 +17,13 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from . import __version__
 from .config import ConfigError, TrainConfig, parse_field
-from .data import NUM_CLASSES, NUM_INPUTS
+from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST
 from .events import EpochReport
-
-if TYPE_CHECKING:
-    from .trainer import Trainer
 
 FORMAT = "mlp-tui-checkpoint"
 VERSION = 1
@@ -37,50 +35,73 @@ class CheckpointError(RuntimeError):
     """A checkpoint cannot be written or read; the message names the file and the reason."""
 
 
-def snapshot(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
-    """Everything needed to continue the run exactly where it is, between two batches."""
-    tensors = {
-        # A contiguous copy: the parameters share one buffer, and W2 may be stored by class.
-        name: p.detach().to("cpu", copy=True).contiguous()
-        for name, p in zip(trainer.net.NAMES, trainer.net.params)
-    }
-    for name, p in zip(trainer.net.NAMES, trainer.net.params):
-        buf = trainer.optimizer.state.get(p, {}).get("momentum_buffer")
-        if buf is not None:
-            tensors[f"momentum.{name}"] = buf.detach().cpu().contiguous()
-    tensors["shuffle_rng"] = trainer.shuffle_rng.get_state()
-    if trainer.perm is not None:  # the epoch's order is drawn: keep it, not a re-draw
-        tensors["perm"] = trainer.perm.cpu().contiguous()
-    tensors["batch_losses"] = torch.tensor(trainer.batch_losses, dtype=torch.float64)
-    meta = {
-        "config": dataclasses.asdict(trainer.config),
-        "epoch": trainer.epoch,
-        "batch": trainer.batch,
-        "step_count": trainer.step_count,
-        "epoch_batch_size": trainer.epoch_batch_size,
-        "loss_sum": trainer.loss_sum,
-        "correct": trainer.correct,
-        "seen": trainer.seen,
-        "epoch_seconds": trainer.epoch_seconds,
-        "elapsed": trainer.elapsed,
-        "reference_loss": trainer.reference_loss,
-        "history": [report.as_dict() for report in trainer.history],
-        "lr_changes": trainer.lr_changes,
-        "dataset": trainer.data.fingerprint,
-        "state": trainer.state.value,
-        "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "mlp_tui_version": __version__,
-    }
-    return tensors, meta
+TENSORS = ("shuffle_rng", "perm")  # state entries stored as tensors as they are
+PARAMETERS = ("W1", "b1", "W2", "b2")
 
 
-def save(trainer: Trainer, path: str | os.PathLike) -> Path:
+def save(state: dict, path: str | os.PathLike) -> Path:
+    """Write a trainer's ``state_dict()`` to ``path``, atomically."""
     from safetensors.torch import save as to_bytes
 
-    tensors, meta = snapshot(trainer)
+    tensors = {name: state["params"][name] for name in PARAMETERS}
+    tensors.update({f"momentum.{name}": buf for name, buf in state["momentum"].items()})
+    tensors.update({key: state[key] for key in TENSORS if state[key] is not None})
+    tensors["batch_losses"] = torch.tensor(state["batch_losses"], dtype=torch.float64)
+    meta = {
+        key: value
+        for key, value in state.items()
+        if key not in TENSORS and key not in ("params", "momentum", "batch_losses")
+    }
+    meta["config"] = dataclasses.asdict(state["config"])
+    meta["history"] = [report.as_dict() for report in state["history"]]
+    meta["saved_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    meta["mlp_tui_version"] = __version__
     header = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(meta, allow_nan=False)}
     payload = to_bytes(tensors, metadata=header)
     return write_atomic(Path(path), payload)
+
+
+def load(path: str | os.PathLike, data: FashionMNIST) -> dict:
+    """A checkpoint as the ``state_dict()`` it was saved from, checked against ``data``."""
+    path = Path(path).expanduser()
+    tensors, meta = read(path)
+    if meta.get("dataset") != data.fingerprint:
+        raise CheckpointError(
+            f"{path} was trained on another dataset ({meta.get('dataset')}); "
+            f"the data here is {data.fingerprint}"
+        )
+    try:
+        torch.Generator().set_state(tensors["shuffle_rng"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} is damaged (random state: {exc})") from None
+    count = len(data.train_y)
+    perm = tensors.get("perm")
+    if perm is not None and not (
+        perm.dtype == torch.int64
+        and perm.shape == (count,)
+        and torch.equal(perm.sort().values, torch.arange(count))
+    ):
+        raise CheckpointError(f"{path} is damaged (the shuffle order does not fit the data)")
+    batch, size = meta["batch"], meta["epoch_batch_size"]
+    if batch and (batch >= math.ceil(count / size) or meta["seen"] != batch * size):
+        raise CheckpointError(f"{path} is damaged (batch {batch} does not fit the data)")
+    reference = meta.get("reference_loss")
+    return {
+        **meta,
+        "params": {name: tensors[name] for name in PARAMETERS},
+        "momentum": {n: tensors[f"momentum.{n}"] for n in PARAMETERS if f"momentum.{n}" in tensors},
+        "shuffle_rng": tensors["shuffle_rng"],
+        "perm": perm,
+        "batch_losses": tensors.get("batch_losses", torch.zeros(0)).tolist(),
+        "config": config_from(path, meta),
+        "loss_sum": float(meta["loss_sum"]),
+        "correct": float(meta["correct"]),
+        "epoch_seconds": float(meta["epoch_seconds"]),
+        "elapsed": float(meta["elapsed"]),
+        "reference_loss": None if reference is None else float(reference),
+        "history": [EpochReport(**row) for row in meta["history"]],
+        "lr_changes": [(int(step), float(lr)) for step, lr in meta["lr_changes"]],
+    }
 
 
 def file_in_the_way(path: Path) -> Path | None:
@@ -226,48 +247,3 @@ def _check(path: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
             raise ValueError("mid-epoch position without its permutation")
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} is damaged ({exc})") from None
-
-
-def restore(trainer: Trainer, tensors: dict[str, torch.Tensor], meta: dict, path: Path) -> None:
-    """Put a checkpoint's state into a trainer built from the checkpoint's configuration."""
-    if meta.get("dataset") != trainer.data.fingerprint:
-        raise CheckpointError(
-            f"{path} was trained on another dataset ({meta.get('dataset')}); "
-            f"the data here is {trainer.data.fingerprint}"
-        )
-    with torch.no_grad():
-        for name, p in zip(trainer.net.NAMES, trainer.net.params):
-            p.copy_(tensors[name])
-            buf = tensors.get(f"momentum.{name}")
-            if buf is not None:
-                trainer.optimizer.state[p]["momentum_buffer"] = buf.to(p.device)
-    try:
-        trainer.shuffle_rng.set_state(tensors["shuffle_rng"])
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path} is damaged (random state: {exc})") from None
-    count = len(trainer.data.train_y)
-    perm = tensors.get("perm")
-    if perm is not None and not (
-        perm.dtype == torch.int64
-        and perm.shape == (count,)
-        and torch.equal(perm.sort().values, torch.arange(count))
-    ):
-        raise CheckpointError(f"{path} is damaged (the shuffle order does not fit the data)")
-    batch, size = meta["batch"], meta["epoch_batch_size"]
-    if batch and (batch >= math.ceil(count / size) or meta["seen"] != batch * size):
-        raise CheckpointError(f"{path} is damaged (batch {batch} does not fit the data)")
-    trainer.perm = perm
-    trainer.epoch = meta["epoch"]
-    trainer.batch = meta["batch"]
-    trainer.step_count = meta["step_count"]
-    trainer.epoch_batch_size = meta["epoch_batch_size"]
-    trainer.loss_sum = float(meta["loss_sum"])
-    trainer.correct = float(meta["correct"])
-    trainer.seen = meta["seen"]
-    trainer.epoch_seconds = float(meta["epoch_seconds"])
-    trainer.elapsed = float(meta["elapsed"])
-    reference = meta.get("reference_loss")
-    trainer.reference_loss = None if reference is None else float(reference)
-    trainer.history = [EpochReport(**row) for row in meta["history"]]
-    trainer.lr_changes = [(int(s), float(lr)) for s, lr in meta["lr_changes"]]
-    trainer.batch_losses = tensors.get("batch_losses", torch.zeros(0)).tolist()

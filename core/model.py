@@ -1,7 +1,7 @@
-"""The seed's scratch MLP, 784-256-10, and its training step.
+"""The seed's scratch MLP, 784-256-10, its training step and its evaluation.
 
-Two steps compute the same update. ``autograd_step`` is the seed verbatim: ``net(X)``,
-``CrossEntropyLoss(reduction='none')``, ``l.mean().backward()``, ``SGD.step()``. ``fused_step``
+Two steps compute the same update. ``AutogradStep`` is the seed verbatim: ``net(X)``,
+``CrossEntropyLoss(reduction='none')``, ``l.mean().backward()``, ``SGD.step()``. ``FusedStep``
 writes the backward pass by hand into preallocated gradient buffers, skipping autograd's graph
 building and allocations; it is the default because it is faster, and a test holds it to the
 autograd step up to float rounding.
@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .data import NUM_CLASSES, NUM_INPUTS
+from .data import NUM_CLASSES, NUM_INPUTS, to_unit
+from .events import Predictions
 
 
 def relu(X: torch.Tensor) -> torch.Tensor:
@@ -185,3 +186,34 @@ class FusedStep:
         if not plain:
             optimizer.step()
         del self.X, self.y, self.Z, self.H, self.log_probs
+
+
+@torch.no_grad()
+def evaluate(
+    net: ScratchMLP,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    seed_form: bool = False,
+    chunk: int | None = None,
+) -> Predictions:
+    """d2l's ``evaluate_accuracy``, keeping the probabilities so a UI can show them.
+
+    ``X`` holds images as floats, or as uint8 pixels converted chunk by chunk (``ToTensor``'s
+    arithmetic): the test set is then a quarter of the memory to read. ``seed_form`` computes
+    the logits as the seed writes them, ``net(X)``; otherwise as the fused step does
+    (``addmm``, ``clamp_min``): the same values up to rounding, without the seed's extra passes.
+    Chunks of a batch's size run at the products' best rate on the CPU; a GPU gets few large
+    chunks, since there each chunk costs kernel launches."""
+    chunk = chunk or (256 if X.device.type == "cpu" else 16384)
+    probs = []
+    for i in range(0, len(X), chunk):
+        rows = X[i : i + chunk]
+        if rows.dtype == torch.uint8:
+            rows = to_unit(rows)
+        if seed_form:
+            logits = net(rows)
+        else:
+            H = torch.addmm(net.b1, rows, net.W1).clamp_min_(0)
+            logits = torch.addmm(net.b2, H, net.W2)
+        probs.append(torch.softmax(logits, dim=1))
+    return Predictions(epoch=0, probs=torch.cat(probs).float().cpu(), labels=y.cpu())

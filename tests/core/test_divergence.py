@@ -128,7 +128,7 @@ def test_the_undo_replays_to_the_exact_parameters_before_the_exploding_update(
     for name, schedule in (("diverged", [*good, *explode, *explode]), ("straight", good)):
         log = EventLog()
         trainer = Trainer(config, tiny_data, log)
-        trainer.undo_span = undo_span
+        trainer.steps.undo_log.span = undo_span
         thread = start(trainer, paused=True)
         log.wait_state(RunState.PAUSED)
         runs[name] = (trainer, run_schedule(trainer, log, schedule), trainer.reason)

@@ -248,7 +248,7 @@ async def test_failure_in_the_training_thread_is_shown_and_quit_works(make_train
     def broken(*batch):
         raise RuntimeError("out of cheese")
 
-    trainer._train_batch = broken
+    trainer.steps.step = broken
     app = make_app(trainer)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.run_state is RunState.FAILED)

@@ -23,13 +23,14 @@ from __future__ import annotations
 import torch
 
 from .data import FashionMNIST, to_unit
+from .divergence import DivergenceCheck, Figures
 from .model import FusedStep, ScratchMLP, plain_sgd
 
 WARMUP_BATCHES = 2  # eager batches on a side stream before a capture (allocator, cuBLAS handles)
 
 
-class SyncFreeSteps:
-    """Runs the trainer's batches on the device; see the module's docstring."""
+class DeviceSteps:
+    """Runs the trainer's batches on the device; the same interface as ``EagerSteps``."""
 
     CONVERTED_TABLE_ON = ("cuda",)  # device types that keep the training images as floats
 
@@ -38,18 +39,21 @@ class SyncFreeSteps:
         net: ScratchMLP,
         step_fn,
         data: FashionMNIST,
-        reference_loss: float | None,
+        check: DivergenceCheck,
         graphs: bool,
     ) -> None:
-        self.net, self.step_fn = net, step_fn
+        self.net, self.step_fn, self.check = net, step_fn, check
         self.data = data
         device = net.flat.device
         self.ok = torch.ones((), dtype=torch.bool, device=device)
         self.ref = (
             None
-            if reference_loss is None
-            else torch.tensor(reference_loss, dtype=torch.float64, device=device)
+            if check.reference is None
+            else torch.tensor(check.reference, dtype=torch.float64, device=device)
         )
+        self._queued: list[tuple[torch.Tensor, int]] = []  # figures not yet read back, sizes
+        self.perm = torch.empty(0, dtype=torch.long)  # the epoch's order
+        self.size = 0
         # The parameters at the start of this batch, and before the last accepted update.
         self.before = torch.empty_like(net.flat)
         self.backup = net.flat.clone()
@@ -69,8 +73,8 @@ class SyncFreeSteps:
         self._graph: torch.cuda.CUDAGraph | None = None
         self._graph_key: tuple | None = None
         self._warmups = 0
-        self._perm_source: torch.Tensor | None = None
-        self._perm: torch.Tensor | None = None  # the epoch's full batches, one row each
+        self._table_source: torch.Tensor | None = None
+        self._table: torch.Tensor | None = None  # the epoch's full batches, one row each
         self._row: torch.Tensor | None = None  # the graph's batch counter, on the device
         self._row_host = -1  # where that counter stands, as far as this thread knows
         self._stats: torch.Tensor | None = None  # the figures of each full batch, by row
@@ -92,8 +96,38 @@ class SyncFreeSteps:
             self.buffers_backup = [b.clone() for b in buffers]
         return buffers
 
+    def start_epoch(self, perm: torch.Tensor, size: int) -> None:
+        self.perm, self.size = perm, size
+
+    def step(self, batch: int, optimizer: torch.optim.Optimizer) -> list[Figures]:
+        """Queue batch ``batch`` of the epoch's order; its figures come with ``settle``."""
+        figures = self._enqueue(self.perm, batch, self.size, optimizer, self.check.factor)
+        self._queued.append((figures, min(self.size, len(self.perm) - batch * self.size)))
+        return []
+
+    def settle(self) -> list[Figures]:
+        """The queued batches' figures, read in one transfer. A refusal is sticky: the batches
+        queued after a refused one are refused too (they changed nothing); once it is read,
+        batches may be accepted again."""
+        if not self._queued:
+            return []
+        stats = torch.stack([figures for figures, _ in self._queued]).tolist()
+        sizes = [count for _, count in self._queued]
+        self._queued = []
+        settled = [
+            Figures(total, correct, n, bool(ok)) for (total, correct, ok), n in zip(stats, sizes)
+        ]
+        if self.check.reference is None:
+            self.check.reference = settled[0].loss
+        if not settled[-1].accepted:
+            self.reset_verdict()
+        return settled
+
+    def undo(self, batch: int, optimizer: torch.optim.Optimizer) -> None:
+        """Undo the last accepted update (``batch``'s: the caller knows there was one)."""
+        self.restore(optimizer)
+
     def restore(self, optimizer: torch.optim.Optimizer) -> None:
-        """Undo the last accepted update (the caller knows there was one this epoch)."""
         with torch.no_grad():
             self.net.flat.copy_(self.backup)
             buffers = self._buffers(optimizer)
@@ -142,7 +176,7 @@ class SyncFreeSteps:
             correct = (predicted == y).sum()
             return torch.stack([total, correct.to(total.dtype), ok.to(total.dtype)])
 
-    def __call__(
+    def _enqueue(
         self,
         perm: torch.Tensor,
         batch: int,
@@ -165,7 +199,7 @@ class SyncFreeSteps:
     def _graph_body(self, optimizer: torch.optim.Optimizer, factor: float) -> None:
         """One full batch, reading its indices from row ``_row`` of the epoch's order and
         filing its figures in the same row of ``_stats``; then the counter moves on."""
-        idx = self._perm.index_select(0, self._row).view(-1)
+        idx = self._table.index_select(0, self._row).view(-1)
         stats = self._step(idx, optimizer, factor)
         self._stats.index_copy_(0, self._row, stats.view(1, -1))
         self._row.add_(1)
@@ -183,13 +217,13 @@ class SyncFreeSteps:
         key = (size, rows, optimizer.param_groups[0]["lr"], factor, len(self.buffers_before))
         if key != self._graph_key:
             self._graph, self._graph_key, self._warmups = None, key, 0
-            self._perm = torch.empty(rows, size, dtype=perm.dtype, device=perm.device)
+            self._table = torch.empty(rows, size, dtype=perm.dtype, device=perm.device)
             self._stats = torch.empty(rows, 3, device=perm.device)
             self._row = torch.zeros(1, dtype=torch.long, device=perm.device)
-            self._perm_source, self._row_host = None, -1
-        if perm is not self._perm_source:  # a new epoch's order: once per epoch
-            self._perm.copy_(perm[: rows * size].view(rows, size))
-            self._perm_source = perm
+            self._table_source, self._row_host = None, -1
+        if perm is not self._table_source:  # a new epoch's order: once per epoch
+            self._table.copy_(perm[: rows * size].view(rows, size))
+            self._table_source = perm
         if batch != self._row_host:  # after a rollback or a new epoch
             self._row.fill_(batch)
         self._row_host = batch + 1

@@ -1,4 +1,4 @@
-"""The GPU path's bookkeeping (core/syncfree.py), run on the CPU: checking divergence on the
+"""The GPU path's bookkeeping (core/device_step.py), run on the CPU: checking divergence on the
 device and reading the figures back in bulk must give the eager path's run exactly: the same
 losses, metrics, parameters, divergence verdict and checkpoints, however late it reads them."""
 
@@ -9,8 +9,8 @@ import torch
 from mlp_tui.core import checkpoint
 from mlp_tui.core import trainer as trainer_module
 from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.device_step import DeviceSteps
 from mlp_tui.core.events import BatchReport, RunState
-from mlp_tui.core.syncfree import SyncFreeSteps
 from mlp_tui.core.trainer import Trainer
 
 from tests.core._helpers import EventLog, finish, metrics, params, same_params, start
@@ -63,9 +63,9 @@ def test_sync_free_run_equals_the_eager_run(tiny_data, report_interval, graphs, 
     assert metrics(lazy.history) == metrics(eager.history)
     assert lazy.batch_losses == eager.batch_losses
     assert same_params(params(lazy), params(eager))
-    assert (lazy.loss_sum, lazy.correct, lazy.seen) == (eager.loss_sum, eager.correct, eager.seen)
+    assert lazy.metric == eager.metric
     # The step on the device gathers its own rows: the eager path's chunk buffers stay unmade.
-    assert lazy._shuffled._pixels.numel() == 0 and eager._shuffled._pixels.numel() > 0
+    assert isinstance(lazy.steps, DeviceSteps) and eager.steps.rows._pixels.numel() > 0
 
     # Every batch is reported once, in order, with the eager path's figures.
     def points(log):
@@ -206,12 +206,12 @@ def test_live_changes_rebuild_the_graph_with_the_eager_result(tiny_data):
 def test_the_converted_image_table_gives_the_same_run(tiny_data, monkeypatch):
     """CUDA keeps the training images as floats for the graph to gather; the run is the
     same, bit for bit, as from the uint8 rows (here on the CPU, the table forced on)."""
-    monkeypatch.setattr(SyncFreeSteps, "CONVERTED_TABLE_ON", ("cpu",))
+    monkeypatch.setattr(DeviceSteps, "CONVERTED_TABLE_ON", ("cpu",))
     floats = steered_run(BASE, tiny_data, sync_free=True, graphs=True)
-    assert floats._device_steps.train_x.dtype == torch.float32
-    monkeypatch.setattr(SyncFreeSteps, "CONVERTED_TABLE_ON", ())
+    assert floats.steps.train_x.dtype == torch.float32
+    monkeypatch.setattr(DeviceSteps, "CONVERTED_TABLE_ON", ())
     pixels = steered_run(BASE, tiny_data, sync_free=True, graphs=True)
-    assert pixels._device_steps.train_x is None
+    assert pixels.steps.train_x is None
     assert floats.batch_losses == pixels.batch_losses
     assert metrics(floats.history) == metrics(pixels.history)
     assert same_params(params(floats), params(pixels))
@@ -229,7 +229,7 @@ def test_cuda_graphs_equal_the_eager_gpu_path_bit_for_bit(tiny_data):
         steered_run(config, tiny_data, sync_free=True, graphs=False),
         steered_run(config, tiny_data, sync_free=True, graphs=True),
     ]
-    assert runs[2]._device_steps.graphs and not runs[2]._device_steps.graph_error
+    assert runs[2].steps.graphs and not runs[2].steps.graph_error
     assert not runs[2].net.w2_by_class  # cuBLAS's fast layout is the seed's (see FusedStep)
     for other in runs[1:]:
         assert other.batch_losses == runs[0].batch_losses
