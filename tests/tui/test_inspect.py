@@ -17,7 +17,7 @@ from mlp_tui.core.export import FILES
 from mlp_tui.core.trainer import Trainer
 from mlp_tui.tui.screens.export_prompt import ExportPrompt
 from mlp_tui.tui.screens.inspect import InspectScreen
-from mlp_tui.tui.widgets import explorer_grid
+from mlp_tui.tui.widgets import image_grid
 from mlp_tui.tui.widgets.confusion_matrix import ConfusionMatrix
 from mlp_tui.tui.widgets.explorer_grid import PredictionGrid
 from mlp_tui.tui.widgets.explorer_panel import ExplorerPanel
@@ -354,10 +354,8 @@ async def test_ten_thousand_predictions_draw_only_one_page(tiny_data, monkeypatc
     trainer = Trainer(CONFIG.replace(epochs=1), big)
     trainer.run()
     drawn: list[int] = []
-    real = explorer_grid.render_image
-    monkeypatch.setattr(
-        explorer_grid, "render_image", lambda *a, **k: drawn.append(1) or real(*a, **k)
-    )
+    real = image_grid.image_rows
+    monkeypatch.setattr(image_grid, "image_rows", lambda *a, **k: drawn.append(1) or real(*a, **k))
     app = InspectApp(trainer)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

@@ -6,7 +6,7 @@ import pytest
 from mlp_tui.core.config import TrainConfig
 from mlp_tui.tui.ladders import FIELDS, step
 from mlp_tui.tui.progress import RunProgress, clock_text, rate_text
-from mlp_tui.tui.widgets.class_bars import bar
+from mlp_tui.tui.widgets.bars import bar
 from mlp_tui.tui.widgets.loss_plot import lr_markers
 from mlp_tui.tui.widgets.training_plot import downsample, key_line, whole_ticks
 from rich.console import Console
@@ -116,3 +116,17 @@ def test_bars_are_proportional_in_both_modes():
     assert bar(0.5, 10, "blocks") == "█████     "
     assert bar(0.55, 10, "blocks").startswith("█████▌")
     assert bar(1.0, 4, "ascii") == "####" and bar(0.0, 4, "ascii") == "    "
+
+
+@pytest.mark.parametrize("width", [1, 7, 18, 40])
+def test_bars_fill_their_width_exactly_so_the_percentages_line_up(width):
+    assert bar(0.0, width) == " " * width  # an empty bar still holds its place
+    assert bar(1.0, width) == "█" * width
+    for p in (-0.2, 0.01, 0.333, 0.999, 1.7):  # out of range clamps to an empty or full bar
+        assert len(bar(p, width)) == width and len(bar(p, width, "ascii")) == width
+    assert bar(1.7, width) == bar(1.0, width) and bar(-0.2, width) == bar(0.0, width)
+
+
+def test_a_bar_grows_by_eighths_of_a_cell():
+    assert [bar(k / 8, 1) for k in range(9)] == list(" ▏▎▍▌▋▊▉█")
+    assert bar(0.005, 20) == "▏".ljust(20)  # half a percent: a sliver, not nothing

@@ -9,19 +9,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..render import RenderMode
+from .bars import bar
 
-EIGHTHS = " ▏▎▍▌▋▊▉█"
 NAME_WIDTH = max(len(name) for name in CLASS_NAMES)
-
-
-def bar(fraction: float, width: int, mode: RenderMode) -> str:
-    """A bar ``fraction`` of ``width`` cells long: eighth blocks, or '#' in ASCII mode."""
-    fraction = min(max(fraction, 0.0), 1.0)
-    if mode == "ascii":
-        return ("#" * round(fraction * width)).ljust(width)
-    eighths = round(fraction * width * 8)
-    full, part = divmod(eighths, 8)
-    return ("█" * full + (EIGHTHS[part] if part else "")).ljust(width)
 
 
 class ClassBars(Widget):

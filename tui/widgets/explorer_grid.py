@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
+import torch
 from mlp_tui.core.data import CLASS_NAMES
 from mlp_tui.core.events import Predictions
-from mlp_tui.tui.render import RenderMode, image_size, render_image
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Group, JustifyMethod, RenderableType
 from rich.panel import Panel
-from rich.table import Table
+from rich.segment import Segment, SegmentLines
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
-from textual.reactive import reactive
-from textual.widget import Widget
+from textual.strip import Strip
 
+from ..render import image_size
+from .image_grid import SCALE, PagedImageGrid
 from .probability_bars import RIGHT, WRONG, probability_spark
 
-CARD_SCALE = 2  # 28 px shrunk to 14, so a page holds a dozen or more cards
-CACHED_IMAGES = 512  # drawn thumbnails kept, so moving the cursor on a page redraws cheaply
 
-
-class PredictionGrid(Widget, can_focus=True):
-    """Cards of test images with their true and predicted labels and ten probability bars.
-
-    The grid is a pager, not a list of widgets: ``render`` draws the page holding the cursor,
-    so 10,000 predictions cost as much as the dozen on screen.
-    """
+class PredictionGrid(PagedImageGrid):
+    """Cards of test images with their true and predicted labels and ten probability bars."""
 
     DEFAULT_CSS = """
     PredictionGrid { width: 1fr; height: 1fr; }
@@ -42,9 +36,6 @@ class PredictionGrid(Widget, can_focus=True):
         Binding("end", "jump(-1)", "Last", show=False),
     ]
 
-    cursor: reactive[int] = reactive(0)
-    mode: reactive[RenderMode] = reactive("blocks")
-
     class Moved(Message):
         """The selected card changed (``index`` is the test image, None when nothing matches)."""
 
@@ -52,42 +43,18 @@ class PredictionGrid(Widget, can_focus=True):
             super().__init__()
             self.index, self.position, self.total, self.page = index, position, total, page
 
-    def __init__(self, predictions: Predictions, pixels, **kwargs) -> None:
+    def __init__(self, predictions: Predictions, pixels: torch.Tensor, **kwargs) -> None:
         super().__init__(**kwargs)
         self.predictions = predictions
         self.pixels = pixels
-        self.indices: list[int] = []
         self.probs = predictions.probs
         self.predicted = predictions.predicted.tolist()
         self.labels = predictions.labels.tolist()
-        self._thumbnails: dict[tuple[int, RenderMode], Text] = {}
 
-    # -------------------------------------------------------------------------- layout
     @property
     def card_size(self) -> tuple[int, int]:
-        width, height = image_size(self.mode, CARD_SCALE)
+        width, height = image_size(self.mode, SCALE)
         return width + 2, height + 3 + 2  # border, three lines of labels
-
-    @property
-    def columns(self) -> int:
-        return max(1, self.size.width // self.card_size[0])
-
-    @property
-    def rows(self) -> int:
-        return max(1, self.size.height // self.card_size[1])
-
-    @property
-    def page_size(self) -> int:
-        return self.columns * self.rows
-
-    @property
-    def page(self) -> range:
-        start = self.cursor // self.page_size * self.page_size
-        return range(start, min(start + self.page_size, len(self.indices)))
-
-    @property
-    def selected(self) -> int | None:
-        return self.indices[self.cursor] if self.indices else None
 
     # -------------------------------------------------------------------------- data
     def show(self, indices: list[int], keep: bool = True) -> None:
@@ -101,9 +68,6 @@ class PredictionGrid(Widget, can_focus=True):
         self.cursor = position
         self.refresh()
 
-    def validate_cursor(self, cursor: int) -> int:
-        return max(0, min(cursor, len(self.indices) - 1))
-
     def watch_cursor(self) -> None:
         self._announce()
 
@@ -111,23 +75,10 @@ class PredictionGrid(Widget, can_focus=True):
         self._announce()  # the page, and so the "x-y of n" line, depends on the size
 
     def _announce(self) -> None:
-        self.post_message(self.Moved(self.selected, self.cursor, len(self.indices), self.page))
-
-    # -------------------------------------------------------------------------- keys
-    def action_move(self, delta: int) -> None:
-        self.cursor += delta
-
-    def action_move_rows(self, delta: int) -> None:
-        self.cursor += delta * self.columns
-
-    def action_move_pages(self, delta: int) -> None:
-        self.cursor += delta * self.page_size
-
-    def action_jump(self, position: int) -> None:
-        self.cursor = position if position >= 0 else len(self.indices) - 1
+        self.post_message(self.Moved(self.selected, self.cursor, len(self.indices), self.on_page))
 
     # -------------------------------------------------------------------------- drawing
-    def card(self, index: int, selected: bool) -> Panel:
+    def card(self, index: int, selected: bool) -> list[list[Segment]]:
         width = self.card_size[0] - 2
         true, predicted = self.labels[index], self.predicted[index]
         probs = self.probs[index].tolist()
@@ -135,12 +86,12 @@ class PredictionGrid(Widget, can_focus=True):
         spark = probability_spark(probs, true, predicted)
         spark.append(f"{probs[predicted]:>{width - 10}.0%}")
         body = Group(
-            self.thumbnail(index),
+            SegmentLines(self.thumbnail(index), new_lines=True),
             Text(CLASS_NAMES[true], RIGHT, no_wrap=True, overflow="crop"),
             guess,
             spark,
         )
-        return Panel(
+        panel = Panel(
             body,
             title=f"#{index}",
             title_align="left",
@@ -149,22 +100,16 @@ class PredictionGrid(Widget, can_focus=True):
             width=width + 2,
             padding=0,
         )
+        return self._rich_lines(panel, width + 2, justify="left")  # each label padded in its colour
 
-    def thumbnail(self, index: int) -> Text:
-        key = (index, self.mode)
-        if key not in self._thumbnails:
-            if len(self._thumbnails) >= CACHED_IMAGES:
-                self._thumbnails.clear()
-            self._thumbnails[key] = render_image(self.pixels[index], self.mode, CARD_SCALE)
-        return self._thumbnails[key]
+    def empty_lines(self, width: int) -> list[Strip]:
+        message = Text("No test image matches this filter.", style="italic")
+        return [Strip(line) for line in self._rich_lines(message, width)]
 
-    def render(self) -> RenderableType:
-        if not self.indices:
-            return Text("No test image matches this filter.", style="italic")
-        grid = Table.grid()
-        for _ in range(self.columns):
-            grid.add_column(width=self.card_size[0])
-        cards = [self.card(self.indices[i], i == self.cursor) for i in self.page]
-        for start in range(0, len(cards), self.columns):
-            grid.add_row(*cards[start : start + self.columns])
-        return grid
+    def _rich_lines(
+        self, renderable: RenderableType, width: int, justify: JustifyMethod | None = None
+    ) -> list[list[Segment]]:
+        """``renderable`` as Textual draws a widget's ``render()``: on the widget's style."""
+        options = self.app.console_options.update(highlight=False, width=width, justify=justify)
+        style = self.visual_style.rich_style
+        return self.app.console.render_lines(renderable, options, style=style, pad=False)

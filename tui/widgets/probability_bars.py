@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from mlp_tui.core.data import CLASS_NAMES
 from rich.text import Text
 
-EIGHTHS = " ▏▎▍▌▋▊▉█"
+from .bars import bar
+
 HEIGHTS = " ▁▂▃▄▅▆▇█"
 RIGHT, WRONG, OTHER = "green", "red", "grey62"
 
@@ -27,11 +28,9 @@ def probability_bars(probs: Sequence[float], true: int, predicted: int, width: i
     text = Text(no_wrap=True, overflow="crop")
     for cls, p in enumerate(probs):
         mark = "●" if cls == true else ("✗" if cls == predicted else " ")
-        eighths = round(max(0.0, min(1.0, p)) * width * 8)
-        bar = "█" * (eighths // 8) + (EIGHTHS[eighths % 8] if eighths % 8 else "")
         style = class_style(cls, true, predicted)
         text.append(f"{mark} {CLASS_NAMES[cls]:<10} ", style)
-        text.append(f"{bar:<{width}}", style)
+        text.append(bar(p, width), style)
         text.append_text(Text(f"{p:>7.1%}", style=style))
         if cls < len(probs) - 1:
             text.append("\n")
