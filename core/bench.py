@@ -1,25 +1,41 @@
-"""Throughput figures for ``mlp-tui bench``: the engine, the seed's own pipeline, the roofline.
+"""``mlp-tui bench``: the engine's epoch time and examples per second on this machine, against
+the seed notebook's own pipeline and the matmul roofline.
 
-Each measurement returns a ``Figure``; the app-side figures (the engine under the running app,
-first frame, key latency) live in ``mlp_tui.tui.bench``, which also prints the table.
+The figures are measured here; the developer benchmark (``benchmarks/bench.py``, not installed)
+reuses them beside the app's own figures and the project's targets.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
+import json
+import os
+import platform
 import statistics
+import sys
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .config import TrainConfig
-from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST, locate
+from .config import ConfigError, TrainConfig
+from .data import DataError, FashionMNIST, load, locate, read_split
+from .device import resolve_device
 from .events import EpochReport
-from .trainer import Trainer
+from .roofline import Roofline
+from .trainer import TRAIN_THREADS, Trainer
+
+ROOFLINE = "roofline (matmul only, fp32)"
+DESCRIPTION = (
+    "How fast this machine trains the seed's MLP: the engine's seconds per epoch and examples "
+    "per second, against the seed notebook's own pipeline (DataLoader, autograd, torch.optim) "
+    "and the matmul roofline (the epoch's matrix products alone, the floor)."
+)
 
 
 @dataclass(frozen=True)
@@ -40,201 +56,16 @@ def median_epoch(seconds: list[float], examples: int, name: str, note: str = "")
     return Figure(name, median, examples / median, note)
 
 
-def mean_of(first: Figure, second: Figure, note: str) -> Figure:
-    """Two measurements of the same thing, averaged; the note says which."""
-    seconds = (first.seconds_per_epoch + second.seconds_per_epoch) / 2
-    spread = abs(first.seconds_per_epoch - second.seconds_per_epoch) / seconds
-    return Figure(
-        first.name,
-        seconds,
-        first.examples_per_s * first.seconds_per_epoch / seconds,  # examples / mean seconds
-        f"{first.note}, {note} (differ by {spread:.0%})",
-    )
-
-
-def engine_headless(
-    data: FashionMNIST, config: TrainConfig, variant: str = "", **trainer_options
-) -> Figure:
-    """``trainer_options`` (sync_free, graphs) pick a GPU variant, named by ``variant``."""
-    trainer = Trainer(config, data, **trainer_options)
-    trainer.run()
-    return _engine_figure(trainer, len(data.train_y), config, variant)
-
-
-def _engine_figure(trainer: Trainer, n_train: int, config: TrainConfig, variant: str) -> Figure:
+def engine_figure(trainer: Trainer, config: TrainConfig, n_train: int, variant: str = "") -> Figure:
+    """A finished headless run's median epoch; ``variant`` adds to its name."""
     seconds = [report.seconds for report in trainer.history]
-    label = f"engine headless ({config.engine}, {trainer.device.type}{variant})"
-    return median_epoch(seconds, n_train, label, f"{config.epochs} epochs")
-
-
-# --------------------------------------------------------------------------- the roofline
-@dataclass(frozen=True)
-class Product:
-    """``count`` matrix products ``(m x k) @ (k x n)`` in one epoch."""
-
-    what: str
-    m: int
-    k: int
-    n: int
-    count: int
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return self.m, self.k, self.n
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.m * self.k * self.n * self.count
-
-
-def epoch_matmuls(batch: int, hidden: int, n_train: int, n_test: int) -> list[Product]:
-    """Every matrix product of one epoch, in the shapes and the order the engine computes
-    them: per batch the forward ``X@W1`` and ``W2^T@H^T`` (the logits by class), the backward
-    ``G@W2^T`` (the hidden layer's gradient) and the two weight gradients ``G^T@H`` and
-    ``X^T@dH``; then the test set's ``X@W1`` (its ``H@W2`` is 0.05 GFLOP and left out).
-    These are the CPU's shapes; on CUDA, where ``W2`` keeps the seed's layout, the engine
-    computes the two small products with ``W2`` as their transposes (``H@W2``, ``H^T@G``): the
-    same FLOPs."""
-    full, last = divmod(n_train, batch)
-    products = []
-    for rows, count in ((batch, full), (last, 1 if last else 0)):
-        if count:
-            products += [
-                Product("X@W1", rows, NUM_INPUTS, hidden, count),
-                Product("W2^T@H^T", NUM_CLASSES, hidden, rows, count),
-                Product("G@W2^T", rows, NUM_CLASSES, hidden, count),
-                Product("G^T@H", NUM_CLASSES, rows, hidden, count),
-                Product("X^T@dH", NUM_INPUTS, rows, hidden, count),
-            ]
-    products.append(Product("test X@W1", n_test, NUM_INPUTS, hidden, 1))
-    return products
-
-
-def _operand(rows: int, cols: int, transposed: int, device: torch.device) -> torch.Tensor:
-    """A random ``rows x cols`` operand, row-major or the transposed view of a row-major one."""
-    if transposed:
-        return torch.randn(cols, rows, device=device).t()
-    return torch.randn(rows, cols, device=device)
-
-
-def _layout(
-    shape: tuple[int, int, int], device: torch.device, index: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Operands of ``(m x k) @ (k x n)`` in layout ``index`` of four: the left operand
-    transposed in 2 and 3, the right one in 1 and 3."""
-    m, k, n = shape
-    return _operand(m, k, index // 2, device), _operand(k, n, index % 2, device)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def fastest_layout(
-    shape: tuple[int, int, int], device: torch.device, rounds: int = 5, window_s: float = 0.02
-) -> tuple[float, int]:
-    """The measured FLOP/s of ``(m x k) @ (k x n)`` in its fastest operand layout, and that
-    layout (see ``_layout``): the floor, whichever layout the engine picked. The
-    layouts take turns for ``rounds`` short windows and each keeps its median, so the
-    machine's drift hits all four alike and one lucky window does not set the floor."""
-    m, k, n = shape
-    lefts = [_operand(m, k, transposed, device) for transposed in (0, 1)]
-    rights = [_operand(k, n, transposed, device) for transposed in (0, 1)]
-    layouts = [(a, b) for a in lefts for b in rights]  # in _layout's order
-    out = torch.empty(m, n, device=device)
-    rates: list[list[float]] = [[] for _ in layouts]
-    for _ in range(rounds):
-        for (a, b), measured in zip(layouts, rates):
-            torch.mm(a, b, out=out)  # warm: the operands back in cache
-            _sync(device)
-            calls, started = 0, time.perf_counter()
-            while time.perf_counter() - started < window_s:
-                torch.mm(a, b, out=out)
-                calls += 1
-            _sync(device)
-            measured.append(2 * m * k * n * calls / (time.perf_counter() - started))
-    medians = [statistics.median(measured) for measured in rates]
-    best = max(range(len(layouts)), key=medians.__getitem__)
-    return medians[best], best
-
-
-def matmul_rate(
-    shape: tuple[int, int, int], device: torch.device, rounds: int = 5, window_s: float = 0.02
-) -> float:
-    """The FLOP/s of ``shape`` in its fastest layout (see ``fastest_layout``)."""
-    return fastest_layout(shape, device, rounds, window_s)[0]
-
-
-class Roofline:
-    """The time an epoch's matrix products take alone: the floor for an fp32 epoch.
-
-    Every product of ``epoch_matmuls`` in its fastest layout, on operands kept in cache from
-    call to call (nothing else runs between them). ``epoch()`` times one epoch of them in a
-    row, batch by batch in the engine's order, the way an engine epoch is timed: so that a
-    roofline epoch run next to each engine epoch sees the same machine. On a shared host the
-    speed moves by a third within seconds (a 0.2 s window of ``X@W1`` measured 102 to 185
-    GFLOP/s in one minute), which a ratio of figures taken at different moments measures
-    instead of the engine. ``per_shape_seconds`` is the figure from each shape's rate in its
-    best short windows: the same floor measured the optimistic way, printed beside it.
-    """
-
-    def __init__(self, config: TrainConfig, n_train: int, n_test: int, device: torch.device):
-        self.device = device
-        self.products = epoch_matmuls(config.batch_size, config.hidden, n_train, n_test)
-        self.rates: dict[tuple[int, int, int], float] = {}
-        self.layouts: dict[tuple[int, int, int], int] = {}
-        for shape in dict.fromkeys(p.shape for p in self.products):
-            self.rates[shape], self.layouts[shape] = fastest_layout(shape, device)
-        self._operands: dict[tuple[int, int, int], tuple[torch.Tensor, ...]] = {}
-        self.total_flops = sum(p.flops for p in self.products)
-
-    @property
-    def per_shape_seconds(self) -> float:
-        return sum(p.flops / self.rates[p.shape] for p in self.products)
-
-    def epoch(self) -> float:
-        """Seconds for one epoch of the products, timed in one go."""
-        if not self._operands:
-            for shape, layout in self.layouts.items():
-                a, b = _layout(shape, self.device, layout)
-                self._operands[shape] = (a, b, torch.empty(shape[0], shape[2], device=self.device))
-        batches = [p for p in self.products if p.count > 1]  # the full batches' products
-        rest = [p for p in self.products if p.count <= 1]  # a short last batch, the test set
-        steps = [self._operands[p.shape] for p in batches]
-        _sync(self.device)
-        started = time.perf_counter()
-        for _ in range(batches[0].count if batches else 0):
-            for a, b, out in steps:
-                torch.mm(a, b, out=out)
-        for p in rest:
-            a, b, out = self._operands[p.shape]
-            torch.mm(a, b, out=out)
-        _sync(self.device)
-        return time.perf_counter() - started
-
-    def note(self) -> str:
-        big = self.products[0]
-        return (
-            f"{self.total_flops / 1e9:.1f} GFLOP/epoch; {big.what} {big.m}x{big.k}@{big.k}x"
-            f"{big.n} at {self.rates[big.shape] / 1e9:.0f} GFLOP/s"
-        )
-
-    def release(self) -> None:
-        """Drop the operands (the test set's product alone holds 40 MB); the next ``epoch``
-        makes them again."""
-        self._operands.clear()
-
-
-def roofline(config: TrainConfig, n_train: int, n_test: int, device: torch.device) -> Figure:
-    """The per-shape figure alone (see ``Roofline``)."""
-    floor = Roofline(config, n_train, n_test, device)
-    seconds = floor.per_shape_seconds
-    return Figure("roofline (matmul only, fp32)", seconds, n_train / seconds, floor.note())
+    device = resolve_device(config.device).type
+    name = f"engine headless ({config.engine}, {device}{variant})"
+    return median_epoch(seconds, n_train, name, f"{config.epochs} epochs")
 
 
 def engine_beside_roofline(
-    data: FashionMNIST, config: TrainConfig, floor: Roofline, variant: str = "", **options
+    data: FashionMNIST, config: TrainConfig, floor: Roofline
 ) -> tuple[Figure, Figure, list[float]]:
     """The engine headless, with a roofline epoch timed after each of its epochs (outside
     their clocks: the loop waits for the listener), so both medians come from the same
@@ -246,13 +77,11 @@ def engine_beside_roofline(
         if isinstance(event, EpochReport):
             roof_seconds.append(floor.epoch())
 
-    trainer = Trainer(config, data, on_event=listen, **options)
+    trainer = Trainer(config, data, on_event=listen)
     trainer.run()
-    engine = _engine_figure(trainer, len(data.train_y), config, variant)
     n_train = len(data.train_y)
-    per_shape = floor.per_shape_seconds
-    note = f"{floor.note()}; from each shape's best windows {per_shape:.3f} s"
-    roof = median_epoch(roof_seconds, n_train, "roofline (matmul only, fp32)", note)
+    engine = engine_figure(trainer, config, n_train)
+    roof = median_epoch(roof_seconds, n_train, ROOFLINE, floor.note())
     pairs = list(zip((report.seconds for report in trainer.history), roof_seconds))
     kept = pairs[1:] if len(pairs) > 2 else pairs
     return engine, roof, [mine / floor_s for mine, floor_s in kept]
@@ -283,8 +112,6 @@ def _seed_datasets(files: dict[str, Path], root: Path):
     try:
         from torchvision import datasets, transforms
     except Exception as exc:  # absent or built for another torch
-        from .data import read_split
-
         train = _ReplicaFashionMNIST(*read_split(files["train_images"], files["train_labels"]))
         test = _ReplicaFashionMNIST(*read_split(files["test_images"], files["test_labels"]))
         reason = str(exc).splitlines()[0][:80]
@@ -307,7 +134,9 @@ def seed_pipeline(data_dir: str | None, epochs: int = 1, num_workers: int = 4) -
     name = f"seed pipeline (DataLoader, {num_workers} workers)"
     if files is None:
         return Figure(name, None, None, "no data found")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # More workers than cores is the seed's choice, not ours: no warning about it.
+        warnings.simplefilter("ignore", UserWarning)
         try:
             train, test, note = _seed_datasets(files, Path(tmp))
         except ImportError as exc:
@@ -344,3 +173,102 @@ def seed_pipeline(data_dir: str | None, epochs: int = 1, num_workers: int = 4) -
                 sum(float((net(X).argmax(axis=1) == y).sum()) for X, y in test_iter)
             seconds.append(time.perf_counter() - started)
     return median_epoch(seconds, len(train), name, note)
+
+
+# --------------------------------------------------------------------------- the command
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}, {TRAIN_THREADS} threads"
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """The engine headless beside the roofline, then the seed's pipeline, on the real data."""
+    config = TrainConfig(epochs=args.epochs, device=args.device, engine=args.engine)
+    device = resolve_device(args.device)
+    dataset = load(args.data_dir, device, allow_download=False)
+    floor = Roofline(config, len(dataset.train_y), len(dataset.test_y), device)
+    engine, roof, _ = engine_beside_roofline(dataset, config, floor)
+    floor.release()
+    if args.skip_seed:
+        seed = Figure("seed pipeline", None, None, "skipped (--skip-seed)")
+    else:
+        seed = seed_pipeline(args.data_dir)
+    figures = {"engine": engine, "seed": seed, "roofline": roof}
+    return {
+        "machine": machine(),
+        "device": str(device),
+        "figures": {name: figure.as_dict() for name, figure in figures.items()},
+    }
+
+
+def table(result: dict) -> str:
+    figures = result["figures"]
+    lines = [
+        f"mlp-tui bench on {result['machine']} ({result['device']})",
+        "",
+        f"{'':40} {'s/epoch':>8} {'examples/s':>11}",
+    ]
+    for fig in figures.values():
+        s, rate = fig["seconds_per_epoch"], fig["examples_per_s"]
+        shown = f"{'-':>8} {'-':>11}" if s is None else f"{s:8.3f} {rate:11,.0f}"
+        lines.append(f"{fig['name']:40} {shown}  {fig['note']}".rstrip())
+    engine = figures["engine"]["seconds_per_epoch"]
+    seed, roof = figures["seed"]["seconds_per_epoch"], figures["roofline"]["seconds_per_epoch"]
+    lines.append("")
+    if seed is not None:
+        lines.append(f"The engine trains {seed / engine:.1f}x as fast as the seed's pipeline;")
+    lines.append(f"an epoch takes {engine / roof:.2f}x the time of its matrix products alone.")
+    return "\n".join(lines)
+
+
+def at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser(prog: str = "mlp-tui bench", description: str | None = None):
+    """The options of ``mlp-tui bench``; the developer benchmark adds its own to them."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description or DESCRIPTION,
+        epilog="It reads the Fashion-MNIST files as mlp-tui does (--data-dir, $MLP_TUI_DATA, ...); "
+        "the seed's pipeline takes the longest.",
+    )
+    parser.add_argument(
+        "--epochs", type=at_least_one, default=4, help="epochs of the engine (default %(default)s)"
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default %(default)s)"
+    )
+    parser.add_argument(
+        "--engine",
+        default="fused",
+        choices=("fused", "autograd"),
+        help="fused (fast, default) or autograd (the seed verbatim)",
+    )
+    parser.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files")
+    parser.add_argument(
+        "--skip-seed", action="store_true", help="leave out the seed's pipeline (slow)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = measure(args)
+    except (DataError, ConfigError) as exc:
+        print(f"mlp-tui bench: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2) if args.json else table(result))
+    return 0

@@ -258,7 +258,12 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Headless entry point (``python -m mlp_tui.core.cli``)."""
+    """Headless entry point (``python -m mlp_tui.core.cli``), and ``bench``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench
+
+        return bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_headless(args, parser)

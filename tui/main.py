@@ -149,8 +149,8 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:
-        from .bench import main as bench
+    if argv[:1] == ["bench"]:  # needs no Textual: the engine's own figures
+        from mlp_tui.core.bench import main as bench
 
         return bench(argv[1:])
     parser = build_parser()

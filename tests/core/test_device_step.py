@@ -165,14 +165,6 @@ def test_divergence_at_an_epochs_first_batch_keeps_the_parameters(
     assert same_params(params(lazy), params(eager))
 
 
-def test_bench_measures_a_named_variant(tiny_data):
-    from mlp_tui.core import bench
-
-    figure = bench.engine_headless(tiny_data, BASE.replace(epochs=2), ", sync-free", sync_free=True)
-    assert figure.name == "engine headless (fused, cpu, sync-free)"
-    assert figure.seconds_per_epoch > 0 and figure.examples_per_s > 0
-
-
 def steered_run(config: TrainConfig, data, **options) -> Trainer:
     """Half an epoch, lr x2, a step across the epoch's end, then lr /4 and a larger batch: a
     new CUDA graph each time, at places that do not depend on timing."""

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from types import SimpleNamespace
 
 import pytest
 import torch
-from mlp_tui.core import bench
+from mlp_tui.core import roofline
 from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.trainer import Trainer
 from torch.utils._python_dispatch import TorchDispatchMode
 
+QUICK = {"rounds": 1, "window_s": 0.002}  # layouts timed briefly: these tests count, not time
 PRODUCTS = {
     torch.ops.aten.mm.default: (0, 1),
     torch.ops.aten.mm.out: (0, 1),
@@ -43,12 +43,12 @@ def test_the_roofline_lists_every_product_of_an_epoch(tiny_data, batch_size):
         trainer.run()
     n_train, n_test = len(tiny_data.train_y), len(tiny_data.test_y)
     listed = Counter()
-    for product in bench.epoch_matmuls(batch_size, 32, n_train, n_test):
+    for product in roofline.epoch_matmuls(batch_size, 32, n_train, n_test):
         listed[product.shape] += product.count
     # The one product the roofline leaves out: the test set's H @ W2 (0.1% of the FLOPs).
     seen = shapes.seen - Counter({(n_test, 32, 10): 1})
     assert seen == listed
-    total = sum(p.flops for p in bench.epoch_matmuls(256, 256, 60_000, 10_000))
+    total = sum(p.flops for p in roofline.epoch_matmuls(256, 256, 60_000, 10_000))
     assert total == 2 * (2 * 60_000 * 784 * 256 + 3 * 60_000 * 256 * 10 + 10_000 * 784 * 256)
 
 
@@ -66,13 +66,13 @@ class ProductClock:
             return mm(a, b, out=out)
 
         monkeypatch.setattr(torch, "mm", product)
-        monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=lambda: self.now))
+        monkeypatch.setattr(roofline, "time", SimpleNamespace(perf_counter=lambda: self.now))
 
 
 def test_a_products_rate_is_its_fastest_layout(monkeypatch):
     """Four layouts are timed; a slow one must not set the floor."""
     ProductClock(monkeypatch, lambda a, b: 0.002 if not a.is_contiguous() else 1e-5)
-    rate = bench.matmul_rate((64, 32, 16), torch.device("cpu"), rounds=3, window_s=0.01)
+    rate, _ = roofline.fastest_layout((64, 32, 16), torch.device("cpu"), rounds=3, window_s=0.01)
     assert rate == pytest.approx(2 * 64 * 32 * 16 / 1e-5)
 
 
@@ -81,7 +81,7 @@ def test_a_roofline_epoch_computes_the_listed_products(tiny_data, batch_size):
     """One timed roofline epoch runs every product of the list, as many times, and no other."""
     config = TrainConfig(epochs=1, batch_size=batch_size, hidden=32, device="cpu")
     n_train, n_test = len(tiny_data.train_y), len(tiny_data.test_y)
-    floor = bench.Roofline(config, n_train, n_test, torch.device("cpu"))
+    floor = roofline.Roofline(config, n_train, n_test, torch.device("cpu"), **QUICK)
     floor.epoch()  # makes its operands
     with MatmulShapes() as shapes:
         seconds = floor.epoch()
@@ -95,39 +95,12 @@ def test_a_roofline_epoch_computes_the_listed_products(tiny_data, batch_size):
     assert shapes.seen == listed
 
 
-def test_roofline_epochs_are_timed_between_the_engines_outside_its_clock(tiny_data, monkeypatch):
-    """A roofline epoch follows each engine epoch; the engine's epochs do not count it."""
-    config = TrainConfig(epochs=3, batch_size=64, hidden=32, device="cpu")
-    n_train, n_test = len(tiny_data.train_y), len(tiny_data.test_y)
-    floor = bench.Roofline(config, n_train, n_test, torch.device("cpu"))
-    starts, ends = [], []
-
-    def slow_epoch() -> float:
-        starts.append(time.perf_counter())
-        time.sleep(0.3)
-        ends.append(time.perf_counter())
-        return 0.3
-
-    monkeypatch.setattr(floor, "epoch", slow_epoch)
-    engine, roof, ratios = bench.engine_beside_roofline(tiny_data, config, floor)
-    assert len(starts) == 3
-    assert roof.seconds_per_epoch == pytest.approx(0.3)
-    # Each epoch over the roofline epoch after it, the first (warm-up) left out as in the medians.
-    assert len(ratios) == 2
-    # Epochs 2 and 3 ran between one roofline epoch's end and the next one's start, however
-    # fast this machine is: had a roofline epoch's 0.3 s been counted, they could not fit.
-    epochs = [ratio * 0.3 for ratio in ratios]
-    windows = [starts[1] - ends[0], starts[2] - ends[1]]
-    assert all(0 < epoch <= window + 1e-3 for epoch, window in zip(epochs, windows))
-    assert engine.seconds_per_epoch <= max(windows) + 1e-3
-
-
 def test_a_roofline_epoch_uses_the_layout_found_fastest(monkeypatch):
     """The layout timed fastest is the one a roofline epoch's operands are made in."""
     ProductClock(
         monkeypatch, lambda a, b: 1e-5 if not a.is_contiguous() and b.is_contiguous() else 0.002
     )
-    _, index = bench.fastest_layout((64, 32, 16), torch.device("cpu"), rounds=3, window_s=0.01)
-    left, right = bench._layout((64, 32, 16), torch.device("cpu"), index)
+    _, index = roofline.fastest_layout((64, 32, 16), torch.device("cpu"), rounds=3, window_s=0.01)
+    left, right = roofline._layout((64, 32, 16), torch.device("cpu"), index)
     assert not left.is_contiguous() and right.is_contiguous()
     assert left.shape == (64, 32) and right.shape == (32, 16)

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Training speed of the app in a real terminal against the headless engine, alternating.
 #
-# `mlp-tui bench` times the app under headless Textual, which renders every frame but writes
-# nothing to a terminal. This runs the real `mlp-tui` in a 120x40 tmux pane (its own tmux
-# server, so no session of yours is touched) for EPOCHS epochs with --metrics-out, then
+# `python -m benchmarks.bench` times the app under headless Textual, which renders every frame
+# but writes nothing to a terminal. This runs the real `mlp-tui` in a 120x40 tmux pane (its own
+# tmux server, so no session of yours is touched) for EPOCHS epochs with --metrics-out, then
 # `mlp-tui --headless` for as many, ROUNDS times, and prints each round's median epoch (the
 # first epoch of each run left out) and their ratio.
 #
-#     bash assets/bench/real_terminal.sh [ROUNDS] [EPOCHS]     (default 5 rounds of 6 epochs)
+#     bash benchmarks/real_terminal.sh [ROUNDS] [EPOCHS]     (default 5 rounds of 6 epochs)
 set -euo pipefail
 rounds=${1:-5}
 epochs=${2:-6}

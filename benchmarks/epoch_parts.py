@@ -1,6 +1,6 @@
 """Where a CPU epoch goes: timers around each step of a copy of the engine's loop.
 
-The README's table comes from this. The loop repeats the fused engine's operations for the
+docs/performance.md's table comes from this. The loop repeats the fused engine's operations for the
 seed's plain SGD (``core/model.py`` FusedStep, ``core/trainer.py`` _train_batch, the trainer's
 ``ShuffledEpoch`` gather and uint8 test set) with a timer around each part; the timers add a
 few milliseconds an epoch, so the parts sum to a little more than a bench epoch. After each
@@ -8,7 +8,7 @@ epoch the same products run alone on operands that stay in cache (the roofline's
 the same timers, so the two columns come from the same seconds of the machine: on a busy
 host, which parts slow down with the host and which slow down more.
 
-    python assets/bench/epoch_parts.py [EPOCHS]
+    python benchmarks/epoch_parts.py [EPOCHS]
 """
 
 from __future__ import annotations
