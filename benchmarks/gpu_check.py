@@ -1,6 +1,6 @@
 """GPU check: correctness of the sync-free/graph path against the CPU and the eager GPU path,
 divergence on the GPU, and seconds per epoch of each path. One call, one table. It reaches into
-the trainer (``_device_steps``, ``net.params``, ``batch_losses``) to compare the paths.
+the trainer (``steps``, ``net.params``, ``batch_losses``) to compare the paths.
 
     python benchmarks/gpu_check.py cuda [DATA_DIR]   # results and profile.txt go to $OUT
 """
@@ -56,8 +56,8 @@ def run(name, config, **kw):
             (r.epoch, round(r.train_loss, 6), round(r.train_acc, 6), round(r.test_acc, 4))
             for r in trainer.history[-1:]
         ],
-        "graph_error": getattr(trainer._device_steps, "graph_error", ""),
-        "graphs_on": getattr(trainer._device_steps, "graphs", None),
+        "graph_error": getattr(trainer.steps, "graph_error", ""),
+        "graphs_on": getattr(trainer.steps, "graphs", None),
     }
     print(json.dumps(row), flush=True)
     results.setdefault("runs", []).append(row)
