@@ -17,6 +17,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -202,7 +203,10 @@ def config_from(path: Path, meta: dict) -> TrainConfig:
     try:
         stored = meta["config"]
         fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        return TrainConfig(**{k: parse_field(k, str(v)) for k, v in stored.items() if k in fields})
+        values: dict[str, Any] = {
+            k: parse_field(k, str(v)) for k, v in stored.items() if k in fields
+        }
+        return TrainConfig(**values)
     except (KeyError, TypeError, AttributeError, ConfigError) as exc:
         raise CheckpointError(f"{path} holds a bad configuration ({exc})") from None
 

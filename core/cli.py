@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from . import __version__
 from .config import ConfigError, TrainConfig, parse_field
@@ -15,6 +15,7 @@ from .config import ConfigError, TrainConfig, parse_field
 # torch is imported only once the arguments are good: --help, --version and a typo answer at once.
 if TYPE_CHECKING:
     from .events import EpochReport, Event
+    from .trainer import Trainer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -109,7 +110,7 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error(f"--{exc}")
 
 
-def make_trainer(args: argparse.Namespace, on_event):
+def make_trainer(args: argparse.Namespace, on_event) -> Trainer:
     """Load the data and build a trainer, new or resumed. Raises DataError/CheckpointError."""
     from . import data
     from .device import resolve_device
@@ -123,7 +124,7 @@ def make_trainer(args: argparse.Namespace, on_event):
     return Trainer(TrainConfig(**overrides), dataset, on_event)
 
 
-def load_trainer(args: argparse.Namespace, on_event) -> tuple[object | None, int]:
+def load_trainer(args: argparse.Namespace, on_event) -> tuple[Trainer | None, int]:
     """``make_trainer`` for the app and headless alike: (trainer, 0), or (None, exit code)
     after one line on stderr for bad data, a bad checkpoint, a bad value or Ctrl+C."""
     from .checkpoint import CheckpointError
@@ -156,14 +157,15 @@ class HeadlessPrinter:
         self.trainer = trainer
         self.tty = sys.stdout.isatty()
         self.save_path = save_path
-        self.metrics = None
+        self.metrics: TextIO | None = None
         if metrics_path:
             path = Path(metrics_path).expanduser()
-            self.metrics = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            self.metrics = open(path, "w", encoding="utf-8")  # closed in close()
             for report in trainer.history:
                 self._write_metrics(report)
 
     def _write_metrics(self, report: EpochReport) -> None:
+        assert self.metrics is not None
         try:
             self.metrics.write(json.dumps(report.as_dict()) + "\n")
             self.metrics.flush()

@@ -36,7 +36,7 @@ class TrainConfig:
             parse_field(field.name, str(getattr(self, field.name)))
         return self
 
-    def replace(self, **changes: object) -> TrainConfig:
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes).validated()
 
 

@@ -7,7 +7,6 @@ are slices of a seeded permutation: no DataLoader, no per-image work.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import os
@@ -194,17 +193,6 @@ class FashionMNIST:
     test_pixels: torch.Tensor
     source: str
 
-    @functools.cached_property
-    def train_x(self) -> torch.Tensor:
-        """All training images as floats, made on first use (the trainer never asks: 188 MB)."""
-        return to_unit(self.train_pixels)
-
-    @functools.cached_property
-    def test_x(self) -> torch.Tensor:
-        """All test images as floats, made on first use (the trainer converts them chunk by
-        chunk: reading 7.8 MB an epoch instead of 31)."""
-        return to_unit(self.test_flat)
-
     def train_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows ``idx`` as ``ToTensor`` makes them, and their labels. Gathering the uint8 rows
         and converting them reads a quarter of the memory that gathering stored floats does
@@ -310,13 +298,3 @@ def load(
     test_x, test_y = read_split(files["test_images"], files["test_labels"])
     source = str(files["train_images"].parent)
     return FashionMNIST.from_uint8(train_x, train_y, test_x, test_y, device, source)
-
-
-def write_idx(path: Path, array: torch.Tensor) -> None:
-    """Write a uint8 tensor as an IDX file (gzipped when the name ends in .gz); tests use it."""
-    dims = array.dim()
-    header = _MAGIC[dims].to_bytes(4, "big") + b"".join(
-        int(s).to_bytes(4, "big") for s in array.shape
-    )
-    body = header + array.to(torch.uint8).contiguous().numpy().tobytes()
-    path.write_bytes(gzip.compress(body, mtime=0) if path.suffix == ".gz" else body)

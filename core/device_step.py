@@ -69,15 +69,15 @@ class DeviceSteps:
         self.train_x = to_unit(data.train_pixels) if converted else None
         self.graph_error = ""  # why graphs were given up, if they were
         self._limit_key: tuple | None = None
-        self._limit_value: torch.Tensor | None = None
+        self._limit_value = torch.empty(())
         self._graph: torch.cuda.CUDAGraph | None = None
         self._graph_key: tuple | None = None
         self._warmups = 0
         self._table_source: torch.Tensor | None = None
-        self._table: torch.Tensor | None = None  # the epoch's full batches, one row each
-        self._row: torch.Tensor | None = None  # the graph's batch counter, on the device
+        self._table = torch.empty(0, 0, dtype=torch.long)  # the epoch's full batches, a row each
+        self._row = torch.zeros(1, dtype=torch.long)  # the graph's batch counter, on the device
         self._row_host = -1  # where that counter stands, as far as this thread knows
-        self._stats: torch.Tensor | None = None  # the figures of each full batch, by row
+        self._stats = torch.empty(0, 3)  # the figures of each full batch, by row
 
     # ------------------------------------------------------------------ state
     def _buffers(self, optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
@@ -136,6 +136,7 @@ class DeviceSteps:
 
     def _limit(self, factor: float) -> torch.Tensor:
         """The divergence limit, in float64 as the eager path compares it."""
+        assert self.ref is not None, "set by the run's first batch"
         if self._limit_key != (factor, self.ref.data_ptr()):
             self._limit_key, self._limit_value = (factor, self.ref.data_ptr()), factor * self.ref
         return self._limit_value

@@ -67,7 +67,9 @@ def per_class_csv(matrix: torch.Tensor, history: PerClassHistory | None = None) 
     """One row per class: images, correct, accuracy now, then its accuracy after each epoch."""
     history = history or PerClassHistory()
     acc = per_class_accuracy(matrix).tolist()
-    rows = [["class", "images", "correct", "accuracy", *(f"epoch_{e}" for e in history.epochs)]]
+    rows: list[list[object]] = [
+        ["class", "images", "correct", "accuracy", *(f"epoch_{e}" for e in history.epochs)]
+    ]
     for c in range(NUM_CLASSES):
         rows.append(
             [CLASS_NAMES[c], int(matrix[c].sum()), int(matrix[c, c]), acc[c], *history.series(c)]

@@ -178,6 +178,7 @@ class FusedStep:
                 net.b1.add_(dH.sum(dim=0), alpha=-lr / 2)
             else:
                 dH.mul_(0.5)
+                assert net.W2.grad is not None  # made by __init__
                 W2_grad = net.W2.grad.t() if dim == 0 else net.W2.grad
                 torch.mm(W2_a, W2_b, out=W2_grad)
                 torch.sum(G, dim=1 - dim, out=net.b2.grad)

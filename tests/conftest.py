@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
@@ -24,13 +25,21 @@ def make_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return images.clamp(0, 255).to(torch.uint8), labels.to(torch.uint8)
 
 
+def write_idx(path: Path, array: torch.Tensor) -> None:
+    """Write a uint8 tensor as an IDX file, gzipped when the name ends in .gz."""
+    magic = {3: 0x00000803, 1: 0x00000801}[array.dim()]  # unsigned bytes: images / labels
+    header = magic.to_bytes(4, "big") + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    body = header + array.to(torch.uint8).contiguous().numpy().tobytes()
+    path.write_bytes(gzip.compress(body, mtime=0) if path.suffix == ".gz" else body)
+
+
 def write_dataset(folder: Path, train: int = 600, test: int = 200, gz: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     suffix = ".gz" if gz else ""
     for split, count, seed in (("train", train, 1), ("t10k", test, 2)):
         images, labels = make_images(count, seed)
-        data.write_idx(folder / f"{split}-images-idx3-ubyte{suffix}", images)
-        data.write_idx(folder / f"{split}-labels-idx1-ubyte{suffix}", labels)
+        write_idx(folder / f"{split}-images-idx3-ubyte{suffix}", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte{suffix}", labels)
     return folder
 
 

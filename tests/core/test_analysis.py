@@ -8,7 +8,7 @@ import pytest
 import torch
 from mlp_tui.core import analysis
 from mlp_tui.core.analysis import PerClassHistory, Selection, select
-from mlp_tui.core.data import NUM_CLASSES
+from mlp_tui.core.data import NUM_CLASSES, to_unit
 from mlp_tui.core.events import Predictions
 from safetensors.torch import load_file
 
@@ -118,7 +118,7 @@ def test_predict_ch3_preset_is_the_first_six_in_order(trained):
 
 def test_example_losses_are_the_seeds_cross_entropy(trained):
     trainer, _ = trained
-    logits = trainer.net(trainer.data.test_x).detach()
+    logits = trainer.net(to_unit(trainer.data.test_flat)).detach()
     expected = torch.nn.CrossEntropyLoss(reduction="none")(logits, trainer.data.test_y)
     losses = analysis.example_losses(trainer.predict())
     assert torch.allclose(losses.float(), expected, atol=1e-4)

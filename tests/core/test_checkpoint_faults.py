@@ -21,10 +21,10 @@ import pytest
 import torch
 from mlp_tui.core import checkpoint
 from mlp_tui.core.checkpoint import CheckpointError
+from mlp_tui.core.cli import main
 from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.events import EpochReport, RunState, SaveFailed
 from mlp_tui.core.trainer import Trainer
-from mlp_tui.tui.main import main
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
@@ -303,6 +303,7 @@ for n in range(1, 1_000_000):
 """
 
 
+@pytest.mark.slow  # a real process, killed
 def test_a_process_killed_while_saving_leaves_a_loadable_checkpoint(tiny_dir, tiny_data, tmp_path):
     rng = random.Random(0)
     path = tmp_path / "run.safetensors"

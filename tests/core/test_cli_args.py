@@ -1,14 +1,12 @@
-"""Bad command lines, through the real console script: exit 2, one line naming the flag and
-the problem, nothing on stdout, no traceback."""
+"""Bad command lines, in this process and (a few) through the real console script: exit 2,
+one line naming the flag and the problem, nothing on stdout, no traceback."""
 
 from __future__ import annotations
-
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 from mlp_tui.core import __version__
+from mlp_tui.core.cli import main
 
 from tests.core._helpers import TRACEBACK, run_cli
 
@@ -51,33 +49,34 @@ if not torch.cuda.is_available():
 CASE_IDS = [" ".join(args) for args, _ in BAD_ARGUMENTS]
 
 
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, object]]:
-    """Every case's run, several at a time: each start of the script costs a second or two."""
-    tmp = tmp_path_factory.mktemp("args")
-    (tmp / "a-file").write_text("in the way of a folder")
-    env = {k: v for k, v in os.environ.items() if k != "MLP_TUI_DATA"}
-    env["XDG_CACHE_HOME"] = str(tmp / "cache")
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = {
-            case: pool.submit(
-                run_cli, "--headless", *[a.replace("{tmp}", str(tmp)) for a in args], env=env
-            )
-            for case, (args, _) in zip(CASE_IDS, BAD_ARGUMENTS)
-        }
-        return {case: (str(tmp), run.result()) for case, run in runs.items()}
+def run_in_process(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """``mlp-tui --headless ARGS`` in this process: (exit code, stdout, stderr)."""
+    try:
+        code = main(["--headless", *args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.mark.parametrize(("args", "words"), BAD_ARGUMENTS, ids=CASE_IDS)
-def test_a_bad_argument_is_one_line_and_exit_2(args, words, outcomes):
-    tmp, result = outcomes[" ".join(args)]
+def test_a_bad_argument_is_one_line_and_exit_2(args, words, tmp_path, capsys):
+    (tmp_path / "a-file").write_text("in the way of a folder")
+    tmp = str(tmp_path)
+    code, out, err = run_in_process([a.replace("{tmp}", tmp) for a in args], capsys)
     words = [w.replace("{tmp}", tmp) for w in words]
-    assert result.returncode == 2
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
+    assert code == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
     assert all(word in lines[0] for word in words), lines[0]
-    assert TRACEBACK not in result.stderr
+    assert TRACEBACK not in err
+
+
+def test_the_console_script_says_a_bad_argument_in_one_line_too():
+    result = run_cli("--headless", "--lr", "abc")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == ["mlp-tui: error: argument --lr: 'abc' is not a number"]
 
 
 def test_help_and_version_exit_0():

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 from mlp_tui.core import data
-from mlp_tui.tui.main import main
+from mlp_tui.core.cli import main
+from mlp_tui.core.data import to_unit
 
-from tests.conftest import make_images, write_dataset
+from tests.conftest import make_images, write_dataset, write_idx
 from tests.core._helpers import TRACEBACK, run_cli, run_python
 
 # d2l.get_fashion_mnist_labels
@@ -83,13 +84,13 @@ def test_a_named_folder_without_the_data_is_an_error_not_a_fallback(four_places,
 def test_gzipped_and_raw_files_give_the_same_tensors(tmp_path):
     zipped = data.load(write_dataset(tmp_path / "gz", gz=True))
     raw = data.load(write_dataset(tmp_path / "raw", gz=False))
-    for name in ("train_pixels", "train_x", "train_y", "test_x", "test_y", "test_pixels"):
+    for name in ("train_pixels", "train_y", "test_flat", "test_y", "test_pixels"):
         assert torch.equal(getattr(zipped, name), getattr(raw, name))
     assert zipped.fingerprint == raw.fingerprint
     images, labels = make_images(600, 1)
     assert torch.equal(zipped.train_y, labels.long())
-    assert torch.equal(zipped.train_x, images.reshape(600, 784).float() / 255)
-    assert zipped.train_x.dtype == torch.float32 and zipped.test_pixels.dtype == torch.uint8
+    assert torch.equal(to_unit(zipped.train_pixels), images.reshape(600, 784).float() / 255)
+    assert zipped.train_pixels.dtype == torch.uint8 and zipped.test_pixels.dtype == torch.uint8
 
 
 def test_a_batch_is_totensor_of_its_rows_bit_for_bit(tiny_data):
@@ -100,7 +101,7 @@ def test_a_batch_is_totensor_of_its_rows_bit_for_bit(tiny_data):
     idx = torch.randperm(len(tiny_data.train_y), generator=torch.Generator().manual_seed(3))[:77]
     X, y = tiny_data.train_batch(idx)
     assert X.dtype == torch.float32 and X.shape == (77, 784)
-    assert torch.equal(X, tiny_data.train_x[idx])
+    assert torch.equal(X, to_unit(tiny_data.train_pixels)[idx])
     assert torch.equal(X, tiny_data.train_pixels[idx].float() / 255)
     assert torch.equal(y, tiny_data.train_y[idx])
     every_value = torch.arange(256, dtype=torch.uint8)
@@ -167,7 +168,7 @@ def remove(folder: Path) -> Path:
 def write_tensor(name: str, tensor: torch.Tensor) -> Callable[[Path], Path]:
     def corrupt(folder: Path) -> Path:
         path = folder / f"{name}.gz"
-        data.write_idx(path, tensor)
+        write_idx(path, tensor)
         return path
 
     return corrupt
@@ -271,7 +272,7 @@ from pathlib import Path
 from mlp_tui.core import data
 data.DEBIAN_DIR = Path(sys.argv[1])
 sys.modules["torchvision"] = None  # unusable, whatever this machine has
-from mlp_tui.tui.main import main
+from mlp_tui.core.cli import main
 sys.exit(main(["--headless", "--device", "cpu"]))
 """
 

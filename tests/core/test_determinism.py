@@ -7,10 +7,11 @@ import threading
 
 import pytest
 import torch
+from mlp_tui.core.cli import main
 from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.data import to_unit
 from mlp_tui.core.events import BatchReport, RunState, SettingsChanged
 from mlp_tui.core.trainer import Trainer
-from mlp_tui.tui.main import main
 from torch import nn
 
 from tests.core._helpers import EventLog, finish, metrics, params, same_params, start
@@ -173,7 +174,7 @@ def test_an_lr_change_applies_from_the_next_batch(tiny_data):
     # Batch 5 by the seed's formulation, from the parameters after batch 4, at lr 0.5.
     W1, b1, W2, b2 = (nn.Parameter(p) for p in before)
     idx = trainer.perm[4 * 32 : 5 * 32]
-    X, y = tiny_data.train_x[idx], tiny_data.train_y[idx]
+    X, y = to_unit(tiny_data.train_pixels)[idx], tiny_data.train_y[idx]
     H = torch.max(X @ W1 + b1, torch.zeros(1))
     loss = nn.CrossEntropyLoss(reduction="none")(H @ W2 + b2, y)
     updater = torch.optim.SGD([W1, b1, W2, b2], lr=0.5)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 from mlp_tui.core import checkpoint
+from mlp_tui.core.cli import main
 from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.events import BatchReport, RunState, StateChanged
 from mlp_tui.core.trainer import Trainer
-from mlp_tui.tui.main import main
 
 from tests.core._helpers import EventLog, finish, params, same_params, start
 

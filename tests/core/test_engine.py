@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 from mlp_tui.core.config import TrainConfig
-from mlp_tui.core.data import ShuffledEpoch
-from mlp_tui.core.model import AutogradStep, FusedStep, ScratchMLP
-from mlp_tui.core.trainer import Trainer, evaluate
+from mlp_tui.core.data import ShuffledEpoch, to_unit
+from mlp_tui.core.model import AutogradStep, FusedStep, ScratchMLP, evaluate
+from mlp_tui.core.trainer import Trainer
 from torch import nn
 
 
@@ -33,7 +33,7 @@ def seed_reference(data, config: TrainConfig) -> list[tuple[float, float, float]
         metric = [0.0, 0.0, 0]
         for i in range(0, len(perm), config.batch_size):
             idx = perm[i : i + config.batch_size]
-            X, y = data.train_x[idx], data.train_y[idx]
+            X, y = to_unit(data.train_pixels)[idx], data.train_y[idx]
             y_hat = net(X)
             l = loss(y_hat, y)
             updater.zero_grad()
@@ -43,9 +43,9 @@ def seed_reference(data, config: TrainConfig) -> list[tuple[float, float, float]
             metric[1] += float((y_hat.argmax(axis=1) == y).sum())
             metric[2] += y.numel()
         with torch.no_grad():
-            test_acc = float((net(data.test_x).argmax(axis=1) == data.test_y).sum()) / len(
-                data.test_y
-            )
+            test_acc = float(
+                (net(to_unit(data.test_flat)).argmax(axis=1) == data.test_y).sum()
+            ) / len(data.test_y)
         rows.append((metric[0] / metric[2], metric[1] / metric[2], test_acc))
     return rows
 
@@ -147,15 +147,17 @@ def test_the_trainer_stores_w2_by_class_for_the_fused_step_on_the_cpu(tiny_data)
 def test_fused_evaluation_matches_the_seeds_form(trained):
     trainer, _ = trained
     data = trainer.data
-    fused = evaluate(trainer.net, data.test_x, data.test_y)
-    seed = evaluate(trainer.net, data.test_x, data.test_y, seed_form=True)
+    fused = evaluate(trainer.net, to_unit(data.test_flat), data.test_y)
+    seed = evaluate(trainer.net, to_unit(data.test_flat), data.test_y, seed_form=True)
     assert torch.allclose(fused.probs, seed.probs, atol=1e-6)
     assert torch.equal(fused.predicted, seed.predicted)
-    chunked = evaluate(trainer.net, data.test_x, data.test_y, chunk=7)  # the last chunk: 4 rows
+    chunked = evaluate(
+        trainer.net, to_unit(data.test_flat), data.test_y, chunk=7
+    )  # the last chunk: 4 rows
     assert torch.allclose(chunked.probs, fused.probs, atol=1e-6)
     assert len(chunked.probs) == len(data.test_y)
     for seed_form in (False, True):  # uint8 pixels, converted chunk by chunk: the same values
-        floats = evaluate(trainer.net, data.test_x, data.test_y, seed_form, chunk=7)
+        floats = evaluate(trainer.net, to_unit(data.test_flat), data.test_y, seed_form, chunk=7)
         pixels = evaluate(trainer.net, data.test_flat, data.test_y, seed_form, chunk=7)
         assert data.test_flat.dtype == torch.uint8
         assert torch.equal(pixels.probs, floats.probs)

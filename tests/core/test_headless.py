@@ -11,10 +11,10 @@ import time
 import pytest
 import torch
 from mlp_tui.core import checkpoint
+from mlp_tui.core.cli import main
 from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.events import RunState
 from mlp_tui.core.trainer import Trainer
-from mlp_tui.tui.main import main
 
 from tests.core._helpers import TRACEBACK, mlp_tui_command
 
@@ -48,6 +48,7 @@ def epochs_printed(stdout: str) -> list[int]:
 @pytest.mark.parametrize(
     ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
 )
+@pytest.mark.slow  # a real process, killed
 def test_a_signal_stops_the_run_within_2_s_and_saves_where_it_was(signum, code, tiny_dir, tmp_path):
     path = tmp_path / "run.safetensors"
     child = subprocess.Popen(

@@ -8,7 +8,11 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.core._helpers import mlp_tui_command, run_cli
+
+pytestmark = pytest.mark.slow  # 10 epochs on the real data, 100 epochs
 
 
 def test_the_seeds_defaults_learn_fashion_mnist(real_data, tmp_path):

@@ -25,6 +25,8 @@ from textual.widget import Widget
 from ..conftest import make_images
 from .conftest import press_now, wait_until
 
+pytestmark = pytest.mark.slow  # 20 epochs in the app
+
 EPOCHS = 20
 SAMPLED = (2, 5, 10, 15)  # and the end
 TRAIN, TEST = 20_000, 5_000  # about 1.5 s an epoch on 2 busy cores: 313 batches of 64

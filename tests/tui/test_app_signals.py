@@ -29,6 +29,8 @@ from textual.pilot import Pilot
 from ..core._helpers import TRACEBACK, mlp_tui_command
 from .conftest import wait_until
 
+pytestmark = pytest.mark.slow  # the real app in a terminal, killed by signals
+
 EXIT_LIMIT_S = 2.0
 # after the app: the alternate screen off, no mouse reporting, the cursor shown
 RESTORED = "0 0 0 0 1"

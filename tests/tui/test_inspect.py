@@ -12,6 +12,7 @@ import torch
 from mlp_tui.core import analysis, data
 from mlp_tui.core.analysis import PerClassHistory
 from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.data import to_unit
 from mlp_tui.core.events import Predictions, RunState, StateChanged
 from mlp_tui.core.export import FILES
 from mlp_tui.core.trainer import Trainer
@@ -346,7 +347,7 @@ async def test_export_escape_cancels_and_a_failure_loses_nothing(trained, tmp_pa
 async def test_ten_thousand_predictions_draw_only_one_page(tiny_data, monkeypatch):
     images, labels = make_images(10_000, seed=3)
     big = data.FashionMNIST.from_uint8(
-        (tiny_data.train_x * 255).round().to(torch.uint8).reshape(-1, 28, 28),
+        (to_unit(tiny_data.train_pixels) * 255).round().to(torch.uint8).reshape(-1, 28, 28),
         tiny_data.train_y.to(torch.uint8),
         images,
         labels,

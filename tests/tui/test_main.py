@@ -103,6 +103,7 @@ def wait_for_screen(socket: str, text: str, timeout: float = 20.0) -> str:
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.slow  # tmux
 def test_the_real_program_in_a_terminal(tiny_dir, tmp_path):
     command = Path(sys.executable).with_name("mlp-tui")
     program = [str(command)] if command.exists() else [sys.executable, "-m", "mlp_tui.tui.main"]
