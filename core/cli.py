@@ -68,7 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--save", metavar="FILE", help="checkpoint to write (each epoch and at exit)"
     )
-    parser.add_argument("--resume", metavar="FILE", help="checkpoint to continue from")
+    parser.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="checkpoint to continue from (headless: saved back to it, unless --save or --no-save)",
+    )
+    parser.add_argument(
+        "--no-save", action="store_true", help="headless: write no checkpoint, not even --resume's"
+    )
     parser.add_argument("--metrics-out", metavar="FILE", help="JSON Lines, one object per epoch")
     parser.add_argument("--save-dir", metavar="DIR", help="app: where checkpoints go")
     parser.add_argument(
@@ -202,8 +209,19 @@ class HeadlessPrinter:
             self.metrics.close()
 
 
+def save_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:
+    """Where a headless run keeps its checkpoint: ``--save``, else the resumed file (a resumed
+    run continues in it), else nowhere."""
+    if args.no_save and args.save:
+        parser.error("--no-save: it contradicts --save; give one of them")
+    if args.no_save:
+        return None
+    return args.save or args.resume
+
+
 def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     check_paths(parser, args)
+    save_to = save_path(args, parser)
     from .checkpoint import CheckpointError
     from .events import RunState, StateChanged
 
@@ -212,7 +230,7 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     if trainer is None:
         return failed
     try:
-        printer = HeadlessPrinter(trainer, args.metrics_out, args.save)
+        printer = HeadlessPrinter(trainer, args.metrics_out, save_to)
     except OSError as exc:
         print(f"mlp-tui: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
@@ -237,6 +255,7 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     # Train on this thread (torch's fastest: see trainer.keep_this_thread_serial); Ctrl+C and
     # SIGTERM ask the loop to stop after the current batch instead of interrupting it.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    steps_before = trainer.step_count
     try:
         trainer.run()
     finally:
@@ -244,10 +263,11 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             signal.signal(sig, handler)
         printer.close()
     exported = exporter.write(trainer) if args.export else True
-    if args.save:
+    # The resumed file is rewritten only when the run moved on; --save is written whatever.
+    if save_to and (args.save or trainer.step_count != steps_before):
         try:
-            trainer.save(args.save).result()
-            print(f"saved {args.save}", file=sys.stderr if diverged or signalled else sys.stdout)
+            trainer.save(save_to).result()
+            print(f"saved {save_to}", file=sys.stderr if diverged or signalled else sys.stdout)
         except CheckpointError as exc:
             print(f"mlp-tui: {exc}", file=sys.stderr)
             return EXIT_FAILED

@@ -91,3 +91,35 @@ def test_the_first_epochs_seconds_leave_out_building_the_optimizer(tiny_data, mo
     trainer = Trainer(TrainConfig(epochs=1, device="cpu"), tiny_data)
     assert trainer.run() is RunState.FINISHED
     assert trainer.history[0].seconds < 0.5  # an epoch of the tiny data: about 0.01 s
+
+
+def test_a_resumed_run_is_saved_back_to_its_file(tiny_dir, tmp_path, capsys):
+    """The README's `--epochs 20 --resume run.safetensors`: run again, it has nothing left."""
+    ckpt = tmp_path / "run.safetensors"
+    common = ["--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--hidden", "32"]
+    assert main([*common, "--epochs", "1", "--save", str(ckpt)]) == 0
+    capsys.readouterr()
+    assert main([*common, "--epochs", "3", "--resume", str(ckpt)]) == 0
+    out = capsys.readouterr().out
+    assert epochs_printed(out) == [2, 3] and out.splitlines()[-1] == f"saved {ckpt}"
+    _, meta = checkpoint.read(ckpt)
+    assert meta["epoch"] == 3
+    saved_at = ckpt.stat().st_mtime_ns
+    assert main([*common, "--epochs", "3", "--resume", str(ckpt)]) == 0
+    assert epochs_printed(capsys.readouterr().out) == []  # nothing trained twice...
+    assert ckpt.stat().st_mtime_ns == saved_at  # ...and nothing rewritten
+
+
+def test_save_names_another_file_and_no_save_writes_none(tiny_dir, tmp_path, capsys):
+    ckpt, other = tmp_path / "run.safetensors", tmp_path / "longer.safetensors"
+    common = ["--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--hidden", "32"]
+    assert main([*common, "--epochs", "1", "--save", str(ckpt)]) == 0
+    before = ckpt.read_bytes()
+    assert main([*common, "--epochs", "2", "--resume", str(ckpt), "--save", str(other)]) == 0
+    assert ckpt.read_bytes() == before and checkpoint.read(other)[1]["epoch"] == 2
+    assert main([*common, "--epochs", "2", "--resume", str(ckpt), "--no-save"]) == 0
+    assert ckpt.read_bytes() == before
+    assert "saved" not in capsys.readouterr().out.splitlines()[-1]
+    with pytest.raises(SystemExit) as exit_:
+        main([*common, "--resume", str(ckpt), "--save", str(other), "--no-save"])
+    assert exit_.value.code == 2 and "--no-save" in capsys.readouterr().err
