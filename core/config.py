@@ -142,7 +142,7 @@ def parse_field(name: str, text: str) -> object:
     field = FIELDS.get(name)
     if field is None:
         raise ConfigError(f"unknown setting {name!r}")
-    value = field.parse(name, text)
+    value = field.parse(field.label, text)  # messages in the screen's words: "batch size"
     if field.low is not None and field.high is not None:
-        _in_range(name, value, field.low, field.high, low_open=field.low_open)
+        _in_range(field.label, value, field.low, field.high, low_open=field.low_open)
     return value

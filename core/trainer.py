@@ -169,7 +169,8 @@ class Trainer:
         bad value."""
         for name in changes:
             if name not in CHANGE_DURING_A_RUN:
-                raise ConfigError(f"{name} cannot change during a run; start a new run")
+                what = FIELDS[name].label if name in FIELDS else repr(name)
+                raise ConfigError(f"{what} cannot change during a run; start a new run")
         self.config.replace(**changes)  # validate now, in the caller's thread
         self._send("update", changes)
 

@@ -7,6 +7,8 @@ import pytest
 import torch
 from mlp_tui.core import __version__
 from mlp_tui.core.cli import main
+from mlp_tui.core.config import ConfigError, TrainConfig, parse_field
+from mlp_tui.core.trainer import Trainer
 
 from tests.core._helpers import TRACEBACK, run_cli
 
@@ -85,3 +87,23 @@ def test_help_and_version_exit_0():
     assert all(flag in help_.stdout for flag in ("--lr", "--resume", "--metrics-out", "--save"))
     version = run_cli("--version")
     assert version.returncode == 0 and version.stdout.strip() == f"mlp-tui {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "says"),
+    [
+        ("batch_size", "0", "batch size: 0 is outside [1, 65536]"),
+        ("lr", "abc", "learning rate: 'abc' is not a number"),
+        ("weight_decay", "2", "weight decay: 2 is outside [0, 1]"),
+    ],
+)
+def test_a_bad_value_is_named_in_the_words_the_panel_uses(field, text, says):
+    with pytest.raises(ConfigError) as error:
+        parse_field(field, text)
+    assert str(error.value) == says
+
+
+def test_a_field_that_needs_a_new_run_is_refused_by_its_label(tiny_data):
+    trainer = Trainer(TrainConfig(hidden=8, device="cpu"), tiny_data)
+    with pytest.raises(ConfigError, match="^hidden units cannot change during a run"):
+        trainer.update(hidden=16)
