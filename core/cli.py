@@ -117,6 +117,31 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error(f"--{exc}")
 
 
+def prepare_folders(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, save_to: str | None
+) -> None:
+    """Make the folders the run will write to, before it trains: one that cannot be made or
+    written is found now, not after the whole run, and one that is made is said."""
+    import tempfile
+
+    wanted = [("--export", Path(args.export).expanduser())] if args.export else []
+    for flag, value in (("--save", save_to), ("--metrics-out", args.metrics_out)):
+        if value:
+            wanted.append((flag, Path(value).expanduser().parent))
+    for flag, folder in wanted:
+        if not folder.is_dir():
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                parser.error(f"{flag}: cannot make the folder {folder}: {exc.strerror or exc}")
+            print(f"made the folder {folder}")
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            parser.error(f"{flag}: cannot write into {folder}: {exc.strerror or exc}")
+
+
 def make_trainer(args: argparse.Namespace, on_event) -> Trainer:
     """Load the data and build a trainer, new or resumed. Raises DataError/CheckpointError."""
     from . import data
@@ -222,6 +247,7 @@ def save_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str 
 def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     check_paths(parser, args)
     save_to = save_path(args, parser)
+    prepare_folders(parser, args, save_to)
     from .checkpoint import CheckpointError
     from .events import RunState, StateChanged
 

@@ -123,3 +123,20 @@ def test_save_names_another_file_and_no_save_writes_none(tiny_dir, tmp_path, cap
     with pytest.raises(SystemExit) as exit_:
         main([*common, "--resume", str(ckpt), "--save", str(other), "--no-save"])
     assert exit_.value.code == 2 and "--no-save" in capsys.readouterr().err
+
+
+def test_an_export_folder_that_cannot_be_made_is_refused_before_training(tiny_dir, capsys):
+    args = ["--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--hidden", "8"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--export", "/proc/results"])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2 and epochs_printed(out) == []
+    assert err.startswith("mlp-tui: error: --export: cannot make the folder /proc/results")
+
+
+def test_a_folder_that_does_not_exist_is_made_and_said(tiny_dir, tmp_path, capsys):
+    ckpt = tmp_path / "new" / "deeper" / "run.safetensors"
+    args = ["--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--hidden", "8"]
+    assert main([*args, "--epochs", "1", "--save", str(ckpt)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"made the folder {ckpt.parent}" and lines[-1] == f"saved {ckpt}"
