@@ -294,12 +294,25 @@ def test_headless_export_still_happens_after_divergence(tiny_dir, tmp_path, caps
     assert sorted(p.name for p in out.iterdir()) == sorted(export.FILES)
 
 
-def test_headless_export_failure_is_reported_and_the_checkpoint_still_saved(
-    tiny_dir, tmp_path, capsys, plain
-):
+def test_headless_export_into_a_file_is_refused_before_training(tiny_dir, tmp_path, capsys):
     (tmp_path / "blocker").write_text("x")
     ckpt = tmp_path / "run.safetensors"
     args = ("--epochs", "1", "--save", str(ckpt), "--export", str(tmp_path / "blocker" / "out"))
+    with pytest.raises(SystemExit) as exit_:
+        headless(tiny_dir, *args)
+    assert exit_.value.code == 2 and "--export: cannot make the folder" in capsys.readouterr().err
+    assert not ckpt.exists()  # nothing trained
+
+
+def test_headless_export_failure_is_reported_and_the_checkpoint_still_saved(
+    tiny_dir, tmp_path, capsys, plain, monkeypatch
+):
+    def disk_full(*args, **kwargs):
+        raise export.ExportError("No space left on device; 0 of 5 files written")
+
+    monkeypatch.setattr(export, "export_trainer", disk_full)
+    ckpt = tmp_path / "run.safetensors"
+    args = ("--epochs", "1", "--save", str(ckpt), "--export", str(tmp_path / "out"))
     assert headless(tiny_dir, *args) == 1
-    assert "export failed" in capsys.readouterr().err
+    assert "export failed: No space left" in capsys.readouterr().err
     assert ckpt.is_file()
