@@ -15,6 +15,7 @@ from .config import ConfigError, TrainConfig, parse_field
 # torch is imported only once the arguments are good: --help, --version and a typo answer at once.
 if TYPE_CHECKING:
     from .events import EpochReport, Event
+    from .recorder import Recorder
     from .trainer import Trainer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
@@ -58,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="mlp-tui",
         description="Train d2l's scratch MLP on Fashion-MNIST: a live terminal app, or --headless.",
-        epilog="Subcommand: 'mlp-tui bench' measures throughput (see 'mlp-tui bench --help').",
+        epilog="Subcommands: 'mlp-tui runs' lists and compares the recorded runs, "
+        "'mlp-tui bench' measures throughput (each has --help).",
     )
     parser.add_argument("--version", action="version", version=f"mlp-tui {__version__}")
     parser.add_argument("--headless", action="store_true", help="train without the app")
@@ -77,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-save", action="store_true", help="headless: write no checkpoint, not even --resume's"
     )
     parser.add_argument("--metrics-out", metavar="FILE", help="JSON Lines, one object per epoch")
+    parser.add_argument(
+        "--store",
+        metavar="PATH",
+        help="the run store every run is recorded in ($MLP_TUI_STORE, else runs.sqlite "
+        "in the data dir)",
+    )
+    parser.add_argument("--no-store", action="store_true", help="record nothing")
+    parser.add_argument("--name", help="the run's name in the store (default: what differs)")
     parser.add_argument("--save-dir", metavar="DIR", help="app: where checkpoints go")
     parser.add_argument(
         "--export",
@@ -142,6 +152,23 @@ def prepare_folders(
             parser.error(f"{flag}: cannot write into {folder}: {exc.strerror or exc}")
 
 
+def open_recorder(args: argparse.Namespace, trainer: Trainer, on_problem) -> Recorder | None:
+    """The run's recorder in the store ``--store`` names (None with ``--no-store``, or after
+    one ``on_problem`` line when the store cannot be used: the run trains all the same)."""
+    from .recorder import record
+    from .store import RunStore, StoreError, check_name, default_path
+
+    if args.no_store:
+        return None
+    try:
+        name = None if args.name is None else check_name(args.name)
+        store = RunStore(Path(args.store).expanduser() if args.store else default_path())
+    except StoreError as exc:
+        on_problem(f"{exc}; this run is not recorded (it trains all the same)")
+        return None
+    return record(trainer, store, on_problem, name)
+
+
 def make_trainer(args: argparse.Namespace, on_event) -> Trainer:
     """Load the data and build a trainer, new or resumed. Raises DataError/CheckpointError."""
     from . import data
@@ -189,6 +216,7 @@ class HeadlessPrinter:
         self.trainer = trainer
         self.tty = sys.stdout.isatty()
         self.save_path = save_path
+        self.saved_step: int | None = None  # the position the last epoch's save wrote
         self.metrics: TextIO | None = None
         if metrics_path:
             path = Path(metrics_path).expanduser()
@@ -223,10 +251,12 @@ class HeadlessPrinter:
                 self._write_metrics(event)
             if self.save_path:
                 self.trainer.save(self.save_path)
+                self.saved_step = self.trainer.step_count
         elif isinstance(event, StateChanged) and event.state is RunState.DIVERGED:
             print(f"\nmlp-tui: diverged: {event.reason}", file=sys.stderr)
             self.trainer.stop()
         elif isinstance(event, SaveFailed):
+            self.saved_step = None
             print(f"mlp-tui: {event.message}", file=sys.stderr)
 
     def close(self) -> None:
@@ -246,6 +276,13 @@ def save_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str 
 
 def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     check_paths(parser, args)
+    if args.name is not None:
+        from .store import StoreError, check_name
+
+        try:
+            check_name(args.name)
+        except StoreError as exc:
+            parser.error(f"--name: {exc}")
     save_to = save_path(args, parser)
     prepare_folders(parser, args, save_to)
     from .checkpoint import CheckpointError
@@ -273,6 +310,10 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         diverged |= isinstance(event, StateChanged) and event.state is RunState.DIVERGED
 
     listeners += [watch, printer]
+    recorder = open_recorder(args, trainer, lambda text: print(f"mlp-tui: {text}", file=sys.stderr))
+    if recorder is not None:
+        listeners.append(recorder)
+        print(f"recording run {recorder.short_id} in {recorder.store.path}")
     if args.export:
         from .export import HeadlessExport
 
@@ -292,7 +333,8 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     # The resumed file is rewritten only when the run moved on; --save is written whatever.
     if save_to and (args.save or trainer.step_count != steps_before):
         try:
-            trainer.save(save_to).result()
+            if printer.saved_step != trainer.step_count:  # not written at the last epoch's end
+                trainer.save(save_to).result()
             print(f"saved {save_to}", file=sys.stderr if diverged or signalled else sys.stdout)
         except CheckpointError as exc:
             print(f"mlp-tui: {exc}", file=sys.stderr)
@@ -312,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench
 
         return bench(argv[1:])
+    if argv[:1] == ["runs"]:
+        from .runs_cli import main as runs
+
+        return runs(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_headless(args, parser)

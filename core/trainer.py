@@ -103,6 +103,7 @@ class Trainer:
         self.batch_losses: list[float] = []
         self.lr_changes: list[tuple[int, float]] = [(0, config.lr)]
         self.predictions: Predictions | None = None
+        self.run_uid: str | None = None  # the run store's name for this run, once recorded
 
         self.inbox = CommandInbox()
         self._state = RunState.IDLE
@@ -438,6 +439,7 @@ class Trainer:
             "lr_changes": list(self.lr_changes),
             "dataset": self.data.fingerprint,
             "state": self.state.value,
+            "run_uid": self.run_uid,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -461,6 +463,7 @@ class Trainer:
         self.history = list(state["history"])
         self.lr_changes = list(state["lr_changes"])
         self.batch_losses = list(state["batch_losses"])
+        self.run_uid = state.get("run_uid")
 
     @classmethod
     def from_checkpoint(

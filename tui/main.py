@@ -149,10 +149,10 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # needs no Textual: the engine's own figures
-        from mlp_tui.core.bench import main as bench
+    if argv[:1] in (["bench"], ["runs"]):  # subcommands that need no Textual
+        from mlp_tui.core.cli import main as subcommand
 
-        return bench(argv[1:])
+        return subcommand(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.headless:

@@ -26,7 +26,8 @@ def test_each_epoch_is_a_line_and_a_metrics_row(tiny_dir, tmp_path, capsys):
     args = ["--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--epochs", "3"]
     assert main([*args, "--lr", "0.3", "--metrics-out", str(metrics)]) == 0
     out, err = capsys.readouterr()
-    lines = out.splitlines()
+    recording, *lines = out.splitlines()
+    assert recording.startswith("recording run r1 in ") and recording.endswith("runs.sqlite")
     rows = [json.loads(line) for line in metrics.read_text().splitlines()]
     assert [set(row) for row in rows] == [KEYS] * 3
     assert [row["epoch"] for row in rows] == [1, 2, 3] and err == ""

@@ -1,0 +1,278 @@
+"""Records a run in the store as it trains: a listener of the trainer's events.
+
+Completed epochs are written in one transaction at each epoch's end (the epoch's report, its
+part of the batch-loss curve, the events since the last epoch), so a crash loses at most the
+epoch in progress. The batch-loss curve is kept at no more than ``MAX_POINTS`` points: each the
+mean of ``stride`` consecutive batches, ``stride`` doubling as the run grows; the epochs' exact
+means are in the epoch rows. A store that fails mid-run stops the recording, says so once
+through ``on_problem``, and never stops the training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .config import TrainConfig
+from .events import (
+    BatchRefused,
+    BatchReport,
+    EpochReport,
+    Event,
+    RunState,
+    Saved,
+    SettingsChanged,
+    StateChanged,
+)
+from .store import EPOCH_FIELDS, RunStore, StoreError, now, short_id
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+MAX_POINTS = 4000
+STATUS = {
+    RunState.RUNNING: "running",
+    RunState.PAUSED: "paused",
+    RunState.DIVERGED: "diverged",
+    RunState.FINISHED: "finished",
+    RunState.STOPPED: "stopped",
+    RunState.FAILED: "failed",
+}
+
+
+@dataclass
+class Point:
+    step: int  # the last batch of the bucket
+    total: float  # the sum of its batches' losses
+    count: int
+
+    @property
+    def loss(self) -> float:
+        return self.total / self.count
+
+
+class LossCurve:
+    """The thinned batch-loss curve: full buckets of ``stride`` batches, then a partial one."""
+
+    def __init__(self, points: list[tuple[int, float]] | None = None, after: int = 0) -> None:
+        """``points`` as stored (up to step ``after``: a resumed run drops what followed)."""
+        kept = [(s, loss) for s, loss in points or [] if s <= after]
+        self.stride = kept[0][0] if kept else 1
+        self.full: list[Point] = []
+        self.partial: list[Point] = []  # batches (or a stored partial point) since the last
+        for step, loss in kept:
+            start = self.full[-1].step if self.full else 0
+            count = step - start
+            point = Point(step, loss * count, count)
+            (self.full if count == self.stride else self.partial).append(point)
+
+    def add(self, step: int, loss: float) -> None:
+        self.partial.append(Point(step, loss, 1))
+        self._close_buckets()
+
+    def drop_after(self, step: int) -> None:
+        """A divergence rolled the run back to ``step``: later batches never happened."""
+        self.partial = [p for p in self.partial if p.step <= step]
+        while self.full and self.full[-1].step > step:
+            self.full.pop()
+
+    def _close_buckets(self) -> None:
+        while self.partial:
+            start = self.full[-1].step if self.full else 0
+            end = start + self.stride
+            inside = [p for p in self.partial if p.step <= end]
+            if not inside or inside[-1].step != end:
+                return
+            self.full.append(Point(end, sum(p.total for p in inside), sum(p.count for p in inside)))
+            self.partial = self.partial[len(inside) :]
+            if len(self.full) >= MAX_POINTS:
+                self._halve()
+
+    def _halve(self) -> None:
+        """Twice the stride: pairs of buckets become one; an odd last one waits for its pair."""
+        pairs, odd = divmod(len(self.full), 2)
+        merged = [
+            Point(b.step, a.total + b.total, a.count + b.count)
+            for a, b in zip(self.full[0 : 2 * pairs : 2], self.full[1 : 2 * pairs : 2])
+        ]
+        self.partial = self.full[2 * pairs :] + self.partial if odd else self.partial
+        self.full, self.stride = merged, self.stride * 2
+
+    def points(self) -> list[tuple[int, float]]:
+        """Every full bucket, then the partial one (its last step, its mean) if any."""
+        out = [(p.step, p.loss) for p in self.full]
+        if self.partial:
+            total = sum(p.total for p in self.partial)
+            out.append((self.partial[-1].step, total / sum(p.count for p in self.partial)))
+        return out
+
+
+class Recorder:
+    """``trainer.on_event``'s partner: pass each event to it (on the training thread)."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: int,
+        on_problem: Callable[[str], None],
+        config: TrainConfig,
+        curve: LossCurve | None = None,
+        step: int = 0,
+    ) -> None:
+        """``config`` and ``step``: where the run stands now; changes are noted against it."""
+        self.store, self.run_id, self.on_problem = store, run_id, on_problem
+        self.curve = curve or LossCurve()
+        self.problem = ""  # why recording stopped, once it has
+        self._events: list[tuple[str, int, str, str]] = []  # (at, step, kind, detail)
+        self._epoch: EpochReport | None = None
+        self._config = config
+        self._step = step  # the batches done, as last reported
+
+    @property
+    def short_id(self) -> str:
+        return short_id(self.run_id)
+
+    def __call__(self, event: Event) -> None:
+        if self.problem:
+            return
+        if isinstance(event, BatchReport):
+            first = event.step - len(event.losses) + 1
+            for step, loss in enumerate(event.losses, first):
+                self.curve.add(step, loss)
+            self._step = event.step
+        elif isinstance(event, BatchRefused):
+            self.curve.drop_after(event.step)
+            self._step = event.step
+            self._note(event.step, "refused", loss=_number(event.loss), undone=event.undone)
+        elif isinstance(event, SettingsChanged):
+            old = self._config
+            for name in event.changed:
+                before = None if old is None else getattr(old, name)
+                self._note(
+                    event.step, "set", field=name, old=before, new=getattr(event.config, name)
+                )
+            self._config = event.config
+        elif isinstance(event, Saved):
+            self._note(None, "saved", path=event.path)
+            self._write(checkpoint=event.path)
+        elif isinstance(event, EpochReport):
+            self._epoch = event
+            self._write()
+        elif isinstance(event, StateChanged) and event.state in STATUS:
+            if event.state is RunState.DIVERGED:
+                self._note(None, "diverged", reason=event.reason)
+            if event.state is RunState.FAILED:
+                self._note(None, "failed", reason=event.reason)
+            self._write(status=STATUS[event.state])
+
+    def _note(self, step: int | None, kind: str, **detail: object) -> None:
+        at = self._step if step is None else step
+        self._events.append((now(), at, kind, json.dumps(detail)))
+
+    def _write(self, status: str | None = None, checkpoint: str | None = None) -> None:
+        """One transaction: the epoch just done (if any), the curve, the events, the status."""
+        epoch, self._epoch = self._epoch, None
+        events, self._events = self._events, []
+        try:
+            with self.store.transaction() as db:
+                run = self.run_id
+                if epoch is not None:
+                    db.execute(
+                        f"INSERT OR REPLACE INTO epochs (run, epoch, {', '.join(EPOCH_FIELDS)})"
+                        f" VALUES (?, ?{', ?' * len(EPOCH_FIELDS)})",
+                        (run, epoch.epoch, *(getattr(epoch, f) for f in EPOCH_FIELDS)),
+                    )
+                    db.execute("DELETE FROM losses WHERE run = ?", (run,))
+                    db.executemany(
+                        "INSERT INTO losses (run, step, loss) VALUES (?, ?, ?)",
+                        [(run, step, _number(loss)) for step, loss in self.curve.points()],
+                    )
+                db.executemany(
+                    "INSERT INTO events (run, at, step, kind, detail) VALUES (?, ?, ?, ?, ?)",
+                    [(run, *e) for e in events],
+                )
+                if status is not None:
+                    ended = None if status in ("running", "paused") else now()
+                    db.execute(
+                        "UPDATE runs SET status = ?, ended = ? WHERE id = ?", (status, ended, run)
+                    )
+                if checkpoint is not None:
+                    db.execute("UPDATE runs SET checkpoint = ? WHERE id = ?", (checkpoint, run))
+        except StoreError as exc:
+            self.problem = str(exc)
+            self.on_problem(f"{exc}; this run is no longer recorded (it goes on training)")
+
+
+def _number(value: float) -> float | None:
+    """JSON and SQLite keep nan and inf as null: a diverged loss is said in the events."""
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def record(
+    trainer: Trainer,
+    store: RunStore,
+    on_problem: Callable[[str], None],
+    name: str | None = None,
+) -> Recorder | None:
+    """Record ``trainer``'s run in ``store``: the run its checkpoint came from when the store
+    has it (it continues from the checkpoint's position), else a new run. None, after one
+    ``on_problem`` line, when the store cannot be written."""
+    try:
+        store.mark_interrupted()
+        run_id = store.find_uid(trainer.run_uid) if trainer.run_uid else None
+        if run_id is not None:
+            curve = continue_run(store, run_id, trainer)
+        else:
+            run_id = store.create_run(trainer.config, name, uid=trainer.run_uid)
+            trainer.run_uid = store.uid_of(run_id)
+            curve = LossCurve()
+            for step, loss in enumerate(trainer.batch_losses, 1):  # a resumed checkpoint's
+                curve.add(step, loss)
+            with store.transaction() as db:
+                db.executemany(
+                    f"INSERT INTO epochs (run, epoch, {', '.join(EPOCH_FIELDS)})"
+                    f" VALUES (?, ?{', ?' * len(EPOCH_FIELDS)})",
+                    [
+                        (run_id, r.epoch, *(getattr(r, f) for f in EPOCH_FIELDS))
+                        for r in trainer.history
+                    ],
+                )
+                db.executemany(
+                    "INSERT INTO losses (run, step, loss) VALUES (?, ?, ?)",
+                    [(run_id, step, _number(loss)) for step, loss in curve.points()],
+                )
+    except StoreError as exc:
+        on_problem(f"{exc}; this run is not recorded (it trains all the same)")
+        return None
+    return Recorder(store, run_id, on_problem, trainer.config, curve, trainer.step_count)
+
+
+def continue_run(store: RunStore, run_id: int, trainer: Trainer) -> LossCurve:
+    """The stored run goes on from the checkpoint's position: what it recorded after that
+    (the run went on past its last save) did not happen in this continuation."""
+    record = store.run(run_id)
+    with store.transaction() as db:
+        db.execute("DELETE FROM epochs WHERE run = ? AND epoch > ?", (run_id, trainer.epoch))
+        db.execute("DELETE FROM losses WHERE run = ? AND step > ?", (run_id, trainer.step_count))
+        db.execute("DELETE FROM events WHERE run = ? AND step > ?", (run_id, trainer.step_count))
+        stored = dict(record.summary.config)  # as created, then as its changes left it
+        for event in record.events:
+            if event["kind"] == "set" and event["step"] <= trainer.step_count:
+                stored[event["field"]] = event["new"]
+        changed = {  # settings the resume overrode, noted as changes where the run resumed
+            name: (stored.get(name), value)
+            for name, value in dataclasses.asdict(trainer.config).items()
+            if name in stored and stored[name] != value and name != "device"
+        }
+        db.executemany(
+            "INSERT INTO events (run, at, step, kind, detail) VALUES (?, ?, ?, 'set', ?)",
+            [
+                (run_id, now(), trainer.step_count, json.dumps({"field": k, "old": a, "new": b}))
+                for k, (a, b) in changed.items()
+            ],
+        )
+    store.claim(run_id, "running")
+    return LossCurve(record.losses, after=trainer.step_count)

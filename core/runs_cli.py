@@ -1,0 +1,255 @@
+"""``mlp-tui runs``: the run store from the command line (list, show, compare, export, rm)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .checkpoint import CheckpointError
+from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser
+from .config import FIELDS
+from .store import (
+    EPOCH_FIELDS,
+    RunRecord,
+    RunStore,
+    RunSummary,
+    StoreError,
+    default_path,
+    parse_id,
+    short_id,
+)
+
+COLUMNS = ("id", "name", "status", "epochs", "best acc", "final acc", "final loss", "time")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    store_flag = OneLineParser(add_help=False)
+    store_flag.add_argument(
+        "--store",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help=f"the run store (default: ${'MLP_TUI_STORE'}, else runs.sqlite in the data dir)",
+    )
+    parser = OneLineParser(
+        prog="mlp-tui runs",
+        description="The runs mlp-tui has recorded: every run of the app and of --headless.",
+        parents=[store_flag],
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON list of the runs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    show = sub.add_parser("show", help="one run: config, epochs, events", parents=[store_flag])
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    compare = sub.add_parser("compare", help="runs side by side", parents=[store_flag])
+    compare.add_argument("ids", nargs="+", metavar="ID")
+    compare.add_argument("--json", action="store_true")
+    export = sub.add_parser(
+        "export", help="a metrics CSV per run and runs.csv", parents=[store_flag]
+    )
+    export.add_argument("ids_and_dir", nargs="+", metavar="ID... DIR")
+    rm = sub.add_parser("rm", help="delete runs from the store", parents=[store_flag])
+    rm.add_argument("ids", nargs="+", metavar="ID")
+    rename = sub.add_parser("rename", help="give a run a name", parents=[store_flag])
+    rename.add_argument("id")
+    rename.add_argument("name")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    path = Path(args.store).expanduser() if "store" in args else default_path()
+    try:
+        ids = _ids(args)
+        writes = args.command in ("rm", "rename")
+        if not path.exists() and not writes:
+            return _empty(args, path)
+        with RunStore(path, readonly=not writes) as store:
+            return _command(args, store, ids)
+    except (StoreError, CheckpointError) as exc:
+        print(f"mlp-tui: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"mlp-tui: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _ids(args: argparse.Namespace) -> list[int]:
+    if args.command in ("show", "rename"):
+        return [parse_id(args.id)]
+    if args.command in ("compare", "rm"):
+        return [parse_id(text) for text in args.ids]
+    if args.command == "export":
+        if len(args.ids_and_dir) < 2:
+            raise StoreError("runs export: name one run or more, then the folder")
+        return [parse_id(text) for text in args.ids_and_dir[:-1]]
+    return []
+
+
+def _empty(args: argparse.Namespace, path: Path) -> int:
+    if args.command is None:
+        print("[]" if args.json else f"no runs yet ({path} does not exist)")
+        return EXIT_OK
+    raise StoreError(f"no run {', '.join(map(short_id, _ids(args)))}: {path} does not exist")
+
+
+def _command(args: argparse.Namespace, store: RunStore, ids: list[int]) -> int:
+    command = args.command
+    if command is None:
+        if args.json:
+            print(json.dumps([r.as_dict() for r in store.records()], allow_nan=False))
+        else:
+            print(table(store.runs()))
+    elif command == "show":
+        record = store.run(ids[0])
+        print(json.dumps(record.as_dict(), indent=2) if args.json else describe(record))
+    elif command == "compare":
+        records = store.records(ids)
+        if args.json:
+            print(json.dumps([r.as_dict() for r in records]))
+        else:
+            print(comparison(records))
+    elif command == "export":
+        folder = Path(args.ids_and_dir[-1]).expanduser()
+        written = export_csv(store.records(ids), folder)
+        print(f"exported {', '.join(p.name for p in written)} to {folder}")
+    elif command == "rm":
+        store.delete(ids)
+        print(f"deleted {', '.join(map(short_id, ids))}")
+    elif command == "rename":
+        store.rename(ids[0], args.name)
+        print(f"{short_id(ids[0])} is now {args.name!r}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- what is printed
+def differing(summaries: Sequence[RunSummary]) -> list[str]:
+    """The hyperparameters whose values differ between these runs, in the config's order."""
+    if len(summaries) < 2:
+        return []
+    return [name for name in FIELDS if len({json.dumps(s.config.get(name)) for s in summaries}) > 1]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def summary_row(s: RunSummary, fields: Sequence[str]) -> list[str]:
+    acc = [None if a is None else f"{a:.4f}" for a in (s.best_test_acc, s.final_test_acc)]
+    loss = None if s.final_train_loss is None else f"{s.final_train_loss:.4f}"
+    row = [s.short_id, s.name, s.status, str(s.epochs), *map(_cell, acc), _cell(loss)]
+    return [*row, _clock(s.seconds), *(_cell(s.config.get(f)) for f in fields)]
+
+
+def grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    lines = [header, *rows]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines
+    )
+
+
+def table(summaries: Sequence[RunSummary]) -> str:
+    if not summaries:
+        return "no runs yet"
+    fields = differing(summaries)
+    header = [*COLUMNS, *(f.replace("_", " ") for f in fields)]
+    return grid(header, [summary_row(s, fields) for s in summaries])
+
+
+def describe(record: RunRecord) -> str:
+    s = record.summary
+    parent = (
+        "" if s.parent is None else f", forked from {short_id(s.parent)} at batch {s.fork_step}"
+    )
+    lines = [f"{s.short_id} {s.name!r}: {s.status}, {s.epochs} epochs{parent}"]
+    lines.append("config: " + ", ".join(f"{k} {_cell(v)}" for k, v in s.config.items()))
+    if s.checkpoint:
+        lines.append(f"checkpoint: {s.checkpoint}")
+    if record.epochs:
+        header = ["epoch", *EPOCH_FIELDS]
+        rows = [
+            [str(e["epoch"]), *(_cell(_round(e[f])) for f in EPOCH_FIELDS)] for e in record.epochs
+        ]
+        lines += ["", grid(header, rows)]
+    if record.events:
+        lines += ["", "events:"]
+        lines += [f"  batch {e['step']}: {event_text(e)}" for e in record.events]
+    return "\n".join(lines)
+
+
+def event_text(event: dict) -> str:
+    kind = event["kind"]
+    if kind == "set":
+        return f"{event['field'].replace('_', ' ')} {_cell(event['old'])} -> {_cell(event['new'])}"
+    if kind == "saved":
+        return f"saved {event['path']}"
+    if kind == "refused":
+        loss = "not a number" if event["loss"] is None else f"{event['loss']:.4g}"
+        return f"batch refused (loss {loss})"
+    return f"{kind}: {event.get('reason', '')}".rstrip(": ")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def comparison(records: Sequence[RunRecord]) -> str:
+    summaries = [r.summary for r in records]
+    fields = differing(summaries) or ["lr"]
+    header = ["", *(s.short_id for s in summaries)]
+    rows = [["name", *(s.name for s in summaries)]]
+    rows += [[f.replace("_", " "), *(_cell(s.config.get(f)) for s in summaries)] for f in fields]
+    for metric, pick in (
+        ("best test acc", lambda r: max((e["test_acc"] for e in r.epochs), default=None)),
+        ("final test acc", lambda r: r.epochs[-1]["test_acc"] if r.epochs else None),
+        ("final train acc", lambda r: r.epochs[-1]["train_acc"] if r.epochs else None),
+        ("final train loss", lambda r: r.epochs[-1]["train_loss"] if r.epochs else None),
+        ("min train loss", lambda r: min((e["train_loss"] for e in r.epochs), default=None)),
+    ):
+        rows.append([metric, *(_cell(_round(pick(r))) for r in records)])
+    rows.append(["epochs", *(str(s.epochs) for s in summaries)])
+    rows.append(["status", *(s.status for s in summaries)])
+    return grid(header, rows)
+
+
+def export_csv(records: Sequence[RunRecord], folder: Path) -> list[Path]:
+    """One metrics CSV per run (``r3.csv``) and ``runs.csv``: configs and summaries."""
+    from .checkpoint import write_atomic
+
+    written = []
+    for record in records:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["epoch", *EPOCH_FIELDS])
+        for e in record.epochs:
+            writer.writerow([e["epoch"], *(e[f] for f in EPOCH_FIELDS)])
+        path = folder / f"{record.summary.short_id}.csv"
+        written.append(write_atomic(path, out.getvalue().encode()))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    names = list(FIELDS)
+    writer.writerow(["id", "name", "status", "parent", "epochs", "best_test_acc",
+                     "final_test_acc", "final_train_loss", "seconds", *names])  # fmt: skip
+    for r in records:
+        s = r.summary
+        parent = None if s.parent is None else short_id(s.parent)
+        writer.writerow([s.short_id, s.name, s.status, parent, s.epochs, s.best_test_acc,
+                         s.final_test_acc, s.final_train_loss, s.seconds,
+                         *(s.config.get(n) for n in names)])  # fmt: skip
+    written.append(write_atomic(folder / "runs.csv", out.getvalue().encode()))
+    return written
