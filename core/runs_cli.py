@@ -10,7 +10,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .checkpoint import CheckpointError
 from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser
 from .config import FIELDS
 from .store import (
@@ -71,7 +70,7 @@ def main(argv: Sequence[str]) -> int:
             return _empty(args, path)
         with RunStore(path, readonly=not writes) as store:
             return _command(args, store, ids)
-    except (StoreError, CheckpointError) as exc:
+    except StoreError as exc:
         print(f"mlp-tui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
@@ -102,21 +101,22 @@ def _command(args: argparse.Namespace, store: RunStore, ids: list[int]) -> int:
     command = args.command
     if command is None:
         if args.json:
-            print(json.dumps([r.as_dict() for r in store.records()], allow_nan=False))
+            records = store.records(losses=False)
+            print(json.dumps([r.as_dict() for r in records], allow_nan=False))
         else:
             print(table(store.runs()))
     elif command == "show":
         record = store.run(ids[0])
         print(json.dumps(record.as_dict(), indent=2) if args.json else describe(record))
     elif command == "compare":
-        records = store.records(ids)
+        records = store.records(ids, losses=False)
         if args.json:
             print(json.dumps([r.as_dict() for r in records]))
         else:
             print(comparison(records))
     elif command == "export":
         folder = Path(args.ids_and_dir[-1]).expanduser()
-        written = export_csv(store.records(ids), folder)
+        written = export_csv(store.records(ids, losses=False), folder)
         print(f"exported {', '.join(p.name for p in written)} to {folder}")
     elif command == "rm":
         store.delete(ids)
@@ -229,7 +229,14 @@ def comparison(records: Sequence[RunRecord]) -> str:
 
 def export_csv(records: Sequence[RunRecord], folder: Path) -> list[Path]:
     """One metrics CSV per run (``r3.csv``) and ``runs.csv``: configs and summaries."""
-    from .checkpoint import write_atomic
+    from .checkpoint import CheckpointError
+    from .checkpoint import write_atomic as write
+
+    def write_atomic(path: Path, payload: bytes) -> Path:
+        try:
+            return write(path, payload)
+        except CheckpointError as exc:  # the message says which file and why
+            raise StoreError(str(exc).replace("cannot save", "cannot export", 1)) from None
 
     written = []
     for record in records:

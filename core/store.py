@@ -447,12 +447,13 @@ class RunStore:
     def run(self, run_id: int) -> RunRecord:
         return self.records([run_id])[0]
 
-    def records(self, ids: Sequence[int] | None = None) -> list[RunRecord]:
-        """Runs with their epochs, losses and events (all runs without ``ids``)."""
+    def records(self, ids: Sequence[int] | None = None, *, losses: bool = True) -> list[RunRecord]:
+        """Runs with their epochs, events and (with ``losses``) batch-loss curves; all runs
+        without ``ids``."""
         summaries = self.runs(ids)
         wanted = {s.id for s in summaries}
         epochs: dict[int, list[dict[str, Any]]] = {i: [] for i in wanted}
-        losses: dict[int, list[tuple[int, float]]] = {i: [] for i in wanted}
+        curves: dict[int, list[tuple[int, float]]] = {i: [] for i in wanted}
         events: dict[int, list[dict[str, Any]]] = {i: [] for i in wanted}
         everything = ids is None
         where, args = ("", ()) if everything else self._in(wanted)
@@ -461,15 +462,16 @@ class RunStore:
             args,
         ):
             epochs[row[0]].append({"epoch": row[1], **dict(zip(EPOCH_FIELDS, row[2:]))})
-        for run, step, loss in self._query(
-            f"SELECT run, step, loss FROM losses {where} ORDER BY run, step", args
-        ):
-            losses[run].append((step, loss))
+        if losses:
+            for run, step, loss in self._query(
+                f"SELECT run, step, loss FROM losses {where} ORDER BY run, step", args
+            ):
+                curves[run].append((step, loss))
         for run, at, step, kind, detail in self._query(
             f"SELECT run, at, step, kind, detail FROM events {where} ORDER BY run, rowid", args
         ):
             events[run].append({"at": at, "step": step, "kind": kind, **json.loads(detail)})
-        return [RunRecord(s, epochs[s.id], losses[s.id], events[s.id]) for s in summaries]
+        return [RunRecord(s, epochs[s.id], curves[s.id], events[s.id]) for s in summaries]
 
     @staticmethod
     def _in(ids: set[int]) -> tuple[str, tuple[int, ...]]:

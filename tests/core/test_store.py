@@ -344,11 +344,13 @@ def test_runs_table_compare_export_rename_and_rm(tiny_dir, tmp_path, capsys):
     assert [r.name for r in RunStore(path).runs()] == ["fast"]
 
 
-def test_the_console_script_lists_runs_without_loading_the_ui(tmp_path):
+def test_the_console_script_lists_runs_without_loading_the_ui_or_torch(tmp_path):
+    """Listing a thousand runs answers in half a second (benchmarks/store_scale.py) because
+    neither Textual nor torch (about 1 s to import) loads."""
     code = (
         "import sys; from mlp_tui.tui.main import main;"
         "rc = main(['runs', '--store', sys.argv[1]]);"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'), rc)"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'torch')), rc)"
     )
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "none.sqlite")],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
