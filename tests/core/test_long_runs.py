@@ -28,7 +28,8 @@ def test_the_seeds_defaults_learn_fashion_mnist(real_data, tmp_path):
     summary = f"final train loss {final_loss:.4f}, best test acc of epochs 8-10 {best_late:.4f}"
     assert abs(final_loss - 0.383) <= 0.01, summary
     assert best_late >= 0.835, summary
-    assert len(result.stdout.splitlines()) == 10
+    recording, *epochs = result.stdout.splitlines()
+    assert recording.startswith("recording run r1 in ") and len(epochs) == 10
 
 
 def rss_mb(pid: int) -> float:
