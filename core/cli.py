@@ -216,7 +216,6 @@ class HeadlessPrinter:
         self.trainer = trainer
         self.tty = sys.stdout.isatty()
         self.save_path = save_path
-        self.saved_step: int | None = None  # the position the last epoch's save wrote
         self.metrics: TextIO | None = None
         if metrics_path:
             path = Path(metrics_path).expanduser()
@@ -251,12 +250,10 @@ class HeadlessPrinter:
                 self._write_metrics(event)
             if self.save_path:
                 self.trainer.save(self.save_path)
-                self.saved_step = self.trainer.step_count
         elif isinstance(event, StateChanged) and event.state is RunState.DIVERGED:
             print(f"\nmlp-tui: diverged: {event.reason}", file=sys.stderr)
             self.trainer.stop()
         elif isinstance(event, SaveFailed):
-            self.saved_step = None
             print(f"mlp-tui: {event.message}", file=sys.stderr)
 
     def close(self) -> None:
@@ -333,8 +330,7 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     # The resumed file is rewritten only when the run moved on; --save is written whatever.
     if save_to and (args.save or trainer.step_count != steps_before):
         try:
-            if printer.saved_step != trainer.step_count:  # not written at the last epoch's end
-                trainer.save(save_to).result()
+            trainer.save(save_to).result()  # also after the epoch's: it says how the run ended
             print(f"saved {save_to}", file=sys.stderr if diverged or signalled else sys.stdout)
         except CheckpointError as exc:
             print(f"mlp-tui: {exc}", file=sys.stderr)
