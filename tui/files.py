@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlp_tui.core.checkpoint import SUFFIX
+from mlp_tui.core.checkpoint import SUFFIX, file_in_the_way
 from mlp_tui.core.events import EpochReport
 from mlp_tui.core.trainer import Trainer
 
@@ -34,11 +34,9 @@ def checked_save_path(text: str) -> Path:
         raise ValueError(f"{path} is a directory: add a file name")
     if not path.suffix:
         path = path.with_name(path.name + SUFFIX)
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"{parent} is a file, not a folder")
-            break
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise ValueError(f"{blocker} is a file, not a folder")
     return path
 
 
