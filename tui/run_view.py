@@ -107,11 +107,13 @@ class RunView:
         if isinstance(event, EpochReport):
             self.history.append(event)
             self.epochs_done, self.batch = event.epoch, 0
-            # The loop starts the next epoch at once, with the batch size it has now.
-            self._start_epoch_with(self.applied.batch_size)
             self.elapsed += event.seconds
             self.progress.sync(self.elapsed)
-            return frozenset({"status", "epochs", "loss"})
+            # The loop starts the next epoch at once, with the batch size it has now.
+            pending = self.pending_batch_size
+            self._start_epoch_with(self.applied.batch_size)
+            done = {"panel"} if pending != self.pending_batch_size else set()  # "next epoch" came
+            return frozenset({"status", "epochs", "loss", *done})
         if isinstance(event, Predictions):
             self.predictions = event
             self.per_class.add(event)

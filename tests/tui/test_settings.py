@@ -60,6 +60,9 @@ async def test_batch_size_changes_from_the_next_epoch(make_app):
         assert app.trainer.epoch_batch_size == 64
         await wait_until(pilot, lambda: " 128 " in row(panel, "batch_size"))
         assert panel.pending_batch_size == 128
+        await press_now(pilot, "space")  # on into the next epoch, which has it
+        await wait_until(pilot, lambda: app.trainer.epoch >= 1)
+        await wait_until(pilot, lambda: panel.pending_batch_size is None)
 
 
 # field -> value after right: each starts a new run, after the confirmation only
