@@ -267,8 +267,10 @@ class MainScreen(Screen):
         if change.new_run:
             self.confirm_new_run(change.config, change.new_run)
             return
-        self.panel.show(run.config, run.pending_batch_size)  # at once: the next key steps on
-        self.redraws.mark("status", "epochs")
+        # The next step or edit starts from it; drawn at the next tick, not before the trainer
+        # has taken the change (a redraw now holds the GIL the training thread needs for it).
+        self.panel.config = run.config
+        self.redraws.mark("status", "panel", "epochs")
         if change.note:
             self.notify(change.note)
         if change.continues:
