@@ -17,11 +17,13 @@ from mlp_tui.core.checkpoint import CheckpointError
 from mlp_tui.core.trainer import Trainer
 from textual import work
 from textual.app import App, SystemCommand
+from textual.dom import DOMNode
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widget import Widget
 
 from .files import SAVE_TIMEOUT_S
-from .keys import APP_KEYS
+from .keys import APP_KEYS, MAIN_KEYS, bindings
 from .render import RenderMode
 from .screens.help import HelpScreen, key_rows
 from .screens.main import MainScreen
@@ -35,7 +37,7 @@ GC_THRESHOLDS = (5000, 20, 20)  # Python's defaults: (700, 10, 10)
 class MLPApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live elsewhere
     TITLE = "mlp-tui"
-    BINDINGS = APP_KEYS
+    BINDINGS = bindings(APP_KEYS)
     KEYS = frozenset({"help", "quit", "render_mode"})  # the app's actions behind keys
 
     render_mode: reactive[RenderMode] = reactive("blocks")
@@ -107,12 +109,12 @@ class MLPApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for node in (self.main, self):
-            for binding in node.BINDINGS:
+        for node, keys in ((self.main, MAIN_KEYS), (self, APP_KEYS)):
+            for binding in keys:
                 if self.main.applies(binding.action) is not True:
                     continue
                 namespace, _, action = binding.action.rpartition(".")
-                target = self if namespace == "app" else node
+                target: DOMNode = self if namespace == "app" else node
                 yield SystemCommand(
                     binding.tooltip.capitalize(),
                     f"key: {self.get_key_display(binding)}",
@@ -120,14 +122,16 @@ class MLPApp(App[None]):
                 )
 
     def action_help(self) -> None:
-        widgets = [(MisclassifiedGallery, "gallery"), (HyperparameterPanel, "panel")]
-        bindings = [*self.main.BINDINGS, *self.BINDINGS]
-        self.push_screen(HelpScreen(key_rows(self, bindings, widgets)))
+        widgets: list[tuple[type[Widget], str]] = [
+            (MisclassifiedGallery, "gallery"),
+            (HyperparameterPanel, "panel"),
+        ]
+        self.push_screen(HelpScreen(key_rows(self, [*MAIN_KEYS, *APP_KEYS], widgets)))
 
     def action_render_mode(self) -> None:
         self.render_mode = "ascii" if self.render_mode == "blocks" else "blocks"
 
-    def action_quit(self) -> None:
+    async def action_quit(self) -> None:
         run = self.main.run
         if not run.unsaved:
             self.exit()

@@ -19,8 +19,8 @@ def ask_to_save(
 ) -> None:
     """Ask where to save (``default`` suggested), save there, and give ``then`` the future."""
 
-    def save(path: Path | None) -> None:
-        if path is not None:
+    def save(path: object) -> None:
+        if isinstance(path, Path):  # else cancelled
             future = trainer.save(path)
             if then is not None:
                 then(future)
@@ -44,4 +44,9 @@ def ask_to_open(
         str(files.latest_checkpoint(save_dir) or f"{save_dir}/"),
         lambda text: files.load_checkpoint(text, data, device),
     )
-    app.push_screen(prompt, lambda trainer: trainer is None or opened(trainer))
+
+    def chosen(trainer: object) -> None:
+        if isinstance(trainer, Trainer):  # else cancelled
+            opened(trainer)
+
+    app.push_screen(prompt, chosen)

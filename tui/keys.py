@@ -4,7 +4,7 @@ the help screen and the command palette are all made, and when each key applies.
 from __future__ import annotations
 
 from mlp_tui.core.events import RunState
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 LR_KEYS = Binding.Group("lr×2÷2", compact=True)
 
@@ -14,7 +14,7 @@ def key(keys: str, action: str, description: str, tooltip: str, **kwargs) -> Bin
     return Binding(keys, action, description, tooltip=tooltip, id=action.split(".")[-1], **kwargs)
 
 
-MAIN_KEYS = [  # the training screen's, in the footer's order
+MAIN_KEYS: list[Binding] = [  # the training screen's, in the footer's order
     key("space", "pause", "Pause", "pause training"),
     key("space", "resume", "Resume", "resume training"),
     key("n", "step", "Step", "train one batch, then pause again"),
@@ -27,10 +27,15 @@ MAIN_KEYS = [  # the training screen's, in the footer's order
     key("g", "app.render_mode", "Render", "draw images with blocks or in ASCII"),
     key("i", "inspector", "Inspect", "open the prediction inspector (pauses)"),
 ]
-APP_KEYS = [  # the app's, after those
+APP_KEYS: list[Binding] = [  # the app's, after those
     key("question_mark", "help", "Help", "show every key"),
     key("q", "quit", "Quit", "quit (offers to save unsaved progress)"),
 ]
+
+
+def bindings(keys: list[Binding]) -> list[BindingType]:
+    """``keys`` as a class's BINDINGS (a list of any of Textual's binding forms)."""
+    return [*keys]
 
 
 def applies(action: str, state: RunState) -> bool | None:

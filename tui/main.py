@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlp_tui.core.cli import (
     EXIT_FAILED,
@@ -52,7 +52,7 @@ class Interrupts:
     def __init__(self, app: MLPApp) -> None:
         self.app = app
         self.received: list[int] = []
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}  # what signal.signal gave back
         self._allowed: str | None = None
         self._leaving = False
 

@@ -49,7 +49,7 @@ def value_prompt(config: TrainConfig, field: str) -> ValuePrompt:
         value = parse_field(field, text)
         config.replace(**{field: value})
         if field == "device":
-            resolve_device(value)  # a device this machine has
+            resolve_device(str(value))  # a device this machine has
         return value
 
     now = show(field, getattr(config, field))

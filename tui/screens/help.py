@@ -17,7 +17,7 @@ def key_rows(
     and ctrl+p."""
     rows = [(app.get_key_display(b), b.tooltip, "main screen") for b in keys]
     for widget, where in widgets:
-        for binding in widget.BINDINGS:
+        for binding in (b for b in widget.BINDINGS if isinstance(b, Binding)):
             row = (app.get_key_display(binding), binding.tooltip or binding.description.lower())
             if (*row, where) not in rows:
                 rows.append((*row, where))

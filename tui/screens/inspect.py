@@ -69,12 +69,12 @@ class InspectScreen(Screen):
         self.predictions = trainer.predict()
         self.matrix = confusion_matrix(self.predictions)
         if isinstance(per_class, PerClassHistory):
-            history = per_class.copy()
+            classes = per_class.copy()
         else:
-            history = PerClassHistory.from_rows([list(row) for row in per_class or []])
-        if self.predictions.epoch not in history.epochs:
-            history.add(self.predictions)
-        self.per_class = history
+            classes = PerClassHistory.from_rows([list(row) for row in per_class or []])
+        if self.predictions.epoch not in classes.epochs:
+            classes.add(self.predictions)
+        self.per_class = classes
         self.export_dir = str(export_dir) if export_dir else os.getcwd()
         self.mode: RenderMode = "blocks"
 

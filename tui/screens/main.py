@@ -35,7 +35,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from .. import checkpoints, files, settings
-from ..keys import MAIN_KEYS, applies
+from ..keys import MAIN_KEYS, applies, bindings
 from ..messages import TrainerEvent
 from ..redraw import PROGRESS_INTERVAL_S, RedrawSchedule
 from ..render import RenderMode
@@ -45,14 +45,15 @@ from ..widgets.footer import KeyFooter
 from ..widgets.gallery import MisclassifiedGallery
 from ..widgets.hyperparameters import HyperparameterPanel
 from ..widgets.loss_plot import LossPlot
+from ..widgets.render_cost import RenderCost
 from ..widgets.status_bar import StatusBar, status_of
 from .image import ImageScreen
 from .inspect import InspectScreen
 
 
 class MainScreen(Screen):
-    BINDINGS = MAIN_KEYS
-    ACTIONS = frozenset(binding.action for binding in BINDINGS)
+    BINDINGS = bindings(MAIN_KEYS)
+    ACTIONS = frozenset(binding.action for binding in MAIN_KEYS)
 
     run_state: reactive[RunState] = reactive(RunState.IDLE)  # shown: ahead of the trainer's
 
@@ -82,7 +83,11 @@ class MainScreen(Screen):
         self.epoch_plot = EpochPlot(id="epoch-plot")
         self.gallery = MisclassifiedGallery(id="gallery")
         self.panel = HyperparameterPanel(self.run.config, id="panel")
-        heavy = {"loss": self.loss_plot, "epochs": self.epoch_plot, "gallery": self.gallery}
+        heavy: dict[str, RenderCost] = {
+            "loss": self.loss_plot,
+            "epochs": self.epoch_plot,
+            "gallery": self.gallery,
+        }
         self.redraws = RedrawSchedule(self, heavy, self.redraw, self._training)
 
     def _training(self) -> bool:
@@ -124,7 +129,11 @@ class MainScreen(Screen):
 
     def _listener(self, run: RunView) -> Callable[[Event], None]:
         """The trainer's listener: runs on the training thread, so it only posts messages."""
-        return lambda event: self.post_message(TrainerEvent(run, event))
+
+        def listen(event: Event) -> None:
+            self.post_message(TrainerEvent(run, event))
+
+        return listen
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training")
     def _train(self, trainer: Trainer, paused: bool) -> RunState:
@@ -235,7 +244,9 @@ class MainScreen(Screen):
 
     def on_misclassified_gallery_opened(self, message: MisclassifiedGallery.Opened) -> None:
         shown = self.gallery
-        at, mode = message.position, self.app.render_mode
+        if shown.pixels is None or shown.predictions is None:
+            return  # no evaluation yet: the gallery opens nothing
+        at, mode = message.position, shown.mode  # the gallery's mode is the app's
         self.app.push_screen(ImageScreen(shown.pixels, shown.predictions, shown.wrong, at, mode))
 
     # ------------------------------------------------------------------ settings
@@ -279,7 +290,12 @@ class MainScreen(Screen):
 
     def confirm_new_run(self, config: TrainConfig, what: str) -> None:
         dialog = settings.new_run_question(what, self.run.unsaved)
-        self.app.push_screen(dialog, lambda yes: yes and self.new_run(config))
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.new_run(config)
+
+        self.app.push_screen(dialog, answer)
 
     def new_run(self, config: TrainConfig) -> None:
         try:
