@@ -84,7 +84,7 @@ async def test_lr_beyond_its_range_is_a_message_and_changes_nothing(make_trainer
     async with app.run_test() as pilot:
         await pilot.press("+")
         await wait_until(pilot, lambda: messages(app))
-        assert "lr" in messages(app)[-1] and "outside" in messages(app)[-1]
+        assert "learning rate" in messages(app)[-1] and "outside" in messages(app)[-1]
         assert app.main.run.config.lr == app.trainer.config.lr == 800_000.0
 
 
@@ -107,7 +107,7 @@ async def test_bad_lr_in_the_prompt_is_a_message_and_changes_nothing(make_app):
             await fill(pilot, bad)
             await pilot.press("enter")
             assert app.screen is prompt, bad  # still open: fix it or leave
-            assert prompt.error.startswith("lr:"), (bad, prompt.error)
+            assert prompt.error.startswith("learning rate:"), (bad, prompt.error)
             assert app.trainer.config.lr == 0.1
         await pilot.press("escape")
         assert not isinstance(app.screen, ValuePrompt)
