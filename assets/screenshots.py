@@ -56,7 +56,7 @@ def shot(app: MLPApp, name: str) -> None:
 async def settle(app: MLPApp) -> None:
     """Bring the plots and the gallery up to date now (while training they redraw about once a
     second) and let the screen draw them."""
-    app.redraw()
+    app.main.redraw()
     await asyncio.sleep(0.05)
 
 

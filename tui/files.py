@@ -1,13 +1,17 @@
-"""Where checkpoints go and come from, and the checks on a path a user typed."""
+"""Where checkpoints go and come from, the checks on a path a user typed, and the files
+``--save`` and ``--metrics-out`` keep up to date at each epoch's end."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from mlp_tui.core.checkpoint import SUFFIX
-from mlp_tui.core.events import EpochReport
+from mlp_tui.core.checkpoint import SUFFIX, file_in_the_way
+from mlp_tui.core.data import FashionMNIST
+from mlp_tui.core.events import EpochReport, Saved
 from mlp_tui.core.trainer import Trainer
+
+SAVE_TIMEOUT_S = 30.0  # the longest a quit waits for its save
 
 
 def default_save_dir() -> Path:
@@ -16,12 +20,9 @@ def default_save_dir() -> Path:
     return Path(platformdirs.user_data_dir("mlp-tui"))
 
 
-def default_checkpoint_path(save_dir: Path, trainer: Trainer) -> Path:
+def default_checkpoint_path(save_dir: Path, hidden: int, epoch: int, step: int) -> Path:
     """A name that says where the run stands, so saves of one run do not overwrite each other."""
-    return (
-        save_dir
-        / f"mlp-h{trainer.config.hidden}-epoch{trainer.epoch}-step{trainer.step_count}{SUFFIX}"
-    )
+    return save_dir / f"mlp-h{hidden}-epoch{epoch}-step{step}{SUFFIX}"
 
 
 def checked_save_path(text: str) -> Path:
@@ -34,11 +35,9 @@ def checked_save_path(text: str) -> Path:
         raise ValueError(f"{path} is a directory: add a file name")
     if not path.suffix:
         path = path.with_name(path.name + SUFFIX)
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"{parent} is a file, not a folder")
-            break
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise ValueError(f"{blocker} is a file, not a folder")
     return path
 
 
@@ -50,7 +49,7 @@ def latest_checkpoint(save_dir: Path) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime, default=None)
 
 
-def load_checkpoint(text: str, current: Trainer) -> Trainer:
+def load_checkpoint(text: str, data: FashionMNIST, device: str) -> Trainer:
     """A trainer resumed from the typed path, on the current run's data and device.
 
     Raises ValueError/CheckpointError/ConfigError with one line; nothing changes on failure.
@@ -63,7 +62,7 @@ def load_checkpoint(text: str, current: Trainer) -> Trainer:
         raise ValueError(f"{path} is a directory: pick a {SUFFIX} file in it")
     if not path.is_file():
         raise ValueError(f"{path} does not exist")
-    return Trainer.from_checkpoint(path, current.data, device=current.config.device)
+    return Trainer.from_checkpoint(path, data, device=device)
 
 
 def write_metrics(path: Path, reports: list[EpochReport], append: bool) -> str | None:
@@ -78,3 +77,32 @@ def write_metrics(path: Path, reports: list[EpochReport], append: bool) -> str |
     except OSError as exc:
         return f"cannot write {path}: {exc.strerror or exc}"
     return None
+
+
+class EpochFiles:
+    """``--save`` and ``--metrics-out`` in the app: a checkpoint and the metrics, written at
+    each epoch's end. Those saves need no message: each one under way is counted, so that its
+    ``Saved`` event passes quietly."""
+
+    def __init__(self, checkpoint: Path | None, metrics: Path | None) -> None:
+        self.checkpoint, self.metrics = checkpoint, metrics
+        self._saving = 0
+
+    def new_run(self, history: list[EpochReport]) -> str | None:
+        """Start the metrics afresh with a run's past epochs; the reason when that failed."""
+        self._saving = 0
+        return write_metrics(self.metrics, history, append=False) if self.metrics else None
+
+    def epoch_ended(self, trainer: Trainer, report: EpochReport) -> str | None:
+        problem = write_metrics(self.metrics, [report], append=True) if self.metrics else None
+        if self.checkpoint:
+            self._saving += 1
+            trainer.save(self.checkpoint)
+        return problem
+
+    def quiet(self, saved: Saved) -> bool:
+        """Whether ``saved`` is one of the epochs' saves (which need no message)."""
+        if self._saving and saved.path == str(self.checkpoint):
+            self._saving -= 1
+            return True
+        return False

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlp_tui.core.cli import (
     EXIT_FAILED,
@@ -24,7 +24,6 @@ from mlp_tui.core.cli import (
 if TYPE_CHECKING:
     from .app import MLPApp
 
-SAVE_TIMEOUT_S = 30.0
 ALLOW_SIGNALS = "TEXTUAL_ALLOW_SIGNALS"  # read by Textual's driver when it starts
 
 
@@ -53,7 +52,7 @@ class Interrupts:
     def __init__(self, app: MLPApp) -> None:
         self.app = app
         self.received: list[int] = []
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}  # what signal.signal gave back
         self._allowed: str | None = None
         self._leaving = False
 
@@ -91,16 +90,20 @@ def save_interrupted(app: MLPApp) -> bool:
     """Keep an interrupted run's unsaved batches: in ``--save`` if given, else in a new file in
     the save dir (the name the save key offers). ``q`` asks first; a signal leaves nobody to ask.
     """
-    trainer = app.trainer
-    if not app.unsaved:
+    # The training thread has ended: the trainer's own counters are final (the screen may not
+    # have taken the run's last reports in).
+    trainer, screen = app.trainer, app.main
+    if trainer.step_count == screen.run.saved_step:
         return True
     from mlp_tui.core.checkpoint import CheckpointError
 
     from . import files
 
-    path = app.autosave or files.default_checkpoint_path(app.save_dir, trainer)
+    path = screen.autosave or files.default_checkpoint_path(
+        screen.save_dir, trainer.config.hidden, trainer.epoch, trainer.step_count
+    )
     try:  # here and now once the training thread has ended, else by it on its way out
-        trainer.save(path).result(SAVE_TIMEOUT_S)
+        trainer.save(path).result(files.SAVE_TIMEOUT_S)
     except (CheckpointError, TimeoutError) as exc:
         print(f"mlp-tui: not saved: {exc or 'the save did not finish'}", file=sys.stderr)
         return False

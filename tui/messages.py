@@ -1,9 +1,10 @@
-"""What the training thread tells the app: engine events wrapped as Textual messages.
+"""What the training thread tells the screen: each engine event, wrapped as a Textual message.
 
-They are posted from the training thread (``post_message`` is thread-safe) and carry the trainer
-that sent them, so events from a run that was just replaced are recognised and dropped.
-``BatchProgress`` only says "here is the latest position": a newer one replaces an unhandled
-older one, and the loss history itself lives in the trainer, so nothing is lost when it does.
+They are posted from the training thread (``post_message`` is thread-safe), one per event and
+never merged: batch reports carry the losses the plot draws, so none may be dropped. The trainer
+already coalesces its batches into a few reports a second (``Trainer.report_interval``). Each
+carries the run it came from, so events from a run that was just replaced are recognised and
+dropped.
 """
 
 from __future__ import annotations
@@ -13,25 +14,13 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from mlp_tui.core.events import BatchReport, Event
-    from mlp_tui.core.trainer import Trainer
+    from mlp_tui.core.events import Event
+
+    from .run_view import RunView
 
 
-class BatchProgress(Message):
-    def __init__(self, trainer: Trainer, report: BatchReport) -> None:
+class TrainerEvent(Message, bubble=False):  # for the screen alone
+    def __init__(self, run: RunView, event: Event) -> None:
         super().__init__()
-        self.trainer = trainer
-        self.report = report
-
-    def can_replace(self, message: Message) -> bool:
-        # Textual asks the older message whether the newer pending one supersedes it.
-        return isinstance(message, BatchProgress)
-
-
-class TrainerEvent(Message):
-    """Every other event (epochs, predictions, state, settings, saves, failures): never merged."""
-
-    def __init__(self, trainer: Trainer, event: Event) -> None:
-        super().__init__()
-        self.trainer = trainer
+        self.run = run
         self.event = event

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mlp_tui.core.trainer import Trainer
 
 SMOOTHING = 0.3  # weight of the newest examples-per-second reading
 
@@ -81,13 +77,3 @@ def rate_text(examples_per_s: float | None) -> str:
     if examples_per_s >= 10_000:
         return f"{examples_per_s / 1000:,.0f}k"
     return f"{examples_per_s:,.0f}"
-
-
-def where_it_stands(trainer: Trainer) -> str:
-    """The run's position in words: "2 epochs done", or "epoch 3, batch 40 of 235".
-
-    (As "epoch N+1, batch B" alone, a finished 2-epoch run read "epoch 3, batch 0".)"""
-    epoch, batch = trainer.epoch, trainer.batch
-    if batch == 0:
-        return f"{epoch} epoch{'' if epoch == 1 else 's'} done"
-    return f"epoch {epoch + 1}, batch {batch} of {trainer.batches_per_epoch}"

@@ -90,7 +90,7 @@ async def test_20_epochs_in_the_app_keep_memory_flat(make_app):
                 if epoch == 5:  # first: the snapshot's own objects are in every later sample
                     at_five = tracemalloc.take_snapshot()
                 sample(epoch)
-            await wait_until(pilot, lambda: app.run_state is RunState.FINISHED, timeout=60)
+            await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED, timeout=60)
             await pilot.pause(0.3)  # the last redraws
             status = str(app.query_one(StatusBar).render())
             sample(EPOCHS)
@@ -133,7 +133,7 @@ async def test_pausing_and_resuming_keeps_no_old_widgets(make_app):
     async def pause_and_resume(pilot) -> None:
         for state in (RunState.PAUSED, RunState.RUNNING):
             await press_now(pilot, "space")
-            await wait_until(pilot, lambda s=state: app.run_state is s)
+            await wait_until(pilot, lambda s=state: app.main.run_state is s)
             await pilot.pause(0.05)
 
     async with app.run_test(size=(120, 40)) as pilot:

@@ -34,7 +34,7 @@ async def test_s_saves_to_a_default_path_in_the_save_dir(make_app, tmp_path):
         await pilot.press("enter")
         await wait_until(pilot, lambda: default.is_file())
         await wait_until(pilot, lambda: any(str(default) in m for m in messages(app)))
-        assert not app.unsaved
+        assert not app.main.run.unsaved
         await pilot.press("q")  # nothing unsaved: no question asked
         await wait_until(pilot, lambda: app._exit)
     assert Trainer.from_checkpoint(default, app.trainer.data).step_count == 1
@@ -137,10 +137,10 @@ async def test_a_resumed_run_opens_paused_with_its_history(make_trainer, make_ap
     app = make_app(trainer, paused=True, saved=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
-        assert app.epoch_plot.history == saved.history
-        assert len(app.loss_plot.losses) == saved.step_count
-        assert app.gallery.predictions is not None  # evaluated on open: the gallery is full
-        assert not app.unsaved
+        assert app.main.epoch_plot.history == saved.history
+        assert len(app.main.loss_plot.losses) == saved.step_count
+        assert app.main.gallery.predictions is not None  # evaluated on open: the gallery is full
+        assert not app.main.run.unsaved
         await pilot.press("q")
         await wait_until(pilot, lambda: app._exit)
 
@@ -149,8 +149,8 @@ async def test_save_and_metrics_out_are_written_at_each_epoch(make_trainer, make
     save, metrics = tmp_path / "auto.safetensors", tmp_path / "metrics.jsonl"
     app = make_app(make_trainer(epochs=2), autosave=save, metrics_out=metrics)
     async with app.run_test() as pilot:
-        await wait_until(pilot, lambda: app.run_state is RunState.FINISHED)
-        await wait_until(pilot, lambda: save.is_file() and not app.unsaved)
+        await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED)
+        await wait_until(pilot, lambda: save.is_file() and not app.main.run.unsaved)
         lines = metrics.read_text().splitlines()
         assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
         assert not any("saved" in m for m in messages(app))  # each epoch, quietly

@@ -43,9 +43,9 @@ async def test_the_status_line_keeps_the_eta_at_80_columns(make_app, make_traine
     trainer = script(make_trainer(epochs=20), 6, batch=4)
     app = make_app(trainer, train=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.show_event(StateChanged(RunState.RUNNING, ""))
-        app.progress.record(125_000.0)
-        app.redraw()
+        app.main.show_event(StateChanged(RunState.RUNNING, ""))
+        app.main.run.progress.record(125_000.0)
+        app.main.redraw()
         await pilot.pause()
         line = status(app)
         assert "…" not in line and "ETA" in line and "elapsed 1:23" in line
@@ -58,13 +58,13 @@ async def test_n_trains_one_batch_while_paused_and_nothing_while_running(make_ap
         await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
         await pilot.press("n")
         await wait_until(pilot, lambda: app.trainer.step_count == 1)
-        await wait_until(pilot, lambda: app.run_state is RunState.PAUSED)
+        await wait_until(pilot, lambda: app.main.run_state is RunState.PAUSED)
         await pilot.press("n", "n")
         await wait_until(pilot, lambda: app.trainer.step_count == 3)
         assert app.trainer.state is RunState.PAUSED
         await press_now(pilot, "space")
         await wait_until(pilot, lambda: app.trainer.step_count > 5)
-        assert app.check_action("step", ()) is None  # shown dimmed in the footer, does nothing
+        assert app.main.check_action("step", ()) is None  # shown dimmed in the footer, does nothing
 
 
 async def test_plus_and_minus_double_and_halve_the_learning_rate_live(make_app):
@@ -84,8 +84,8 @@ async def test_lr_beyond_its_range_is_a_message_and_changes_nothing(make_trainer
     async with app.run_test() as pilot:
         await pilot.press("+")
         await wait_until(pilot, lambda: messages(app))
-        assert "lr" in messages(app)[-1] and "outside" in messages(app)[-1]
-        assert app.config.lr == app.trainer.config.lr == 800_000.0
+        assert "learning rate" in messages(app)[-1] and "outside" in messages(app)[-1]
+        assert app.main.run.config.lr == app.trainer.config.lr == 800_000.0
 
 
 async def test_l_sets_an_exact_learning_rate(make_app):
@@ -107,11 +107,11 @@ async def test_bad_lr_in_the_prompt_is_a_message_and_changes_nothing(make_app):
             await fill(pilot, bad)
             await pilot.press("enter")
             assert app.screen is prompt, bad  # still open: fix it or leave
-            assert prompt.error.startswith("lr:"), (bad, prompt.error)
+            assert prompt.error.startswith("learning rate:"), (bad, prompt.error)
             assert app.trainer.config.lr == 0.1
         await pilot.press("escape")
         assert not isinstance(app.screen, ValuePrompt)
-        assert app.trainer.config.lr == app.config.lr == 0.1
+        assert app.trainer.config.lr == app.main.run.config.lr == 0.1
 
 
 async def test_200_keys_in_a_burst_while_training_leave_a_consistent_lr(make_app):
@@ -131,7 +131,7 @@ async def test_200_keys_in_a_burst_while_training_leave_a_consistent_lr(make_app
             app._driver.send_message(events.Key(name, key))
         await wait_until(pilot, lambda: app.trainer.config.lr == expected, timeout=20)
         await wait_until(pilot, lambda: f"lr {expected:g}" in status(app))
-        assert app.config.lr == expected
+        assert app.main.run.config.lr == expected
         assert app.trainer.lr_changes[-1][1] == expected
         assert app.trainer.state in (RunState.RUNNING, RunState.DIVERGED)
 
@@ -226,7 +226,7 @@ async def test_q_with_progress_can_save_first(make_app, tmp_path):
 async def test_diverged_run_shows_why_and_continues_with_a_lower_lr(make_trainer, make_app):
     app = make_app(make_trainer(lr=1000.0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.run_state is RunState.DIVERGED)
+        await wait_until(pilot, lambda: app.main.run_state is RunState.DIVERGED)
         await wait_until(pilot, lambda: "Diverged" in status(app))
         assert "exceeds 10 x the first batch's" in status(app) and "with lr 1000" in status(app)
         assert "space to resume" in status(app)
@@ -238,7 +238,7 @@ async def test_diverged_run_shows_why_and_continues_with_a_lower_lr(make_trainer
         assert app.trainer.state is RunState.DIVERGED  # waits for the user, with the new lr
         await press_now(pilot, "space")
         await wait_until(pilot, lambda: app.trainer.step_count > steps + 5)
-        assert app.run_state is RunState.RUNNING
+        assert app.main.run_state is RunState.RUNNING
         await wait_until(pilot, lambda: "Running" in status(app) and "exceeds" not in status(app))
 
 
@@ -251,7 +251,7 @@ async def test_failure_in_the_training_thread_is_shown_and_quit_works(make_train
     trainer.steps.step = broken
     app = make_app(trainer)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.run_state is RunState.FAILED)
+        await wait_until(pilot, lambda: app.main.run_state is RunState.FAILED)
         await wait_until(pilot, lambda: any("out of cheese" in m for m in messages(app)))
         await wait_until(pilot, lambda: "Failed" in status(app))
         assert "out of cheese" in status(app)
@@ -265,6 +265,7 @@ async def test_a_runs_last_events_after_the_app_closed_are_dropped(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.trainer.step_count > 3)
-        trainer = app.trainer
+        run = app.main.run
     assert not app.screen_stack
-    app.on_trainer_event(TrainerEvent(trainer, StateChanged(RunState.STOPPED, "")))
+    run.trainer.on_event(StateChanged(RunState.STOPPED, ""))  # posted to a closed screen
+    app.main.on_trainer_event(TrainerEvent(run, StateChanged(RunState.STOPPED, "")))

@@ -20,7 +20,7 @@ async def test_arrows_and_pages_browse_every_misclassified_image(make_trainer, m
     trainer = script(make_trainer(), epochs_done=3, batch=4)
     app = make_app(trainer, train=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        gallery = app.gallery
+        gallery = app.main.gallery
         wrong = trainer.predictions.misclassified().tolist()
         assert gallery.wrong == wrong and len(wrong) > 2 * gallery.per_page
         assert f"Misclassified {len(wrong)} of 200 test images" in shown(gallery)
@@ -54,7 +54,7 @@ async def test_enter_shows_the_image_large_with_ten_probabilities(make_trainer, 
         await pilot.press("right", "enter")
         screen = app.screen
         assert isinstance(screen, ImageScreen)
-        index = app.gallery.wrong[1]
+        index = app.main.gallery.wrong[1]
         probs = trainer.predictions.probs[index]
         title = str(screen.query_one("#image-title", Label).content)
         true, predicted = int(trainer.predictions.labels[index]), int(probs.argmax())
@@ -66,7 +66,7 @@ async def test_enter_shows_the_image_large_with_ten_probabilities(make_trainer, 
         big = str(screen.query_one("#big-image", Static).content)
         assert len(big.split("\n")) == 28  # zoomed twice at 120x40: 56 pixel rows in 28 lines
         await pilot.press("right")
-        assert screen.index == app.gallery.wrong[2]
+        assert screen.index == app.main.gallery.wrong[2]
         await pilot.press("escape")
         assert not isinstance(app.screen, ImageScreen)
 
@@ -75,10 +75,10 @@ async def test_g_switches_images_between_blocks_and_ascii(make_trainer, make_app
     trainer = script(make_trainer(), epochs_done=3)
     app = make_app(trainer, train=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        assert "▀" in shown(app.gallery)
+        assert "▀" in shown(app.main.gallery)
         await pilot.press("g")
-        assert app.gallery.mode == "ascii" and "▀" not in shown(app.gallery)
-        tiles = shown(app.gallery).split("\n")[1:8]  # the first row of images
+        assert app.main.gallery.mode == "ascii" and "▀" not in shown(app.main.gallery)
+        tiles = shown(app.main.gallery).split("\n")[1:8]  # the first row of images
         assert set("".join(tiles)) <= set(RAMP)
         await pilot.press("enter", "g")  # works in the large view too
         assert "▀" in str(app.screen.query_one("#big-image", Static).content)
@@ -92,6 +92,6 @@ async def test_gallery_before_the_first_evaluation_says_when_images_come(make_ap
     app = make_app(paused=True)
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: app.trainer.state.value == "paused")
-        assert "after the first epoch" in shown(app.gallery)
+        assert "after the first epoch" in shown(app.main.gallery)
         await pilot.press("enter")
         assert not isinstance(app.screen, ImageScreen)  # nothing to show yet

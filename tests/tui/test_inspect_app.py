@@ -32,7 +32,7 @@ def by_hand(predictions: Predictions) -> list[float]:
 
 
 async def open_inspector(app, pilot) -> InspectScreen:
-    await wait_until(pilot, lambda: app.run_state is RunState.FINISHED, timeout=30)
+    await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED, timeout=30)
     await pilot.press("i")
     await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen))
     return app.screen
@@ -71,13 +71,13 @@ async def test_e_in_the_inspector_exports_into_the_save_dir(
         await open_inspector(app, pilot)
         await pilot.press("e")
         assert isinstance(app.screen, ExportPrompt)
-        assert app.screen.query_one(Input).value == str(app.save_dir)
+        assert app.screen.query_one(Input).value == str(app.main.save_dir)
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(app.screen, InspectScreen)
-    assert sorted(p.name for p in app.save_dir.iterdir()) == sorted(FILES)
-    header = (app.save_dir / "per_class.csv").read_text().splitlines()[0]
+    assert sorted(p.name for p in app.main.save_dir.iterdir()) == sorted(FILES)
+    header = (app.main.save_dir / "per_class.csv").read_text().splitlines()[0]
     assert header.endswith(",epoch_1,epoch_2")  # the app's history, not just the last epoch
     assert not any(elsewhere.iterdir())
 
@@ -104,7 +104,7 @@ async def test_opening_a_checkpoint_starts_a_new_per_class_history(
     saved.save(path).result()
     app = make_app(make_trainer(epochs=3))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.run_state is RunState.FINISHED, timeout=30)
+        await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED, timeout=30)
         first = app.trainer
         await pilot.press("o")
         await fill(pilot, str(path))
@@ -119,10 +119,10 @@ async def test_opening_a_checkpoint_starts_a_new_per_class_history(
 async def test_a_new_run_starts_a_new_per_class_history(make_trainer, make_app):
     app = make_app(make_trainer(epochs=1))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.run_state is RunState.FINISHED, timeout=30)
-        first, history = app.trainer, app.per_class
+        await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED, timeout=30)
+        first, history = app.trainer, app.main.run.per_class
         await pilot.press("r", "y")  # the same settings: the same numbers, in a new history
         await wait_until(pilot, lambda: app.trainer is not first)
         screen = await open_inspector(app, pilot)
         assert screen.query_one(PerClassPlot).history.epochs == [1]
-        assert app.per_class is not history and history.epochs == [1]
+        assert app.main.run.per_class is not history and history.epochs == [1]

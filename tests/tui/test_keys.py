@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 from mlp_tui.core.events import RunState
 from mlp_tui.tui.app import MLPApp
+from mlp_tui.tui.keys import APP_KEYS, MAIN_KEYS
+from mlp_tui.tui.screens import main as main_screen
 from mlp_tui.tui.screens.help import HelpScreen
 from mlp_tui.tui.widgets.gallery import MisclassifiedGallery
 from mlp_tui.tui.widgets.hyperparameters import HyperparameterPanel
@@ -14,9 +13,9 @@ from textual.command import CommandList
 from textual.screen import Screen
 from textual.widgets import DataTable
 
-from .conftest import messages, press_now, script, wait_until
+from .conftest import press_now, script, wait_until
 
-INSPECTOR = "mlp_tui.tui.screens.inspect"
+KEYS = [*MAIN_KEYS, *APP_KEYS]  # the main screen's, then the app's
 
 
 def footer_actions(app: MLPApp) -> dict[str, bool]:
@@ -34,7 +33,7 @@ async def test_footer_shows_every_key_and_dims_what_does_not_apply(make_app):
         await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
         shown = footer_actions(app)
         gallery_keys = {"move(-1)", "move(1)", "inspect_image"}  # the focused gallery's own
-        assert set(shown) == MLPApp.ACTIONS - {"pause"} | gallery_keys
+        assert set(shown) == {binding.action for binding in KEYS} - {"pause"} | gallery_keys
         assert shown["resume"] and shown["step"]
         await press_now(pilot, "space")
         await wait_until(pilot, lambda: "pause" in footer_actions(app))
@@ -57,7 +56,7 @@ async def test_help_lists_every_key(make_app):
         assert isinstance(app.screen, HelpScreen)
         table = app.screen.query_one(DataTable)
         rows = [tuple(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
-        for binding in MLPApp.BINDINGS:
+        for binding in KEYS:
             assert (app.get_key_display(binding), binding.tooltip, "main screen") in rows
         for widget, where in ((MisclassifiedGallery, "gallery"), (HyperparameterPanel, "panel")):
             for binding in widget.BINDINGS:
@@ -73,9 +72,9 @@ async def test_command_palette_offers_every_action_that_applies(make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
         titles = {command.title for command in app.get_system_commands(app.screen)}
-        for binding in MLPApp.BINDINGS:
+        for binding in KEYS:
             expected = binding.tooltip.capitalize() in titles
-            assert expected == (app.applies(binding.action) is True), binding.action
+            assert expected == (app.main.applies(binding.action) is True), binding.action
         await pilot.press("ctrl+p")
         await pilot.press(*"double the learning")
         matches = app.screen.query_one(CommandList)  # gathered in the background
@@ -88,15 +87,6 @@ async def test_command_palette_offers_every_action_that_applies(make_app):
         await wait_until(pilot, lambda: app.trainer.config.lr == 0.2)
 
 
-async def test_i_without_the_inspector_says_so(make_app, monkeypatch):
-    monkeypatch.setitem(sys.modules, INSPECTOR, None)  # as if the module were not installed
-    app = make_app(paused=True)
-    async with app.run_test() as pilot:
-        await pilot.press("i")
-        assert messages(app) == ["inspector not available"]
-        assert app.screen is app.screen_stack[0]
-
-
 class FakeInspector(Screen):
     def __init__(self, trainer, **options) -> None:
         super().__init__()
@@ -105,9 +95,7 @@ class FakeInspector(Screen):
 
 
 async def test_i_pauses_training_then_opens_the_inspector(make_app, monkeypatch):
-    module = types.ModuleType(INSPECTOR)
-    module.InspectScreen = FakeInspector
-    monkeypatch.setitem(sys.modules, INSPECTOR, module)
+    monkeypatch.setattr(main_screen, "InspectScreen", FakeInspector)
     app = make_app()
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: app.trainer.step_count > 2)
@@ -115,7 +103,10 @@ async def test_i_pauses_training_then_opens_the_inspector(make_app, monkeypatch)
         await wait_until(pilot, lambda: isinstance(app.screen, FakeInspector))
         assert app.screen.trainer is app.trainer
         assert app.screen.state_when_opened is RunState.PAUSED  # between two batches
-        assert app.check_action("resume", ()) is False  # app keys stay out of its way
+        # The app's keys stay out of its way: the main screen's are not in its chain at all.
+        active = {active.binding.action for active in app.screen.active_bindings.values()}
+        assert not active & {binding.action for binding in KEYS}
+        assert app.check_action("quit", ()) is False and app.check_action("help", ()) is False
 
 
 async def test_resizing_to_20x10_and_back_while_training_keeps_working(make_trainer, make_app):
@@ -127,7 +118,7 @@ async def test_resizing_to_20x10_and_back_while_training_keeps_working(make_trai
             steps = app.trainer.step_count
             await wait_until(pilot, lambda n=steps: app.trainer.step_count > n)  # still training
             await pilot.pause(0.3)  # some redraws at this size
-        assert app.run_state is RunState.RUNNING and app.size == (120, 40)
+        assert app.main.run_state is RunState.RUNNING and app.size == (120, 40)
         await press_now(pilot, "space")
         await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
-        assert app.gallery.size.width > 0 and "test images" in app.gallery.text()
+        assert app.main.gallery.size.width > 0 and "test images" in app.main.gallery.text()

@@ -74,15 +74,15 @@ def test_resume_opens_the_app_paused_on_the_saved_run(tiny_dir, tiny_data, tmp_p
     argv = ["--data-dir", str(tiny_dir), "--resume", str(tmp_path / "run.safetensors")]
     assert run_main(argv + ["--save-dir", str(tmp_path / "saves")]) == 0
     (app,) = no_app
-    assert app.start_paused and app.start_saved
+    assert app.main.start_paused and not app.main.run.unsaved  # saved: as on disk
     assert app.trainer.history == trainer.history and app.trainer.config.epochs == 5
-    assert app.save_dir == tmp_path / "saves"
+    assert app.main.save_dir == tmp_path / "saves"
     assert app.trainer.state is not RunState.RUNNING  # nothing trains after the app is gone
 
 
 def test_the_default_save_dir_is_the_user_data_dir(tiny_dir, tmp_path, no_app):
     assert run_main(["--data-dir", str(tiny_dir)]) == 0
-    assert no_app[0].save_dir == tmp_path / "share" / "mlp-tui"  # XDG_DATA_HOME from conftest
+    assert no_app[0].main.save_dir == tmp_path / "share" / "mlp-tui"  # XDG_DATA_HOME from conftest
 
 
 # ----------------------------------------------------------------------------- tmux

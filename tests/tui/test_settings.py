@@ -60,6 +60,9 @@ async def test_batch_size_changes_from_the_next_epoch(make_app):
         assert app.trainer.epoch_batch_size == 64
         await wait_until(pilot, lambda: " 128 " in row(panel, "batch_size"))
         assert panel.pending_batch_size == 128
+        await press_now(pilot, "space")  # on into the next epoch, which has it
+        await wait_until(pilot, lambda: app.trainer.epoch >= 1)
+        await wait_until(pilot, lambda: panel.pending_batch_size is None)
 
 
 # field -> value after right: each starts a new run, after the confirmation only
@@ -76,7 +79,7 @@ async def test_network_fields_start_a_new_run_only_after_yes(make_trainer, make_
             assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("n")
             assert app.trainer is first
-            assert getattr(app.config, field) == getattr(first.config, field)
+            assert getattr(app.main.run.config, field) == getattr(first.config, field)
             await pilot.press("right")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await press_now(pilot, "y")
@@ -100,7 +103,7 @@ async def test_enter_types_an_exact_value(make_trainer, make_app):
             assert isinstance(app.screen, ValuePrompt)
             await fill(pilot, text)
             await pilot.press("enter")
-            expected = type(getattr(app.config, field))(text)
+            expected = type(getattr(app.main.run.config, field))(text)
             await wait_until(pilot, lambda f=field, v=expected: getattr(app.trainer.config, f) == v)
 
 
@@ -120,7 +123,7 @@ BAD = {
 async def test_bad_input_in_every_field_is_a_message_and_changes_nothing(make_app):
     app = make_app(paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        before, trainer = app.config, app.trainer
+        before, trainer = app.main.run.config, app.trainer
         for field, _ in FIELDS:
             await select(pilot, field)
             await pilot.press("enter")
@@ -131,19 +134,19 @@ async def test_bad_input_in_every_field_is_a_message_and_changes_nothing(make_ap
                 await pilot.pause()
                 assert app.screen is prompt, (field, bad)  # still open: fix it or leave
                 assert prompt.error, (field, bad)
-                assert app.config == trainer.config == before and app.trainer is trainer
+                assert app.main.run.config == trainer.config == before and app.trainer is trainer
             await pilot.press("escape")
-            assert app.screen is not prompt and app.config == before
+            assert app.screen is not prompt and app.main.run.config == before
 
 
 async def test_more_epochs_continue_a_finished_run(make_trainer, make_app):
     app = make_app(make_trainer(epochs=1))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.run_state is RunState.FINISHED)
-        assert app.check_action("resume", ()) is None  # nothing to resume: dimmed
+        await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED)
+        assert app.main.check_action("resume", ()) is None  # nothing to resume: dimmed
         await select(pilot, "epochs")
         await pilot.press("right")
-        await wait_until(pilot, lambda: app.run_state is RunState.PAUSED)
+        await wait_until(pilot, lambda: app.main.run_state is RunState.PAUSED)
         await press_now(pilot, "space")
-        await wait_until(pilot, lambda: app.run_state is RunState.FINISHED)
+        await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED)
         assert app.trainer.epoch == 2 and len(app.trainer.history) == 2

@@ -23,10 +23,10 @@ def scripted_app(make_trainer, make_app, state: RunState, epochs_done: int, **kw
     app = make_app(trainer, train=False)
 
     def run_before(pilot) -> None:
-        app.show_event(StateChanged(state, DIVERGED if state is RunState.DIVERGED else ""))
+        app.main.show_event(StateChanged(state, DIVERGED if state is RunState.DIVERGED else ""))
         if state is RunState.RUNNING:
-            app.progress.record(1234.0)  # as if a batch report had come in
-        app.redraw()
+            app.main.run.progress.record(1234.0)  # as if a batch report had come in
+        app.main.redraw()
 
     return app, run_before
 

@@ -10,11 +10,14 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Label
 
 
-def key_rows(app: App, widgets: list[tuple[type[Widget], str]]) -> list[tuple[str, str, str]]:
-    """(key, what it does, where) for the app's keys, then each widget's, then tab and ctrl+p."""
-    rows = [(app.get_key_display(b), b.tooltip, "main screen") for b in app.BINDINGS]
+def key_rows(
+    app: App, keys: list[Binding], widgets: list[tuple[type[Widget], str]]
+) -> list[tuple[str, str, str]]:
+    """(key, what it does, where) for the main screen's ``keys``, then each widget's, then tab
+    and ctrl+p."""
+    rows = [(app.get_key_display(b), b.tooltip, "main screen") for b in keys]
     for widget, where in widgets:
-        for binding in widget.BINDINGS:
+        for binding in (b for b in widget.BINDINGS if isinstance(b, Binding)):
             row = (app.get_key_display(binding), binding.tooltip or binding.description.lower())
             if (*row, where) not in rows:
                 rows.append((*row, where))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mlp_tui.core import export
 from mlp_tui.core.analysis import PerClassHistory, accuracy, confusion_matrix
+from mlp_tui.core.events import EpochReport
 from mlp_tui.tui.render import RenderMode
 from mlp_tui.tui.widgets.confusion_matrix import ConfusionMatrix
 from mlp_tui.tui.widgets.explorer_panel import ExplorerPanel
@@ -55,22 +56,25 @@ class InspectScreen(Screen):
         trainer,
         per_class: PerClassHistory | Sequence[Sequence[float]] | None = None,
         export_dir: str | os.PathLike | None = None,
+        history: Sequence[EpochReport] | None = None,
     ) -> None:
         """``per_class``: the per-epoch per-class accuracies the app collected (a
         PerClassHistory fed from Predictions events, or rows for epochs 1, 2, ...); without
         it the curves start at the evaluation made here. ``export_dir``: the default answer
-        of the export prompt (the app's save dir), else the working directory."""
+        of the export prompt (the app's save dir), else the working directory. ``history``:
+        the epochs the app collected, which the export writes; else the trainer's own."""
         super().__init__()
         self.trainer = trainer
+        self.history = list(trainer.history if history is None else history)
         self.predictions = trainer.predict()
         self.matrix = confusion_matrix(self.predictions)
         if isinstance(per_class, PerClassHistory):
-            history = per_class.copy()
+            classes = per_class.copy()
         else:
-            history = PerClassHistory.from_rows([list(row) for row in per_class or []])
-        if self.predictions.epoch not in history.epochs:
-            history.add(self.predictions)
-        self.per_class = history
+            classes = PerClassHistory.from_rows([list(row) for row in per_class or []])
+        if self.predictions.epoch not in classes.epochs:
+            classes.add(self.predictions)
+        self.per_class = classes
         self.export_dir = str(export_dir) if export_dir else os.getcwd()
         self.mode: RenderMode = "blocks"
 
@@ -139,7 +143,7 @@ class InspectScreen(Screen):
         try:
             written = export.export(
                 directory,
-                self.trainer.history,
+                self.history,
                 self.predictions,
                 self.trainer.data.test_pixels,
                 self.per_class,

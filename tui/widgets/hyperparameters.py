@@ -1,4 +1,6 @@
-"""The run's settings, one per line: up/down pick one, left/right step it, enter types it."""
+"""The run's settings, one per line: up/down pick one, left/right step it, enter types it.
+
+The panel offers values; the screen decides what a change does to the run (``Changed``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..ladders import FIELDS, show, step, when_applied
+from ..settings import value_prompt
 
 
 class HyperparameterPanel(Widget, can_focus=True):
@@ -29,18 +32,14 @@ class HyperparameterPanel(Widget, can_focus=True):
         Binding("enter", "edit", "Type", tooltip="type an exact value for the field"),
     ]
 
-    class Stepped(Message):
-        """Left/right gave ``field`` a new value; the app decides how to apply it."""
+    class Changed(Message):
+        """Left/right or a typed value gave ``field`` a new value, checked by ``TrainConfig``;
+        the screen decides how to apply it."""
 
         def __init__(self, field: str, value: object) -> None:
             super().__init__()
             self.field = field
             self.value = value
-
-    class EditRequested(Message):
-        def __init__(self, field: str) -> None:
-            super().__init__()
-            self.field = field
 
     cursor: reactive[int] = reactive(0)
 
@@ -65,10 +64,19 @@ class HyperparameterPanel(Widget, can_focus=True):
         if value is None:
             self.app.bell()
             return
-        self.post_message(self.Stepped(self.field, value))
+        self.post_message(self.Changed(self.field, value))
 
     def action_edit(self) -> None:
-        self.post_message(self.EditRequested(self.field))
+        self.edit(self.field)
+
+    def edit(self, field: str) -> None:
+        """Ask for an exact value of ``field``."""
+
+        def typed(value: object) -> None:
+            if value is not None:
+                self.post_message(self.Changed(field, value))
+
+        self.app.push_screen(value_prompt(self.config, field), typed)
 
     def watch_cursor(self) -> None:
         self.refresh()

@@ -29,14 +29,22 @@ class LossPlot(TrainingPlot):
         self.losses: list[float] = []
         self.smoothed: list[float] = []
         self.markers: list[tuple[int, float]] = []
+        self.rollbacks = 0
 
     def clear(self) -> None:
-        self.losses, self.smoothed, self.markers = [], [], []
+        self.losses, self.smoothed, self.markers, self.rollbacks = [], [], [], 0
 
-    def sync(self, losses: Sequence[float], lr_changes: Sequence[tuple[int, float]]) -> bool:
-        """Take the batches not seen yet from the run's history; True when anything is new."""
-        if len(losses) < len(self.losses):  # another run's history: start over
+    def sync(
+        self, losses: Sequence[float], lr_changes: Sequence[tuple[int, float]], rollbacks: int = 0
+    ) -> bool:
+        """Take the batches not seen yet from the run's history; True when anything is new.
+
+        ``rollbacks`` counts the times the history lost its last losses (a refused batch): the
+        batches after one may be as many as the ones they replace, so a new count starts over.
+        """
+        if len(losses) < len(self.losses) or rollbacks != self.rollbacks:
             self.clear()
+            self.rollbacks = rollbacks
         new = losses[len(self.losses) :]
         average = self.smoothed[-1] if self.smoothed else None
         for loss in new:

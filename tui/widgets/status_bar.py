@@ -9,11 +9,10 @@ from mlp_tui.core.events import RunState
 from rich.text import Text
 from textual.widget import Widget
 
-from ..progress import RunProgress, clock_text, rate_text
+from ..progress import clock_text, rate_text
 
 if TYPE_CHECKING:
-    from mlp_tui.core.config import TrainConfig
-    from mlp_tui.core.trainer import Trainer
+    from ..run_view import RunView
 
 BADGES = {
     RunState.IDLE: "bold black on grey70",
@@ -45,31 +44,29 @@ class Status:
     eta: float | None
 
 
-def status_of(
-    trainer: Trainer, config: TrainConfig, state: RunState, reason: str, progress: RunProgress
-) -> Status:
-    """Where the run stands. ``config`` is what the user set, which the loop applies next."""
-    done = trainer.epoch >= config.epochs and trainer.batch == 0
-    batches = trainer.batches_per_epoch
-    examples = len(trainer.data.train_y)
-    examples_done = min(trainer.batch * trainer.epoch_batch_size, examples)
-    examples_left = max((config.epochs - trainer.epoch) * examples - examples_done, 0)
+def status_of(run: RunView, state: RunState) -> Status:
+    """Where the run stands, in ``state`` (as shown, which may be ahead of the trainer's).
+    The epochs and lr are what the user set, which the loop applies next."""
+    config = run.config
+    done = run.epochs_done >= config.epochs and run.batch == 0
+    examples_done = min(run.batch * run.epoch_batch_size, run.examples)
+    examples_left = max((config.epochs - run.epochs_done) * run.examples - examples_done, 0)
     running = state is RunState.RUNNING
-    rate = progress.examples_per_s if running else None
-    if rate is None and trainer.history:
-        rate = trainer.history[-1].examples_per_s  # paused: the last epoch's speed
+    rate = run.progress.examples_per_s if running else None
+    if rate is None and run.history:
+        rate = run.history[-1].examples_per_s  # paused: the last epoch's speed
     return Status(
         state=state,
-        reason=reason,
-        epoch=trainer.epoch if done else trainer.epoch + 1,
+        reason=run.reason,
+        epoch=run.epochs_done if done else run.epochs_done + 1,
         epochs=config.epochs,
-        batch=batches if done else trainer.batch,
-        batches=batches,
-        device=str(trainer.device),
+        batch=run.batches if done else run.batch,
+        batches=run.batches,
+        device=run.device,
         lr=config.lr,
         examples_per_s=rate,
-        elapsed=progress.elapsed,
-        eta=progress.eta(examples_left) if running else None,
+        elapsed=run.progress.elapsed,
+        eta=run.progress.eta(examples_left) if running else None,
     )
 
 
@@ -97,7 +94,8 @@ def status_detail(status: Status) -> str:
 
 
 class StatusBar(Widget):
-    """One line of numbers; a second, wrapped, when the run diverged or failed."""
+    """One line of numbers; a second, wrapped, when the run diverged or failed. The run's
+    state is also a class (``-paused``, ``-diverged``...) for the stylesheet."""
 
     DEFAULT_CSS = """
     StatusBar { height: auto; max-height: 4; padding: 0 1; }
@@ -111,6 +109,8 @@ class StatusBar(Widget):
         if status == self.status:
             return
         relayout = self.status is None or status_detail(status) != status_detail(self.status)
+        for state in RunState:
+            self.set_class(state is status.state, f"-{state.value}")
         self.status = status
         self.refresh(layout=relayout)
 

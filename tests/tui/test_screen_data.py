@@ -1,0 +1,91 @@
+"""What the main screen draws comes from the run's events: every batch report reaches the loss
+plot, a refused batch's rollback takes its points off, and the status line's position is the
+trainer's."""
+
+from __future__ import annotations
+
+from mlp_tui.core.events import BatchRefused, BatchReport, RunState, StateChanged
+from mlp_tui.tui.messages import TrainerEvent
+from mlp_tui.tui.widgets.status_bar import StatusBar
+
+from .conftest import fill, press_now, wait_until
+
+
+def report(step: int, losses: tuple[float, ...], batches: int = 10) -> BatchReport:
+    return BatchReport(
+        epoch=1,
+        batch=step,
+        batches=batches,
+        step=step,
+        losses=losses,
+        accuracies=(0.5,) * len(losses),
+        lr=0.1,
+        examples_per_s=1000.0,
+    )
+
+
+async def test_every_batch_of_a_finished_run_is_on_screen(make_trainer, make_app):
+    """No report is dropped on the way: the plots hold exactly the trainer's history."""
+    reports: list[BatchReport] = []
+
+    def record(message) -> None:
+        if isinstance(message, TrainerEvent) and isinstance(message.event, BatchReport):
+            reports.append(message.event)
+
+    app = make_app(make_trainer(epochs=3))
+    async with app.run_test(size=(120, 40), message_hook=record) as pilot:
+        trainer = app.trainer
+        await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED, timeout=30)
+        await wait_until(pilot, lambda: len(app.main.loss_plot.losses) == trainer.step_count)
+        assert app.main.loss_plot.losses == trainer.batch_losses == app.main.run.losses
+        assert [loss for r in reports for loss in r.losses] == trainer.batch_losses
+        assert app.main.epoch_plot.history == trainer.history
+        status = str(app.main.query_one(StatusBar).render())
+        bpe = trainer.batches_per_epoch
+        assert "Finished" in status and f"epoch 3/3  batch {bpe}/{bpe}" in status
+
+
+async def test_a_divergence_rollback_takes_the_undone_batch_off_the_plot(make_app):
+    """Five batches at lr 0.1, then lr 1000: the next update explodes, the batch after it is
+    refused and that update undone; the plot loses the undone batch's point, and the status
+    line's batch goes back with it."""
+    refused: list[BatchRefused] = []
+
+    def record(message) -> None:
+        if isinstance(message, TrainerEvent) and isinstance(message.event, BatchRefused):
+            refused.append(message.event)
+
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40), message_hook=record) as pilot:
+        trainer = app.trainer
+        await pilot.press(*"nnnnn")
+        await wait_until(pilot, lambda: len(app.main.loss_plot.losses) == 5)
+        await pilot.press("l")
+        await fill(pilot, "1000")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: trainer.config.lr == 1000.0)
+        await press_now(pilot, "space")
+        await wait_until(pilot, lambda: app.main.run_state is RunState.DIVERGED)
+        assert [(r.step, r.undone) for r in refused] == [(5, True)]
+        await wait_until(pilot, lambda: "Diverged" in str(app.main.query_one(StatusBar).render()))
+        assert app.main.loss_plot.losses == trainer.batch_losses  # waiting: safe to read
+        assert len(trainer.batch_losses) == trainer.step_count == 5
+        assert "batch 5/" in str(app.main.query_one(StatusBar).render())
+
+
+async def test_points_after_a_rollback_replace_the_dropped_ones(make_trainer, make_app):
+    """A refused batch and the batches trained after it can arrive between two redraws of the
+    plot, as many as were dropped: the plot still shows the new losses, not the old."""
+    app = make_app(make_trainer(), train=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.main
+        screen.show_event(StateChanged(RunState.RUNNING))
+        screen.show_event(report(4, (2.3, 2.2, 2.1, 9.0)))
+        screen.redraw({"loss"})
+        assert screen.loss_plot.losses == [2.3, 2.2, 2.1, 9.0]
+        screen.show_event(BatchRefused(step=3, loss=float("nan"), undone=True))
+        screen.show_event(report(4, (2.0,)))
+        screen.redraw({"loss"})
+        await pilot.pause()
+        assert screen.loss_plot.losses == [2.3, 2.2, 2.1, 2.0]
+        assert screen.loss_plot.smoothed[-1] < 2.3

@@ -1,0 +1,137 @@
+"""The run the app shows: its trainer, and what the screen draws, built from the run's events.
+
+The training thread only posts its events (``messages.py``); the UI thread applies each one
+here, in order, so nothing on screen reads the trainer's lists or counters while it trains. The
+trainer is read once, when the view is made, before its thread starts: a resumed run's history.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from mlp_tui.core.analysis import PerClassHistory
+from mlp_tui.core.device import resolve_device
+from mlp_tui.core.events import (
+    BatchRefused,
+    BatchReport,
+    EpochReport,
+    Event,
+    Predictions,
+    RunState,
+    Saved,
+    SettingsChanged,
+    StateChanged,
+)
+from mlp_tui.core.trainer import Trainer
+
+from .progress import RunProgress
+
+# States in which no training thread runs: a change is applied at once, on the caller's thread.
+STOPPED_STATES = (RunState.FINISHED, RunState.FAILED, RunState.STOPPED, RunState.IDLE)
+ALL_PARTS = frozenset({"status", "panel", "loss", "epochs", "gallery"})
+
+
+class RunView:
+    """One run as the UI knows it. ``apply`` takes each event and says which parts it changed.
+
+    ``config`` is what the user set, which the loop applies at its next batch (or epoch);
+    ``applied`` is what the loop last said it runs with.
+    """
+
+    def __init__(
+        self, trainer: Trainer, *, saved: bool = False, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.trainer = trainer
+        self.config = self.applied = trainer.config
+        self.device = str(resolve_device(trainer.config.device))  # as the trainer resolved it
+        self.state, self.reason = trainer.state, trainer.reason
+        # Position: epochs done, batches done in the epoch under way, batches since the start.
+        self.epochs_done, self.batch, self.step = trainer.epoch, trainer.batch, trainer.step_count
+        self.epoch_batch_size, self.batches = trainer.epoch_batch_size, trainer.batches_per_epoch
+        self.examples = len(trainer.data.train_y)
+        self.pixels = trainer.data.test_pixels
+        self.losses = list(trainer.batch_losses)  # one per batch that stands
+        self.rollbacks = 0  # times a refused batch dropped losses: the plot must redraw them all
+        self.lr_changes = list(trainer.lr_changes)
+        self.history = list(trainer.history)
+        self.elapsed = trainer.elapsed  # training seconds up to the last finished epoch
+        self.progress = RunProgress(trainer.elapsed + trainer.epoch_seconds, clock)
+        self.predictions = trainer.predictions
+        if self.predictions is None and self.step and self.state in STOPPED_STATES:
+            self.predictions = trainer.predict()  # a resumed run: show where it stands
+        # Each epoch's per-class test accuracy, for the inspector. A checkpoint keeps only each
+        # epoch's overall accuracy: a resumed run's curve starts at the epoch it was saved after
+        # (the evaluation just made), or empty when it was saved mid-epoch.
+        self.per_class = PerClassHistory()
+        if self.predictions is not None and self.batch == 0:
+            self.per_class.add(self.predictions)
+        self.saved_step = self.step if saved else 0
+
+    @property
+    def unsaved(self) -> bool:
+        """Batches not in a checkpoint. A running loop is always ahead of its last report."""
+        return self.step != self.saved_step or self.state is RunState.RUNNING
+
+    @property
+    def pending_batch_size(self) -> int | None:
+        """The batch size the user set when the epoch under way trains with another one."""
+        size = self.config.batch_size
+        return size if size != self.epoch_batch_size else None
+
+    def where(self) -> str:
+        """The run's position in words: "2 epochs done", or "epoch 3, batch 40 of 235".
+
+        (As "epoch N+1, batch B" alone, a finished 2-epoch run read "epoch 3, batch 0".)"""
+        epoch, batch = self.epochs_done, self.batch
+        if batch == 0:
+            return f"{epoch} epoch{'' if epoch == 1 else 's'} done"
+        return f"epoch {epoch + 1}, batch {batch} of {self.batches}"
+
+    def apply(self, event: Event) -> frozenset[str]:
+        """Take one of the run's events into the view; the parts of the screen it changed."""
+        if isinstance(event, BatchReport):
+            self.epochs_done, self.batch, self.step = event.epoch - 1, event.batch, event.step
+            self.batches = event.batches
+            self.losses.extend(event.losses)
+            self.progress.record(event.examples_per_s)
+            return frozenset({"loss"})
+        if isinstance(event, BatchRefused):
+            # The undone update's batch no longer stands: the same batch trains again.
+            self.batch -= self.step - event.step
+            self.step = event.step
+            del self.losses[event.step :]
+            self.rollbacks += 1
+            return frozenset({"status", "loss"})
+        if isinstance(event, EpochReport):
+            self.history.append(event)
+            self.epochs_done, self.batch = event.epoch, 0
+            self.elapsed += event.seconds
+            self.progress.sync(self.elapsed)
+            # The loop starts the next epoch at once, with the batch size it has now.
+            pending = self.pending_batch_size
+            self._start_epoch_with(self.applied.batch_size)
+            done = {"panel"} if pending != self.pending_batch_size else set()  # "next epoch" came
+            return frozenset({"status", "epochs", "loss", *done})
+        if isinstance(event, Predictions):
+            self.predictions = event
+            self.per_class.add(event)
+            return frozenset({"gallery"})
+        if isinstance(event, SettingsChanged):
+            self.applied = event.config
+            if "lr" in event.changed:
+                self.lr_changes.append((event.step, event.config.lr))
+            if "batch_size" in event.changed and self.state in STOPPED_STATES and not self.batch:
+                self._start_epoch_with(event.config.batch_size)  # no epoch under way
+            return frozenset({"status", "panel", "loss", "epochs"})
+        if isinstance(event, StateChanged):
+            self.state, self.reason = event.state, event.reason
+            return frozenset({"status"})
+        if isinstance(event, Saved):
+            self.saved_step = self.step  # the loop reports its batches before it saves
+        return frozenset()
+
+    def _start_epoch_with(self, batch_size: int) -> None:
+        self.epoch_batch_size = batch_size
+        self.batches = math.ceil(self.examples / batch_size)

@@ -1,0 +1,331 @@
+"""The training screen: the status line, the two plots, the misclassified gallery and the panel.
+
+Training runs in one thread worker calling ``Trainer.run()``. The trainer reports on that
+thread; its listener only posts the events (``messages.py``) and never touches a widget. The
+handler applies each to the run's view (``run_view.py``) and marks what changed; the redraw
+schedule (``redraw.py``) draws it at a pace that keeps the UI a small share of the CPU.
+Commands go the other way through the trainer's thread-safe methods, which it reads once per
+batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from pathlib import Path
+
+from mlp_tui.core.config import ConfigError, TrainConfig
+from mlp_tui.core.events import (
+    BatchReport,
+    EpochReport,
+    Event,
+    Failed,
+    RunState,
+    Saved,
+    SaveFailed,
+    StateChanged,
+)
+from mlp_tui.core.trainer import Trainer
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from .. import checkpoints, files, settings
+from ..keys import MAIN_KEYS, applies, bindings
+from ..messages import TrainerEvent
+from ..redraw import PROGRESS_INTERVAL_S, RedrawSchedule
+from ..render import RenderMode
+from ..run_view import ALL_PARTS, RunView
+from ..widgets.epoch_plot import EpochPlot
+from ..widgets.footer import KeyFooter
+from ..widgets.gallery import MisclassifiedGallery
+from ..widgets.hyperparameters import HyperparameterPanel
+from ..widgets.loss_plot import LossPlot
+from ..widgets.render_cost import RenderCost
+from ..widgets.status_bar import StatusBar, status_of
+from .image import ImageScreen
+from .inspect import InspectScreen
+
+
+class MainScreen(Screen):
+    BINDINGS = bindings(MAIN_KEYS)
+    ACTIONS = frozenset(binding.action for binding in MAIN_KEYS)
+
+    run_state: reactive[RunState] = reactive(RunState.IDLE)  # shown: ahead of the trainer's
+
+    def __init__(
+        self,
+        trainer: Trainer,
+        *,
+        paused: bool = False,
+        train: bool = True,
+        saved: bool = False,
+        save_dir: str | Path | None = None,
+        autosave: Path | None = None,
+        metrics_out: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """See ``MLPApp``: the screen shows ``trainer``'s run from when it is mounted."""
+        super().__init__()
+        self.start_paused, self.train = paused, train
+        self.save_dir = Path(save_dir) if save_dir else files.default_save_dir()
+        self.autosave = autosave
+        self.epoch_files = files.EpochFiles(autosave, metrics_out)
+        self.clock = clock
+        self.run = RunView(trainer, saved=saved, clock=clock)
+        self._after_pause: list[Callable[[], object]] = []
+        self.status_bar = StatusBar(id="status")
+        self.loss_plot = LossPlot(id="loss-plot")
+        self.epoch_plot = EpochPlot(id="epoch-plot")
+        self.gallery = MisclassifiedGallery(id="gallery")
+        self.panel = HyperparameterPanel(self.run.config, id="panel")
+        heavy: dict[str, RenderCost] = {
+            "loss": self.loss_plot,
+            "epochs": self.epoch_plot,
+            "gallery": self.gallery,
+        }
+        self.redraws = RedrawSchedule(self, heavy, self.redraw, self._training)
+
+    def _training(self) -> bool:
+        return self.run_state is RunState.RUNNING
+
+    def compose(self) -> ComposeResult:
+        yield self.status_bar
+        with Horizontal(id="plots"):
+            yield self.loss_plot
+            yield self.epoch_plot
+        with Horizontal(id="bottom"):
+            yield self.gallery
+            yield self.panel
+        yield KeyFooter(compact=True, show_command_palette=False)  # ctrl+p: on the help screen
+
+    def on_mount(self) -> None:
+        self.panel.border_title = "hyperparameters"
+        self.gallery.focus()
+        self.watch(self.app, "render_mode", self._set_mode)
+        self.redraws.start()
+        self.show_run(self.run, paused=self.start_paused, start=self.train)
+
+    # ------------------------------------------------------------------ the run
+    def show_run(self, run: RunView, *, paused: bool, start: bool = True) -> None:
+        """Show ``run`` (new, restarted or opened) and, with ``start``, train it."""
+        self.run, trainer = run, run.trainer
+        trainer.on_event = self._listener(run)
+        # The status line follows the batches 4 times a second: more reports would only wake
+        # the UI thread, and each wake takes a core from the training thread's OpenMP team.
+        trainer.report_interval = PROGRESS_INTERVAL_S
+        self._after_pause.clear()
+        self.loss_plot.clear()
+        self.gallery.show(run.predictions, run.pixels)
+        self._problem(self.epoch_files.new_run(run.history))
+        self.run_state = (RunState.PAUSED if paused else RunState.RUNNING) if start else run.state
+        self.redraw()
+        if start:
+            self._train(trainer, paused)
+
+    def _listener(self, run: RunView) -> Callable[[Event], None]:
+        """The trainer's listener: runs on the training thread, so it only posts messages."""
+
+        def listen(event: Event) -> None:
+            self.post_message(TrainerEvent(run, event))
+
+        return listen
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training")
+    def _train(self, trainer: Trainer, paused: bool) -> RunState:
+        return trainer.run(paused=paused)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "training" and event.state is WorkerState.ERROR:
+            self.notify(f"training could not run: {event.worker.error}", severity="error")
+
+    def _problem(self, problem: str | None) -> None:
+        if problem:  # a metrics file that cannot be written
+            self.notify(problem, severity="error")
+
+    # ------------------------------------------------------------------ events
+    def on_trainer_event(self, message: TrainerEvent) -> None:
+        if message.run is not self.run:
+            return  # from a run that was replaced
+        if not self.is_attached:
+            return  # the app is closing: a stopped run's last events have no screen left
+        self.show_event(message.event)
+
+    def show_event(self, event: Event) -> None:
+        """Take one engine event into the run's view and react to it (on the UI thread)."""
+        changed = self.run.apply(event)
+        if isinstance(event, BatchReport):
+            self.redraws.progressed(*changed)  # for the next periodic tick: no redraw of its own
+        elif changed:
+            self.redraws.mark(*changed)
+        if isinstance(event, StateChanged):
+            self.run_state = event.state
+            if event.state is not RunState.RUNNING:
+                waiting, self._after_pause = self._after_pause, []
+                for callback in waiting:
+                    callback()
+        elif isinstance(event, EpochReport):
+            self._problem(self.epoch_files.epoch_ended(self.run.trainer, event))
+        elif isinstance(event, Saved):
+            if not self.epoch_files.quiet(event):
+                self.notify(f"saved {event.path}")
+        elif isinstance(event, SaveFailed):
+            self.notify(event.message, title="not saved", severity="error")
+        elif isinstance(event, Failed):
+            self.notify(event.message, title="training failed", severity="error", timeout=30)
+
+    def watch_run_state(self, state: RunState) -> None:
+        if state is RunState.RUNNING:
+            self.run.progress.start()
+        else:
+            self.run.progress.stop()
+        self.redraws.mark("status")
+        self.refresh_bindings()
+
+    def _set_mode(self, mode: RenderMode) -> None:
+        self.gallery.mode = mode
+
+    def redraw(self, parts: Iterable[str] = ALL_PARTS) -> None:
+        """Bring the named parts up to date with the run's view."""
+        run, parts = self.run, set(parts)
+        with self.app.batch_update():
+            if "status" in parts:
+                self.status_bar.show(status_of(run, self.run_state))
+            if "panel" in parts:
+                self.panel.show(run.config, run.pending_batch_size)
+            if "loss" in parts and self.loss_plot.sync(run.losses, run.lr_changes, run.rollbacks):
+                self.loss_plot.replot()
+            if "epochs" in parts and self.epoch_plot.sync(
+                run.history, run.lr_changes, run.batches, run.config.epochs
+            ):
+                self.epoch_plot.replot()
+            if "gallery" in parts and self.gallery.predictions is not run.predictions:
+                self.gallery.show(run.predictions, run.pixels)
+
+    # ------------------------------------------------------------------ keys
+    def applies(self, action: str) -> bool | None:
+        return applies(action, self.run_state)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.applies(action) if action in self.ACTIONS else True
+
+    def action_pause(self) -> None:
+        self.run.trainer.pause()
+        self.run_state = RunState.PAUSED  # shown at once; the trainer confirms within a batch
+
+    def action_resume(self) -> None:
+        self.run.trainer.resume()
+        self.run_state = RunState.RUNNING
+
+    def action_step(self) -> None:
+        self.run.trainer.step(1)
+
+    def action_inspector(self) -> None:
+        def inspect() -> None:
+            run = self.run
+            screen = InspectScreen(
+                run.trainer, per_class=run.per_class, export_dir=self.save_dir, history=run.history
+            )
+            self.app.push_screen(screen)
+
+        self.after_pause(inspect)
+
+    def after_pause(self, callback: Callable[[], object]) -> None:
+        """Pause, and call ``callback`` once the loop has really stopped between batches."""
+        if self.run.trainer.state is RunState.RUNNING:
+            self._after_pause.append(callback)
+            self.action_pause()
+        else:
+            callback()
+
+    def on_misclassified_gallery_opened(self, message: MisclassifiedGallery.Opened) -> None:
+        shown = self.gallery
+        if shown.pixels is None or shown.predictions is None:
+            return  # no evaluation yet: the gallery opens nothing
+        at, mode = message.position, shown.mode  # the gallery's mode is the app's
+        self.app.push_screen(ImageScreen(shown.pixels, shown.predictions, shown.wrong, at, mode))
+
+    # ------------------------------------------------------------------ settings
+    def on_hyperparameter_panel_changed(self, message: HyperparameterPanel.Changed) -> None:
+        self.apply_setting(message.field, message.value)
+
+    def action_lr_up(self) -> None:
+        self.apply_setting("lr", self.run.config.lr * 2)
+
+    def action_lr_down(self) -> None:
+        self.apply_setting("lr", self.run.config.lr / 2)
+
+    def action_type_lr(self) -> None:
+        self.panel.edit("lr")
+
+    def action_restart(self) -> None:
+        self.confirm_new_run(self.run.config, "the current settings")
+
+    def apply_setting(self, field: str, value: object) -> None:
+        """Change one setting: live, from the next epoch, or (confirmed) in a new run."""
+        run = self.run
+        try:
+            change = settings.change(run, field, value)
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if change is None:
+            return
+        if change.new_run:
+            self.confirm_new_run(change.config, change.new_run)
+            return
+        # The next step or edit starts from it; drawn at the next tick, not before the trainer
+        # has taken the change (a redraw now holds the GIL the training thread needs for it).
+        self.panel.config = run.config
+        self.redraws.mark("status", "panel", "epochs")
+        if change.note:
+            self.notify(change.note)
+        if change.continues:
+            self.run_state = RunState.PAUSED
+            self._train(run.trainer, True)
+
+    def confirm_new_run(self, config: TrainConfig, what: str) -> None:
+        dialog = settings.new_run_question(what, self.run.unsaved)
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.new_run(config)
+
+        self.app.push_screen(dialog, answer)
+
+    def new_run(self, config: TrainConfig) -> None:
+        try:
+            trainer = Trainer(config, self.run.trainer.data)
+        except (ConfigError, RuntimeError) as exc:
+            self.notify(f"cannot start a new run: {exc}", severity="error")
+            return
+        self.replace_run(trainer)
+
+    # ------------------------------------------------------------------ checkpoints
+    def action_save(self) -> None:
+        self.ask_to_save()
+
+    def ask_to_save(self, then: Callable[[Future], object] | None = None) -> None:
+        run = self.run
+        default = self.autosave or files.default_checkpoint_path(
+            self.save_dir, run.config.hidden, run.epochs_done, run.step
+        )
+        checkpoints.ask_to_save(self.app, run.trainer, default, then)
+
+    def action_open(self) -> None:
+        run = self.run
+        data, device = run.trainer.data, run.config.device
+        checkpoints.ask_to_open(self.app, self.save_dir, run.unsaved, data, device, self.opened)
+
+    def opened(self, trainer: Trainer) -> None:
+        self.replace_run(trainer, saved=True)
+        self.notify(f"opened a run: {self.run.where()}")
+
+    def replace_run(self, trainer: Trainer, *, saved: bool = False) -> None:
+        """Stop the run on screen and train ``trainer`` instead."""
+        self.run.trainer.stop()
+        self.show_run(RunView(trainer, saved=saved, clock=self.clock), paused=False)

@@ -1,0 +1,61 @@
+"""What a change to a setting does to the run, and the questions it asks.
+
+lr, momentum, weight decay and epochs go to the running trainer at once, batch size from the
+next epoch; hidden units, init scale, seed and device define the network, so they start a new
+run, after a yes. Every value, stepped or typed, is checked by ``TrainConfig`` first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlp_tui.core.config import TrainConfig, parse_field
+from mlp_tui.core.device import resolve_device
+from mlp_tui.core.events import RunState
+
+from .ladders import LABELS, NEW_RUN_FIELDS, show
+from .run_view import RunView
+from .screens.confirm import ConfirmDialog
+from .screens.prompt import ValuePrompt
+
+
+@dataclass(frozen=True)
+class Change:
+    config: TrainConfig  # the settings the user now has
+    new_run: str = ""  # the change, in words, when it needs a new run: ask first
+    note: str = ""  # what the user should be told
+    continues: bool = False  # more epochs for a finished run: train on (paused)
+
+
+def change(run: RunView, field: str, value: object) -> Change | None:
+    """Set ``field`` to ``value``: a live change goes to the trainer here, a new run is only
+    described. None when nothing changes; raises ConfigError for a value the run cannot take."""
+    config = run.config.replace(**{field: value})
+    if config == run.config:
+        return None
+    if field in NEW_RUN_FIELDS:
+        return Change(config, new_run=f"{LABELS[field]} {show(field, value)}")
+    run.trainer.update(**{field: value})
+    run.config = config
+    note = f"batch size {value} from the next epoch" if field == "batch_size" else ""
+    finished = run.state is RunState.FINISHED
+    return Change(config, note=note, continues=finished and run.epochs_done < config.epochs)
+
+
+def value_prompt(config: TrainConfig, field: str) -> ValuePrompt:
+    """Type ``field``'s value; the prompt dismisses with a value ``config`` accepts."""
+
+    def check(text: str) -> object:
+        value = parse_field(field, text)
+        config.replace(**{field: value})
+        if field == "device":
+            resolve_device(str(value))  # a device this machine has
+        return value
+
+    now = show(field, getattr(config, field))
+    return ValuePrompt(f"{LABELS[field]} (now {now})", now, check)
+
+
+def new_run_question(what: str, unsaved: bool) -> ConfirmDialog:
+    lost = " This run's unsaved progress is lost." if unsaved else ""
+    return ConfirmDialog(f"Start a new run with {what}?{lost}", yes="New run")
