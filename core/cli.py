@@ -7,10 +7,19 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .config import ConfigError, TrainConfig, parse_field
+from .parsing import (
+    EXIT_DIVERGED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    OneLineParser,
+)
 
 # torch is imported only once the arguments are good: --help, --version and a typo answer at once.
 if TYPE_CHECKING:
@@ -18,8 +27,6 @@ if TYPE_CHECKING:
     from .recorder import Recorder
     from .trainer import Trainer
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 # (flag, TrainConfig field, help)
 CONFIG_FLAGS = (
@@ -35,13 +42,6 @@ CONFIG_FLAGS = (
     ("--engine", "engine", "fused (fast, default) or autograd (the seed verbatim)"),
     ("--divergence-factor", "divergence_factor", "stop when loss > this x first loss (10)"),
 )
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one line on stderr and exits 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _field_type(name: str):

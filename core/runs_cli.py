@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser
 from .config import FIELDS
+from .parsing import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser
 from .store import (
     EPOCH_FIELDS,
     RunRecord,

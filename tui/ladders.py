@@ -81,7 +81,7 @@ def devices() -> list[str]:
     return names
 
 
-def step(field: str, value: object, direction: int) -> object | None:
+def step(field: str, value: float | str, direction: int) -> float | str | None:
     """The value one press of right (+1) or left (-1) gives, or None at the end of the ladder."""
     if field == "lr":
         return one_two_five(float(value), direction, 1e-6, 1e3)

@@ -11,15 +11,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlp_tui.core.cli import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
-    build_parser,
-    check_paths,
-    load_trainer,
-    run_headless,
-)
+from mlp_tui.core.cli import build_parser, check_paths, load_trainer, run_headless
+from mlp_tui.core.parsing import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED
 
 if TYPE_CHECKING:
     from .app import MLPApp

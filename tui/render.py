@@ -44,12 +44,12 @@ def image_rows(
     img = _downsample(pixels.to(torch.uint8).cpu(), scale)
     if zoom > 1:
         img = img.repeat_interleave(zoom, dim=0).repeat_interleave(zoom, dim=1)
-    img = img.tolist()
-    if len(img) % 2:
-        img.append([0] * len(img[0]))
+    grid: list[list[int]] = img.tolist()
+    if len(grid) % 2:
+        grid.append([0] * len(grid[0]))
     last = len(RAMP) - 1
-    rows = []
-    for top, bottom in zip(img[0::2], img[1::2]):
+    rows: list[list[tuple[str, Style | None]]] = []
+    for top, bottom in zip(grid[0::2], grid[1::2]):
         if mode == "ascii":
             rows.append([("".join(RAMP[(a + b) * last // 510] for a, b in zip(top, bottom)), None)])
         else:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from mlp_tui.core.checkpoint import SUFFIX
-from mlp_tui.core.cli import EXIT_INTERRUPTED, EXIT_TERMINATED
+from mlp_tui.core.parsing import EXIT_INTERRUPTED, EXIT_TERMINATED
 from mlp_tui.core.trainer import Trainer
 from mlp_tui.tui import main as entry
 from mlp_tui.tui.app import MLPApp

@@ -23,11 +23,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
 from .export_prompt import ExportPrompt
 
-TABS = {
+TABS: dict[str, str | type[Widget]] = {
     "explorer": "#explorer-grid",
     "confusion": ConfusionMatrix,
     "per-class": "#per-class-table",
@@ -108,10 +109,13 @@ class InspectScreen(Screen):
     def focus_tab(self, tab: str) -> None:
         # At once, not via Widget.focus (a queued callback): keys typed right after a tab
         # switch must already reach the new tab.
-        self.set_focus(self.query_one(TABS[tab]))
+        target = TABS[tab]
+        widget = self.query_one(target) if isinstance(target, str) else self.query_one(target)
+        self.set_focus(widget)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.focus_tab(event.pane.id)
+        if event.pane.id in TABS:
+            self.focus_tab(event.pane.id)
 
     def on_confusion_matrix_pair_chosen(self, event: ConfusionMatrix.PairChosen) -> None:
         self.query_one(ExplorerPanel).show_pair(event.true, event.predicted)

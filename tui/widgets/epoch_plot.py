@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from mlp_tui.core.events import EpochReport
 
@@ -34,7 +35,12 @@ class EpochPlot(TrainingPlot):
         last = max(self.epochs, len(self.history), 2)
         plt.xlim(0.8, last + 0.2)
         fits = last <= self.tick_count
-        plt.xticks(list(range(1, last + 1)) if fits else whole_ticks(1, last, self.tick_count))
+        plt.xticks(
+            cast(
+                list[float],
+                list(range(1, last + 1)) if fits else whole_ticks(1, last, self.tick_count),
+            )
+        )
         if not self.history:
             plt.title("per epoch: waiting for the first epoch")
             plt.ylim(0, 1)

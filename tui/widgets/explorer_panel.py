@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import cast
 
-from mlp_tui.core.analysis import PREDICT_CH3, SORTS, Selection, select
+from mlp_tui.core.analysis import PREDICT_CH3, SORTS, Filter, Selection, select
 from mlp_tui.core.data import NUM_CLASSES
 from mlp_tui.core.events import Predictions
 from mlp_tui.tui.render import RenderMode
@@ -81,7 +82,8 @@ class ExplorerPanel(Vertical):
             predicted = (current.predicted + 1) % NUM_CLASSES
         if kind == "pair" and index is None:
             true, predicted = current.true, current.predicted
-        self.apply(replace(current, filter=kind, true=true, predicted=predicted))
+        choice = cast(Filter, kind)  # the bindings pass only Filter's names
+        self.apply(replace(current, filter=choice, true=int(true), predicted=int(predicted)))
 
     def action_predict_ch3(self) -> None:
         self.apply(PREDICT_CH3, keep=False)

@@ -123,6 +123,7 @@ class MisclassifiedGallery(RenderCost, PagedImageGrid):
         left = Segment(" " * ((width - image_width) // 2))
         right = Segment(" " * (width - image_width - len(left.text)))
         image = [[left, *row, right] for row in self.thumbnail(index)]
+        assert self.predictions is not None, "cards are drawn only for predictions"
         probs = self.predictions.probs[index]
         predicted = int(probs.argmax())
         lines = caption(int(self.predictions.labels[index]), predicted, float(probs[predicted]))

@@ -110,6 +110,7 @@ class PagedImageGrid(Widget, can_focus=True):
     # -------------------------------------------------------------------------- drawing
     def thumbnail(self, index: int) -> list[list[Segment]]:
         """Test image ``index`` in the current mode, ``image_size(mode, SCALE)`` cells."""
+        assert self.pixels is not None, "shown only with images"
         if self._images_of is not self.pixels or len(self._images) >= CACHED_IMAGES:
             self._images.clear()
             self._images_of = self.pixels

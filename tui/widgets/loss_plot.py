@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from .training_plot import TrainingPlot, downsample, whole_ticks
 
@@ -74,4 +75,4 @@ class LossPlot(TrainingPlot):
             plt.text(f"lr {lr:g}", step + 1, bottom, color="cyan", alignment="left")
         last = max(len(self.losses), 2)
         plt.xlim(1, last)
-        plt.xticks(whole_ticks(1, last, self.tick_count))
+        plt.xticks(cast(list[float], whole_ticks(1, last, self.tick_count)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 from mlp_tui.core.analysis import PerClassHistory
 from mlp_tui.core.data import CLASS_NAMES
@@ -46,6 +47,6 @@ class PerClassPlot(PlotextPlot):
         plt.xlabel("epoch")
         plt.ylim(0, 100)
         if epochs:
-            plt.xticks(epochs)
+            plt.xticks(cast(list[float], epochs))
             plt.xlim(min(epochs) - 0.5, max(epochs) + 0.5)
         self.refresh()

@@ -6,9 +6,10 @@ import time
 
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.widget import Widget
 
 
-class RenderCost:
+class RenderCost(Widget):
     """Mix into a heavy widget (a plot, the gallery) before ``Widget``.
 
     ``render_seconds`` times ``render_lines``: the widget's own ``render()`` and Textual's work
