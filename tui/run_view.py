@@ -27,6 +27,7 @@ from mlp_tui.core.events import (
 from mlp_tui.core.trainer import Trainer
 
 from .progress import RunProgress
+from .widgets.plot_marks import change_label, lr_markers
 
 # States in which no training thread runs: a change is applied at once, on the caller's thread.
 STOPPED_STATES = (RunState.FINISHED, RunState.FAILED, RunState.STOPPED, RunState.IDLE)
@@ -55,6 +56,8 @@ class RunView:
         self.losses = list(trainer.batch_losses)  # one per batch that stands
         self.rollbacks = 0  # times a refused batch dropped losses: the plot must redraw them all
         self.lr_changes = list(trainer.lr_changes)
+        # Every setting change the plots mark, as (step, label): a checkpoint keeps lr's only.
+        self.changes = [(s, change_label("lr", lr)) for s, lr in lr_markers(trainer.lr_changes)]
         self.history = list(trainer.history)
         self.elapsed = trainer.elapsed  # training seconds up to the last finished epoch
         self.progress = RunProgress(trainer.elapsed + trainer.epoch_seconds, clock)
@@ -122,6 +125,11 @@ class RunView:
             self.applied = event.config
             if "lr" in event.changed:
                 self.lr_changes.append((event.step, event.config.lr))
+            self.changes += [
+                (event.step, change_label(name, getattr(event.config, name)))
+                for name in event.changed
+                if name != "epochs"  # a longer or shorter run: no change in how it learns
+            ]
             if "batch_size" in event.changed and self.state in STOPPED_STATES and not self.batch:
                 self._start_epoch_with(event.config.batch_size)  # no epoch under way
             return frozenset({"status", "panel", "loss", "epochs"})

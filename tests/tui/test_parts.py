@@ -7,7 +7,7 @@ from mlp_tui.core.config import TrainConfig
 from mlp_tui.tui.ladders import FIELDS, step
 from mlp_tui.tui.progress import RunProgress, clock_text, rate_text
 from mlp_tui.tui.widgets.bars import bar
-from mlp_tui.tui.widgets.loss_plot import lr_markers
+from mlp_tui.tui.widgets.plot_marks import lr_markers
 from mlp_tui.tui.widgets.training_plot import downsample, key_line, whole_ticks
 from rich.console import Console
 

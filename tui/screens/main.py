@@ -26,6 +26,7 @@ from mlp_tui.core.events import (
     SaveFailed,
     StateChanged,
 )
+from mlp_tui.core.store import default_name
 from mlp_tui.core.trainer import Trainer
 from textual import work
 from textual.app import ComposeResult
@@ -44,7 +45,8 @@ from ..widgets.epoch_plot import EpochPlot
 from ..widgets.footer import KeyFooter
 from ..widgets.gallery import MisclassifiedGallery
 from ..widgets.hyperparameters import HyperparameterPanel
-from ..widgets.loss_plot import LossPlot
+from ..widgets.loss_plot import LossPlot, smooth
+from ..widgets.plot_marks import GHOST_COLOURS, MAX_GHOSTS, Ghost
 from ..widgets.render_cost import RenderCost
 from ..widgets.status_bar import StatusBar, status_of
 from .image import ImageScreen
@@ -78,6 +80,7 @@ class MainScreen(Screen):
         self.clock = clock
         self.run = RunView(trainer, saved=saved, clock=clock)
         self._after_pause: list[Callable[[], object]] = []
+        self.ghosts: list[Ghost] = []  # past runs drawn behind this one, newest first
         self.status_bar = StatusBar(id="status")
         self.loss_plot = LossPlot(id="loss-plot")
         self.epoch_plot = EpochPlot(id="epoch-plot")
@@ -197,10 +200,10 @@ class MainScreen(Screen):
                 self.status_bar.show(status_of(run, self.run_state))
             if "panel" in parts:
                 self.panel.show(run.config, run.pending_batch_size)
-            if "loss" in parts and self.loss_plot.sync(run.losses, run.lr_changes, run.rollbacks):
+            if "loss" in parts and self.loss_plot.sync(run.losses, run.changes, run.rollbacks):
                 self.loss_plot.replot()
             if "epochs" in parts and self.epoch_plot.sync(
-                run.history, run.lr_changes, run.batches, run.config.epochs
+                run.history, run.changes, run.batches, run.config.epochs
             ):
                 self.epoch_plot.replot()
             if "gallery" in parts and self.gallery.predictions is not run.predictions:
@@ -326,6 +329,23 @@ class MainScreen(Screen):
         self.notify(f"opened a run: {self.run.where()}")
 
     def replace_run(self, trainer: Trainer, *, saved: bool = False) -> None:
-        """Stop the run on screen and train ``trainer`` instead."""
+        """Stop the run on screen and train ``trainer`` instead; the one replaced stays on the
+        plots as a ghost, so that what the new settings do shows at a glance."""
         self.run.trainer.stop()
+        self.keep_as_ghost(self.run)
         self.show_run(RunView(trainer, saved=saved, clock=self.clock), paused=False)
+
+    def keep_as_ghost(self, run: RunView) -> None:
+        if not run.losses and not run.history:
+            return
+        used = {ghost.colour for ghost in self.ghosts[: MAX_GHOSTS - 1]}
+        colour = next(c for c in GHOST_COLOURS if c not in used)
+        ghost = Ghost(default_name(run.config), smooth(run.losses), tuple(run.history), colour)
+        self.ghosts = [ghost, *self.ghosts][:MAX_GHOSTS]
+        self.loss_plot.show_ghosts(self.ghosts)
+        self.epoch_plot.show_ghosts(self.ghosts)
+
+    def action_clear_ghosts(self) -> None:
+        self.ghosts = []
+        self.loss_plot.show_ghosts([])
+        self.epoch_plot.show_ghosts([])

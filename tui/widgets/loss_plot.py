@@ -1,27 +1,23 @@
-"""Training loss of every batch, raw and smoothed, with the learning-rate changes marked."""
+"""Training loss of every batch, raw and smoothed, with every setting change marked and past
+runs (ghosts) behind it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import cast
 
+from .plot_marks import Ghost, place_labels
 from .training_plot import TrainingPlot, downsample, whole_ticks
 
 SMOOTHING = 0.05  # weight of each new batch in the moving average
-MAX_MARKERS = 12  # the most recent learning-rate changes drawn
 
 
-def lr_markers(changes: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
-    """Changes after the first setting, one per step (the last one wins), effective ones only."""
-    by_step: dict[int, float] = {}
-    for step, lr in changes:
-        by_step[step] = lr
-    markers, previous = [], None
-    for step, lr in sorted(by_step.items()):
-        if previous is not None and lr != previous:
-            markers.append((step, lr))
-        previous = lr
-    return markers[-MAX_MARKERS:]
+def smooth(losses: Sequence[float]) -> list[float]:
+    """The moving average the plot draws (what a ghost keeps of its run)."""
+    out: list[float] = []
+    for loss in losses:
+        out.append(loss if not out else out[-1] + SMOOTHING * (loss - out[-1]))
+    return out
 
 
 class LossPlot(TrainingPlot):
@@ -29,14 +25,19 @@ class LossPlot(TrainingPlot):
         super().__init__(**kwargs)
         self.losses: list[float] = []
         self.smoothed: list[float] = []
-        self.markers: list[tuple[int, float]] = []
+        self.markers: list[tuple[int, str]] = []  # (step, "lr 0.5")
         self.rollbacks = 0
+        self.ghosts: list[Ghost] = []
 
     def clear(self) -> None:
         self.losses, self.smoothed, self.markers, self.rollbacks = [], [], [], 0
 
+    def show_ghosts(self, ghosts: Sequence[Ghost]) -> None:
+        self.ghosts = list(ghosts)
+        self.replot()
+
     def sync(
-        self, losses: Sequence[float], lr_changes: Sequence[tuple[int, float]], rollbacks: int = 0
+        self, losses: Sequence[float], changes: Sequence[tuple[int, str]], rollbacks: int = 0
     ) -> bool:
         """Take the batches not seen yet from the run's history; True when anything is new.
 
@@ -52,27 +53,40 @@ class LossPlot(TrainingPlot):
             average = loss if average is None else average + SMOOTHING * (loss - average)
             self.smoothed.append(average)
         self.losses.extend(new)
-        markers = lr_markers(lr_changes)
+        markers = list(changes)
         changed = bool(new) or markers != self.markers
         self.markers = markers
         return changed
 
     def draw(self) -> None:
         plt = self.plt
-        if not self.losses:
+        if not self.losses and not self.ghosts:
             plt.title("training loss per batch: waiting for the first batch")
             return
+        ghosts = [(g.name, g.name.split(" ")[0], g.colour) for g in self.ghosts]
         self.key(
-            "training loss per batch", ("batch", "batch", "gray"), ("smoothed", "smooth", "orange")
+            "training loss per batch",
+            ("batch", "batch", "gray"),
+            ("smoothed", "smooth", "orange"),
+            *ghosts,
         )
-        xs, raw = downsample(self.losses, self.max_points)
-        _, smooth = downsample(self.smoothed, self.max_points)
-        plt.plot(xs, raw, color="gray")
-        plt.plot(xs, smooth, color="orange")
-        bottom = min(raw)
-        for step, lr in self.markers:
+        bottom = None
+        for ghost in self.ghosts:  # behind the live lines: drawn first
+            if ghost.smoothed:
+                gx, gy = downsample(ghost.smoothed, self.max_points)
+                plt.plot(gx, gy, color=ghost.colour)
+                bottom = min(gy) if bottom is None else min(bottom, min(gy))
+        if self.losses:
+            xs, raw = downsample(self.losses, self.max_points)
+            _, smoothed = downsample(self.smoothed, self.max_points)
+            plt.plot(xs, raw, color="gray")
+            plt.plot(xs, smoothed, color="orange")
+            bottom = min(raw) if bottom is None else min(bottom, min(raw))
+        last = max([len(self.losses), 2, *(len(g.smoothed) for g in self.ghosts)])
+        for step, _ in self.markers:
             plt.vline(step + 0.5, color="cyan")
-            plt.text(f"lr {lr:g}", step + 1, bottom, color="cyan", alignment="left")
-        last = max(len(self.losses), 2)
+        marks = [(float(step + 1), text) for step, text in self.markers]
+        for x, text in place_labels(marks, 1, last, self.size.width or 80):
+            plt.text(text, x, bottom, color="cyan", alignment="left")
         plt.xlim(1, last)
         plt.xticks(cast(list[float], whole_ticks(1, last, self.tick_count)))

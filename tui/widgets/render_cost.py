@@ -6,10 +6,9 @@ import time
 
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.widget import Widget
 
 
-class RenderCost(Widget):
+class RenderCost:
     """Mix into a heavy widget (a plot, the gallery) before ``Widget``.
 
     ``render_seconds`` times ``render_lines``: the widget's own ``render()`` and Textual's work
@@ -23,11 +22,15 @@ class RenderCost(Widget):
 
     def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose=False):
         self._fresh = True
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+        # A mixin before Widget (not a Widget itself: that would hide can_focus and the
+        # rest of the class it is mixed into): the super() here is the widget's.
+        return super().refresh(  # type: ignore[misc]
+            *regions, repaint=repaint, layout=layout, recompose=recompose
+        )
 
     def render_lines(self, crop: Region) -> list[Strip]:
         started = time.perf_counter()
-        lines = super().render_lines(crop)
+        lines = super().render_lines(crop)  # type: ignore[misc]
         if self._fresh:  # later calls for the same content mostly hit Textual's cache
             self.render_seconds = time.perf_counter() - started
             self._fresh = False

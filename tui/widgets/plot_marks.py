@@ -1,0 +1,64 @@
+"""What the plots draw besides a run's own lines: marks for setting changes, and ghosts.
+
+A change is marked where it took effect, labelled with the value the user set ("lr 0.5",
+"momentum 0.9"). Labels that would overlap are never merged into one text: the latest keeps
+its place and says how many earlier changes it hides ("lr 0.5 +1"); every change keeps its line.
+A ghost is a past run drawn dimly behind the current one, with its name in the plot's key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mlp_tui.core.events import EpochReport
+
+GHOST_COLOURS = ("blue+", "red+", "yellow", "gray+")  # none of the live lines' colours
+MAX_GHOSTS = len(GHOST_COLOURS)
+
+
+@dataclass(frozen=True)
+class Ghost:
+    """A past run as the plots draw it: its smoothed batch losses and its epochs."""
+
+    name: str
+    smoothed: Sequence[float]
+    history: Sequence[EpochReport] = field(default_factory=tuple)
+    colour: str = GHOST_COLOURS[0]
+
+
+def lr_markers(changes: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+    """A checkpoint's lr history as changes: after the first setting, one per step (the last
+    one wins), effective ones only."""
+    by_step: dict[int, float] = {}
+    for step, lr in changes:
+        by_step[step] = lr
+    markers, previous = [], None
+    for step, lr in sorted(by_step.items()):
+        if previous is not None and lr != previous:
+            markers.append((step, lr))
+        previous = lr
+    return markers
+
+
+def place_labels(
+    marks: Sequence[tuple[float, str]], first: float, last: float, width: int
+) -> list[tuple[float, str]]:
+    """The labels that fit, from the latest back: a label that would run into the one after
+    it is hidden, and the one after it counts it ("+1")."""
+    per_cell = max(last - first, 1e-9) / max(width - 10, 10)  # x units a character takes
+    placed: list[tuple[float, str, int]] = []  # (x, text, hidden before it), latest first
+    for x, text in sorted(marks, reverse=True):
+        if placed and x + (len(text) + 4) * per_cell > placed[-1][0]:
+            nx, ntext, hidden = placed[-1]
+            placed[-1] = (nx, ntext, hidden + 1)
+            continue
+        placed.append((x, text, 0))
+    return [(x, f"{text} +{hidden}" if hidden else text) for x, text, hidden in reversed(placed)]
+
+
+def change_label(name: str, value: object) -> str:
+    """``lr 0.5``, ``momentum 0.9``: the field as the panel says it, short."""
+    short = {"weight_decay": "wd", "batch_size": "batch", "divergence_factor": "div"}
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{short.get(name, name)} {shown}"
