@@ -51,9 +51,23 @@ def test_every_rung_is_a_valid_setting(field):
                 TrainConfig().replace(**{field: value})  # raises if it left the valid range
 
 
-def test_device_cycles_through_what_this_machine_has():
-    seen = walk("device", "auto", +1, 6)
-    assert seen[0] == "cpu" and "auto" in seen
+def test_device_cycles_through_what_this_machine_has(monkeypatch):
+    from mlp_tui.core.config import ConfigError
+    from mlp_tui.tui import ladders
+
+    def only(*have: str):
+        def resolve(name: str) -> str:
+            if name not in have:
+                raise ConfigError(f"device: no {name} here")
+            return name
+
+        return resolve
+
+    monkeypatch.setattr(ladders, "resolve_device", only("cpu"))
+    assert walk("device", "auto", +1, 4) == ["cpu", "auto", "cpu", "auto"]
+    monkeypatch.setattr(ladders, "resolve_device", only("cpu", "cuda"))
+    assert walk("device", "auto", +1, 4) == ["cpu", "cuda", "auto", "cpu"]
+    assert walk("device", "auto", -1, 2) == ["cuda", "cpu"]
 
 
 def test_elapsed_counts_running_time_only_and_eta_follows_the_rate():
