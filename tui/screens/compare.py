@@ -24,6 +24,11 @@ METRICS = (  # (epoch field, plot title, a fraction?)
 )
 
 
+def setting_label(field: str) -> str:
+    """A hyperparameter's label: the ``epochs`` planned are not the epochs done."""
+    return "epochs planned" if field == "epochs" else field.replace("_", " ")
+
+
 class CompareScreen(Screen):
     DEFAULT_CSS = """
     CompareScreen #compare-title { height: 1; padding: 0 1; background: $panel; }
@@ -60,4 +65,7 @@ class CompareScreen(Screen):
         table.add_column("")
         for index, run_id in enumerate(header[1:]):  # each run's column in its curves' colour
             table.add_column(Text(run_id, style=f"bold {colour_of(index)[1]}"))
+        fields = len(rows) - 9  # name, the settings, 5 figures, epochs, status
+        for row in rows[1 : 1 + fields]:
+            row[0] = setting_label(row[0].replace(" ", "_"))
         table.add_rows(rows)

@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Input, Static
 
 from .. import files
 from ..widgets.footer import KeyFooter
-from .compare import CompareScreen
+from .compare import CompareScreen, setting_label
 from .confirm import ConfirmDialog
 from .prompt import ValuePrompt
 
@@ -163,7 +163,10 @@ class RunsScreen(Screen):
         table.clear(columns=True)
         arrow = " ▼" if self.reverse else " ▲"
         for name in self.columns:
-            label = "" if name == "mark" else name.removeprefix(SETTING).replace("_", " ")
+            if name == "mark":
+                table.add_column("", key=name, width=1)
+                continue
+            label = setting_label(name.removeprefix(SETTING)) if name.startswith(SETTING) else name
             table.add_column(label + (arrow if name == self.sort_column else ""), key=name)
         for s in self.shown:
             mark = Text(MARK, style="bold yellow") if s.id in self.selected else ""
@@ -177,7 +180,8 @@ class RunsScreen(Screen):
         if self.selected:
             parts.append(f"{len(self.selected)} selected")
         direction = "descending" if self.reverse else "ascending"
-        by = self.sort_column.removeprefix(SETTING).replace("_", " ")
+        by = self.sort_column
+        by = setting_label(by.removeprefix(SETTING)) if by.startswith(SETTING) else by
         parts.append(f"sorted by {by}, {direction}")
         self.query_one("#runs-title", Static).update(" · ".join(parts))
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from .training_plot import TrainingPlot, whole_ticks
+from .training_plot import TrainingPlot, key_line, whole_ticks
 
 # (plotext's name, Rich's name) of each run's colour, in the order runs are given; they repeat
 # after the eighth run.
@@ -51,13 +51,20 @@ class RunsPlot(TrainingPlot):
         fits = last <= self.tick_count
         ticks = range(1, last + 1) if fits else whole_ticks(1, last, self.tick_count)
         plt.xticks(cast(list[float], list(ticks)))
-        self.key(self.title, *((c.label, c.short, c.colour) for c in self.curves))
+        full = [(c.label, c.short, c.colour) for c in self.curves]
+        fits = key_line(self.title, full, self.size.width).plain.strip().startswith(self.title)
+        # Without its title a plot does not say which metric it shows: ids alone, then.
+        self.key(
+            self.title, *(full if fits else [(c.short, c.short, c.colour) for c in self.curves])
+        )
         values = [v for c in self.curves for _, v in c.points]
         for curve in self.curves:
             if curve.points:
                 xs, ys = zip(*curve.points)
-                plt.plot(list(xs), list(ys), color=curve.colour)
-        if self.unit or not values:
+                plt.plot(list(xs), list(ys), color=curve.colour, marker="braille")
+        if not values:
             plt.ylim(0, 1)
+        elif self.unit:  # the runs' differences, not the whole 0-1 range
+            plt.ylim(max(0.0, min(values) - 0.02), min(1.0, max(values) + 0.02))
         else:
             plt.ylim(0, max(values) * 1.05)
