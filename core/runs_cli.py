@@ -208,7 +208,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def comparison(records: Sequence[RunRecord]) -> str:
+def comparison_rows(records: Sequence[RunRecord]) -> tuple[list[str], list[list[str]]]:
+    """The comparison as a header (the runs' ids) and rows: name, the differing settings, the
+    best / final / min figures, epochs and status (the app's comparison table shows the same)."""
     summaries = [r.summary for r in records]
     fields = differing(summaries) or ["lr"]
     header = ["", *(s.short_id for s in summaries)]
@@ -224,7 +226,11 @@ def comparison(records: Sequence[RunRecord]) -> str:
         rows.append([metric, *(_cell(_round(pick(r))) for r in records)])
     rows.append(["epochs", *(str(s.epochs) for s in summaries)])
     rows.append(["status", *(s.status for s in summaries)])
-    return grid(header, rows)
+    return header, rows
+
+
+def comparison(records: Sequence[RunRecord]) -> str:
+    return grid(*comparison_rows(records))
 
 
 def export_csv(records: Sequence[RunRecord], folder: Path) -> list[Path]:

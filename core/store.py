@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -210,6 +211,9 @@ class RunStore:
     def __init__(self, path: str | os.PathLike, *, readonly: bool = False) -> None:
         self.path = Path(path).expanduser()
         self.readonly = readonly
+        # The app's recorder writes on the training thread while the runs screen reads and
+        # renames on the UI thread: one connection, so one transaction at a time.
+        self._lock = threading.RLock()
         self._db = self._open()
 
     # ------------------------------------------------------------------ opening
@@ -324,23 +328,25 @@ class RunStore:
         if self.readonly:
             raise StoreError(f"run store {self.path} was opened read-only")
         db = self._db
-        try:
-            db.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock later
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
-        try:
-            yield db
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            db.execute("ROLLBACK")
-            raise StoreError(self._explain(exc)) from None
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with self._lock:
+            try:
+                db.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock later
+            except sqlite3.Error as exc:
+                raise StoreError(self._explain(exc)) from None
+            try:
+                yield db
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                db.execute("ROLLBACK")
+                raise StoreError(self._explain(exc)) from None
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         try:
-            return self._db.execute(sql, args).fetchall()
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
 

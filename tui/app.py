@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from mlp_tui.core.checkpoint import CheckpointError
+from mlp_tui.core.store import RunStore
 from mlp_tui.core.trainer import Trainer
 from textual import work
 from textual.app import App, SystemCommand
@@ -54,16 +55,21 @@ class MLPApp(App[None]):
         metrics_out: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
         cursor_blink: bool = True,
+        store: RunStore | None = None,
+        store_problem: str = "",
+        run_name: str | None = None,
     ) -> None:
         """``trainer``: the run to show (new, or from a checkpoint with ``saved=True``).
 
         ``paused`` starts it paused; ``train=False`` starts no training thread at all, so
         tests can script the state. ``clock`` drives elapsed time and can be frozen.
         ``autosave`` and ``metrics_out`` are ``--save`` and ``--metrics-out``: written at
-        each epoch's end.
+        each epoch's end. ``store``: where every run is recorded (None: nowhere, and
+        ``store_problem`` says why when it could not be opened); ``run_name``: the first run's.
         """
         super().__init__()
         self.cursor_blink = cursor_blink
+        self.store_problem = store_problem
         self.main = MainScreen(
             trainer,
             paused=paused,
@@ -73,6 +79,8 @@ class MLPApp(App[None]):
             autosave=autosave,
             metrics_out=metrics_out,
             clock=clock,
+            store=store,
+            run_name=run_name,
         )
 
     @property
@@ -89,6 +97,8 @@ class MLPApp(App[None]):
         # Rarer young collections promote less, so full ones became rare (measured: 3 in 5
         # epochs, 0.42 s, before; none after).
         gc.set_threshold(*GC_THRESHOLDS)
+        if self.store_problem:
+            self.notify(self.store_problem, title="run store", severity="warning", timeout=15)
 
     def exit(self, *args, **kwargs) -> None:
         """Every way out stops the loop (at its next batch): the worker's thread is joined when

@@ -27,6 +27,7 @@ MAIN_KEYS: list[Binding] = [  # the training screen's, in the footer's order
     key("g", "app.render_mode", "Render", "draw images with blocks or in ASCII"),
     key("i", "inspector", "Inspect", "open the prediction inspector (pauses)"),
     key("x", "clear_ghosts", "Ghosts", "clear the past runs drawn behind this one", show=False),
+    key("R", "runs", "Runs", "the recorded runs, to compare or continue", show=False),
 ]
 APP_KEYS: list[Binding] = [  # the app's, after those
     key("question_mark", "help", "Help", "show every key"),

@@ -15,6 +15,8 @@ from mlp_tui.core.cli import build_parser, check_paths, load_trainer, run_headle
 from mlp_tui.core.parsing import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED
 
 if TYPE_CHECKING:
+    from mlp_tui.core.store import RunStore
+
     from .app import MLPApp
 
 ALLOW_SIGNALS = "TEXTUAL_ALLOW_SIGNALS"  # read by Textual's driver when it starts
@@ -104,6 +106,27 @@ def save_interrupted(app: MLPApp) -> bool:
     return True
 
 
+def open_store(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> tuple[RunStore | None, str]:
+    """The store every run of the app is recorded in (``--store``, else the default), or None
+    with the reason it cannot be used: the app says it once and trains all the same."""
+    from mlp_tui.core.store import RunStore, StoreError, check_name, default_path
+
+    if args.name is not None:
+        try:
+            check_name(args.name)
+        except StoreError as exc:
+            parser.error(f"--name: {exc}")
+    if args.no_store:
+        return None, ""
+    try:
+        return RunStore(Path(args.store).expanduser() if args.store else default_path()), ""
+    except StoreError as exc:
+        text = str(exc)
+        return None, text if "not recorded" in text else f"{text}; runs are not recorded"
+
+
 def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Load everything first, so a bad path or file is one line on stderr, not a broken app."""
     # torch loads only now: --help, --version and a typo answer at once.
@@ -113,6 +136,7 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     check_paths(parser, args)
     if args.save_dir and Path(args.save_dir).expanduser().is_file():
         parser.error(f"--save-dir: {args.save_dir} is a file")
+    store, store_problem = open_store(args, parser)
     trainer, failed = load_trainer(args, None)
     if trainer is None:
         return failed
@@ -126,6 +150,9 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         save_dir=Path(args.save_dir).expanduser() if args.save_dir else None,
         autosave=Path(args.save).expanduser() if args.save else None,
         metrics_out=Path(args.metrics_out).expanduser() if args.metrics_out else None,
+        store=store,
+        store_problem=store_problem,
+        run_name=args.name,
     )
     freeze_startup_objects()
     interrupts = Interrupts(app)

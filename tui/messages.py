@@ -24,3 +24,11 @@ class TrainerEvent(Message, bubble=False):  # for the screen alone
         super().__init__()
         self.run = run
         self.event = event
+
+
+class StoreProblem(Message, bubble=False):
+    """The run store failed (maybe on the training thread): the screen says so once."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text

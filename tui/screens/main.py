@@ -26,7 +26,7 @@ from mlp_tui.core.events import (
     SaveFailed,
     StateChanged,
 )
-from mlp_tui.core.store import default_name
+from mlp_tui.core.store import RunStore, default_name
 from mlp_tui.core.trainer import Trainer
 from textual import work
 from textual.app import ComposeResult
@@ -37,7 +37,8 @@ from textual.worker import Worker, WorkerState
 
 from .. import checkpoints, files, settings
 from ..keys import MAIN_KEYS, applies, bindings
-from ..messages import TrainerEvent
+from ..messages import StoreProblem, TrainerEvent
+from ..recording import Recording
 from ..redraw import PROGRESS_INTERVAL_S, RedrawSchedule
 from ..render import RenderMode
 from ..run_view import ALL_PARTS, RunView
@@ -51,6 +52,7 @@ from ..widgets.render_cost import RenderCost
 from ..widgets.status_bar import StatusBar, status_of
 from .image import ImageScreen
 from .inspect import InspectScreen
+from .runs import RunsScreen
 
 
 class MainScreen(Screen):
@@ -70,9 +72,13 @@ class MainScreen(Screen):
         autosave: Path | None = None,
         metrics_out: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        store: RunStore | None = None,
+        run_name: str | None = None,
     ) -> None:
         """See ``MLPApp``: the screen shows ``trainer``'s run from when it is mounted."""
         super().__init__()
+        self.store = store
+        self.recording = Recording(store, self._store_failed, run_name)
         self.start_paused, self.train = paused, train
         self.save_dir = Path(save_dir) if save_dir else files.default_save_dir()
         self.autosave = autosave
@@ -117,7 +123,7 @@ class MainScreen(Screen):
     def show_run(self, run: RunView, *, paused: bool, start: bool = True) -> None:
         """Show ``run`` (new, restarted or opened) and, with ``start``, train it."""
         self.run, trainer = run, run.trainer
-        trainer.on_event = self._listener(run)
+        trainer.on_event = self._listener(run, record=start)
         # The status line follows the batches 4 times a second: more reports would only wake
         # the UI thread, and each wake takes a core from the training thread's OpenMP team.
         trainer.report_interval = PROGRESS_INTERVAL_S
@@ -130,10 +136,14 @@ class MainScreen(Screen):
         if start:
             self._train(trainer, paused)
 
-    def _listener(self, run: RunView) -> Callable[[Event], None]:
-        """The trainer's listener: runs on the training thread, so it only posts messages."""
+    def _listener(self, run: RunView, *, record: bool) -> Callable[[Event], None]:
+        """The trainer's listener: runs on the training thread, so it only records the event
+        (a run the app trains, when the store is in use) and posts it."""
+        recorder = self.recording.start(run.trainer) if record else None
 
         def listen(event: Event) -> None:
+            if recorder is not None:
+                recorder(event)
             self.post_message(TrainerEvent(run, event))
 
         return listen
@@ -145,6 +155,12 @@ class MainScreen(Screen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "training" and event.state is WorkerState.ERROR:
             self.notify(f"training could not run: {event.worker.error}", severity="error")
+
+    def _store_failed(self, text: str) -> None:
+        self.post_message(StoreProblem(text))  # maybe on the training thread
+
+    def on_store_problem(self, message: StoreProblem) -> None:
+        self.notify(message.text, title="run store", severity="warning", timeout=15)
 
     def _problem(self, problem: str | None) -> None:
         if problem:  # a metrics file that cannot be written
@@ -236,6 +252,17 @@ class MainScreen(Screen):
             self.app.push_screen(screen)
 
         self.after_pause(inspect)
+
+    def action_runs(self) -> None:
+        if self.store is None:
+            self.notify("runs are not recorded in this session", severity="warning")
+            return
+        data, device = self.run.trainer.data, self.run.config.device
+        screen = RunsScreen(self.store, data, device, self.has_unsaved, self.opened)
+        self.app.push_screen(screen)
+
+    def has_unsaved(self) -> bool:
+        return self.run.unsaved  # asked later: the run trains on behind the runs screen
 
     def after_pause(self, callback: Callable[[], object]) -> None:
         """Pause, and call ``callback`` once the loop has really stopped between batches."""
