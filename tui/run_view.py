@@ -24,6 +24,7 @@ from mlp_tui.core.events import (
     SettingsChanged,
     StateChanged,
 )
+from mlp_tui.core.store import default_name
 from mlp_tui.core.trainer import Trainer
 
 from .progress import RunProgress
@@ -46,6 +47,7 @@ class RunView:
     ) -> None:
         self.trainer = trainer
         self.config = self.applied = trainer.config
+        self.name = default_name(trainer.config)  # how it started; "r3 ..." once recorded
         self.device = str(resolve_device(trainer.config.device))  # as the trainer resolved it
         self.state, self.reason = trainer.state, trainer.reason
         # Position: epochs done, batches done in the epoch under way, batches since the start.

@@ -26,7 +26,7 @@ from mlp_tui.core.events import (
     SaveFailed,
     StateChanged,
 )
-from mlp_tui.core.store import RunStore, default_name
+from mlp_tui.core.store import RunStore
 from mlp_tui.core.trainer import Trainer
 from textual import work
 from textual.app import ComposeResult
@@ -140,6 +140,8 @@ class MainScreen(Screen):
         """The trainer's listener: runs on the training thread, so it only records the event
         (a run the app trains, when the store is in use) and posts it."""
         recorder = self.recording.start(run.trainer) if record else None
+        if recorder is not None:
+            run.name = f"{recorder.short_id} {run.name}"
 
         def listen(event: Event) -> None:
             if recorder is not None:
@@ -367,7 +369,7 @@ class MainScreen(Screen):
             return
         used = {ghost.colour for ghost in self.ghosts[: MAX_GHOSTS - 1]}
         colour = next(c for c in GHOST_COLOURS if c not in used)
-        ghost = Ghost(default_name(run.config), smooth(run.losses), tuple(run.history), colour)
+        ghost = Ghost(run.name, smooth(run.losses), tuple(run.history), colour)
         self.ghosts = [ghost, *self.ghosts][:MAX_GHOSTS]
         self.loss_plot.show_ghosts(self.ghosts)
         self.epoch_plot.show_ghosts(self.ghosts)

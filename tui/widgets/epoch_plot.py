@@ -56,7 +56,7 @@ class EpochPlot(TrainingPlot):
             ("train acc", "train acc", "magenta"),
             ("test acc", "test acc", "green"),
         )
-        ghosts = [(f"{g.name} test acc", g.name.split(" ")[0], g.colour) for g in self.ghosts]
+        ghosts = [(f"{g.name} test acc", g.short, g.colour) for g in self.ghosts]
         self.key("per epoch", *lines, *ghosts)
         for ghost in self.ghosts:  # behind the live lines: drawn first
             if ghost.history:

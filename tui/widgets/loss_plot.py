@@ -63,7 +63,7 @@ class LossPlot(TrainingPlot):
         if not self.losses and not self.ghosts:
             plt.title("training loss per batch: waiting for the first batch")
             return
-        ghosts = [(g.name, g.name.split(" ")[0], g.colour) for g in self.ghosts]
+        ghosts = [(g.name, g.short, g.colour) for g in self.ghosts]
         self.key(
             "training loss per batch",
             ("batch", "batch", "gray"),

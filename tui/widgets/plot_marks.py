@@ -26,6 +26,12 @@ class Ghost:
     history: Sequence[EpochReport] = field(default_factory=tuple)
     colour: str = GHOST_COLOURS[0]
 
+    @property
+    def short(self) -> str:
+        """Its name where the key is short of room: the run's id, when it has one."""
+        first = self.name.split(" ")[0]
+        return first if first[:1] == "r" and first[1:].isdigit() else self.name[:10]
+
 
 def lr_markers(changes: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
     """A checkpoint's lr history as changes: after the first setting, one per step (the last
