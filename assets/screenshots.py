@@ -7,7 +7,10 @@ epoch 3 and writes, into this folder: ``app-running.svg`` (training, late in epo
 ``app-80x24-ascii.svg`` (paused, 80x24, images in ASCII), ``app-image.svg`` (one misclassified
 image with its ten probabilities) and ``app-help.svg`` (the keys, on a fresh paused run);
 then, after a finished 3-epoch run, the prediction inspector's four tabs: ``inspect-explorer``,
-``inspect-confusion``, ``inspect-per-class`` and ``inspect-weights.svg``. The figures on
+``inspect-confusion``, ``inspect-per-class`` and ``inspect-weights.svg``; and the lesson's
+"how does the learning rate change the result" from the keyboard: 10 epochs at lr 0.03, then
+``l`` 0.1 and ``r``, then ``l`` 0.5 and ``r``: ``app-lr-ghosts.svg``, the last run with the
+two before it behind it. The figures on
 them (examples/s, times, the images shown) are this machine's and this run's.
 """
 
@@ -101,6 +104,21 @@ async def main(data_dir: str | None) -> None:
             await pilot.press(str(tab))
             await pilot.pause(0.3)
             shot(app, f"inspect-{name}.svg")
+    app.trainer.stop()
+    app = MLPApp(Trainer(TrainConfig(lr=0.03), data), save_dir=saves)
+    async with app.run_test(size=SIZE) as pilot:
+        for lr in ("0.1", "0.5", None):
+            await until(lambda: app.trainer.state is RunState.FINISHED)
+            if lr is None:
+                break
+            first = app.trainer
+            typed = ["full_stop" if ch == "." else ch for ch in lr]
+            await pilot.press("l", "end", "ctrl+u", *typed, "enter")  # type the exact lr
+            await pilot.press("r", "y")  # a new run with it
+            await until(lambda first=first: app.trainer is not first)
+        await settle(app)
+        await pilot.pause(0.5)  # the footer comes back after the dialog
+        shot(app, "app-lr-ghosts.svg")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from mlp_tui.core.events import EpochReport
 
-GHOST_COLOURS = ("blue+", "red+", "yellow", "gray+")  # none of the live lines' colours
+GHOST_COLOURS = ("blue+", "red+", "cyan+", "gray+")  # none of the live lines' colours
 MAX_GHOSTS = len(GHOST_COLOURS)
 
 
