@@ -6,22 +6,30 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-from mlp_tui.core.data import FashionMNIST
 from mlp_tui.core.trainer import Trainer
 from textual.app import App
 
 from . import files
+from .run_view import RunView
 from .screens.prompt import ValuePrompt
 
 
 def ask_to_save(
-    app: App, trainer: Trainer, default: Path, then: Callable[[Future], object] | None = None
+    app: App,
+    run: RunView,
+    save_dir: Path,
+    autosave: Path | None = None,
+    then: Callable[[Future], object] | None = None,
 ) -> None:
-    """Ask where to save (``default`` suggested), save there, and give ``then`` the future."""
+    """Ask where to save ``run`` (``--save``'s file suggested, else a name in ``save_dir``
+    that says where the run stands), save there, and give ``then`` the save's future."""
+    default = autosave or files.default_checkpoint_path(
+        save_dir, run.config.hidden, run.epochs_done, run.step
+    )
 
     def save(path: object) -> None:
         if isinstance(path, Path):  # else cancelled
-            future = trainer.save(path)
+            future = run.trainer.save(path)
             if then is not None:
                 then(future)
 
@@ -29,16 +37,12 @@ def ask_to_save(
 
 
 def ask_to_open(
-    app: App,
-    save_dir: Path,
-    unsaved: bool,
-    data: FashionMNIST,
-    device: str,
-    opened: Callable[[Trainer], object],
+    app: App, run: RunView, save_dir: Path, opened: Callable[[Trainer], object]
 ) -> None:
     """Ask for a checkpoint (the newest in ``save_dir`` suggested) and give ``opened`` a trainer
-    resumed from it on ``data`` and ``device``. A bad path is told in the prompt."""
-    lost = " (this run's unsaved progress is lost)" if unsaved else ""
+    resumed from it on ``run``'s data and device. A bad path is told in the prompt."""
+    lost = " (this run's unsaved progress is lost)" if run.unsaved else ""
+    data, device = run.trainer.data, run.config.device
     prompt = ValuePrompt(
         f"Open checkpoint{lost}",
         str(files.latest_checkpoint(save_dir) or f"{save_dir}/"),

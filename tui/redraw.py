@@ -26,16 +26,16 @@ HEAVY_CPU_SHARE = 0.01  # ...and each waits so that it takes about this share of
 class RedrawSchedule:
     """Collects what changed and calls ``draw(parts)`` with what is due, on ``host``'s timers.
 
-    ``heavy``: the part names of the costly widgets, and the widgets (which time their draws);
-    ``running``: whether training competes for the CPU now.
+    ``running``: whether training competes for the CPU now; ``heavy``: the costly widgets by
+    the names of their parts (they time their draws).
     """
 
     def __init__(
         self,
         host: MessagePump,
-        heavy: Mapping[str, RenderCost],
         draw: Callable[[set[str]], None],
         running: Callable[[], bool],
+        heavy: Mapping[str, RenderCost],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host, self.heavy, self.draw = host, heavy, draw

@@ -7,11 +7,13 @@ run, after a yes. Every value, stepped or typed, is checked by ``TrainConfig`` f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlp_tui.core.config import TrainConfig, parse_field
 from mlp_tui.core.device import resolve_device
 from mlp_tui.core.events import RunState
+from textual.app import App
 
 from .ladders import LABELS, NEW_RUN_FIELDS, show
 from .run_view import RunView
@@ -56,6 +58,12 @@ def value_prompt(config: TrainConfig, field: str) -> ValuePrompt:
     return ValuePrompt(f"{LABELS[field]} (now {now})", now, check)
 
 
-def new_run_question(what: str, unsaved: bool) -> ConfirmDialog:
+def confirm_new_run(app: App, what: str, unsaved: bool, start: Callable[[], object]) -> None:
+    """Ask before starting a new run with ``what`` (in words); ``start`` it after a yes."""
     lost = " This run's unsaved progress is lost." if unsaved else ""
-    return ConfirmDialog(f"Start a new run with {what}?{lost}", yes="New run")
+
+    def answer(yes: bool | None) -> None:
+        if yes:
+            start()
+
+    app.push_screen(ConfirmDialog(f"Start a new run with {what}?{lost}", yes="New run"), answer)

@@ -32,13 +32,8 @@ class Widget:
 
 def schedule(running: bool = True, plot_cost: float = 0.002):
     host, now, drawn = Host(), [100.0], []
-    redraws = RedrawSchedule(
-        host,
-        {"loss": Widget(plot_cost)},
-        drawn.append,
-        lambda: running,
-        clock=lambda: now[0],
-    )
+    heavy = {"loss": Widget(plot_cost)}
+    redraws = RedrawSchedule(host, drawn.append, lambda: running, heavy, clock=lambda: now[0])
     return redraws, host, now, drawn
 
 

@@ -40,6 +40,10 @@ async def test_every_batch_of_a_finished_run_is_on_screen(make_trainer, make_app
         assert app.main.loss_plot.losses == trainer.batch_losses == app.main.run.losses
         assert [loss for r in reports for loss in r.losses] == trainer.batch_losses
         assert app.main.epoch_plot.history == trainer.history
+        await pilot.pause(0.2)  # drawn: the heavy widgets timed their draws, and still focus
+        heavy = (app.main.loss_plot, app.main.epoch_plot, app.main.gallery)
+        assert all(widget.render_seconds > 0 for widget in heavy)
+        assert app.main.gallery.can_focus
         status = str(app.main.query_one(StatusBar).render())
         bpe = trainer.batches_per_epoch
         assert "Finished" in status and f"epoch 3/3  batch {bpe}/{bpe}" in status

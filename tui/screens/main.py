@@ -97,7 +97,7 @@ class MainScreen(Screen):
             "epochs": self.epoch_plot,
             "gallery": self.gallery,
         }
-        self.redraws = RedrawSchedule(self, heavy, self.redraw, self._training)
+        self.redraws = RedrawSchedule(self, self.redraw, self._training, heavy)
 
     def _training(self) -> bool:
         return self.run_state is RunState.RUNNING
@@ -321,13 +321,7 @@ class MainScreen(Screen):
             self._train(run.trainer, True)
 
     def confirm_new_run(self, config: TrainConfig, what: str) -> None:
-        dialog = settings.new_run_question(what, self.run.unsaved)
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.new_run(config)
-
-        self.app.push_screen(dialog, answer)
+        settings.confirm_new_run(self.app, what, self.run.unsaved, lambda: self.new_run(config))
 
     def new_run(self, config: TrainConfig) -> None:
         try:
@@ -342,16 +336,10 @@ class MainScreen(Screen):
         self.ask_to_save()
 
     def ask_to_save(self, then: Callable[[Future], object] | None = None) -> None:
-        run = self.run
-        default = self.autosave or files.default_checkpoint_path(
-            self.save_dir, run.config.hidden, run.epochs_done, run.step
-        )
-        checkpoints.ask_to_save(self.app, run.trainer, default, then)
+        checkpoints.ask_to_save(self.app, self.run, self.save_dir, self.autosave, then)
 
     def action_open(self) -> None:
-        run = self.run
-        data, device = run.trainer.data, run.config.device
-        checkpoints.ask_to_open(self.app, self.save_dir, run.unsaved, data, device, self.opened)
+        checkpoints.ask_to_open(self.app, self.run, self.save_dir, self.opened)
 
     def opened(self, trainer: Trainer) -> None:
         self.replace_run(trainer, saved=True)
