@@ -61,6 +61,7 @@ class LossCurve:
         """``points`` as stored (up to step ``after``: a resumed run drops what followed)."""
         kept = [(s, loss) for s, loss in points or [] if s <= after]
         self.stride = kept[0][0] if kept else 1
+        self.dirty = 0  # full[dirty:] (and the partial point) changed since ``take_changes``
         self.full: list[Point] = []
         self.partial: list[Point] = []  # batches (or a stored partial point) since the last
         for step, loss in kept:
@@ -71,13 +72,15 @@ class LossCurve:
 
     def add(self, step: int, loss: float) -> None:
         self.partial.append(Point(step, loss, 1))
-        self._close_buckets()
+        if step >= (self.full[-1].step if self.full else 0) + self.stride:
+            self._close_buckets()  # only when a bucket can be full: adding stays O(1)
 
     def drop_after(self, step: int) -> None:
         """A divergence rolled the run back to ``step``: later batches never happened."""
         self.partial = [p for p in self.partial if p.step <= step]
         while self.full and self.full[-1].step > step:
             self.full.pop()
+        self.dirty = min(self.dirty, len(self.full))
 
     def _close_buckets(self) -> None:
         while self.partial:
@@ -100,6 +103,15 @@ class LossCurve:
         ]
         self.partial = self.full[2 * pairs :] + self.partial if odd else self.partial
         self.full, self.stride = merged, self.stride * 2
+        self.dirty = 0
+
+    def take_changes(self) -> tuple[int, list[tuple[int, float]]]:
+        """(s, points): the stored curve keeps its points up to step s and takes these after
+        it; from here on only what changes later is returned."""
+        cut = self.full[self.dirty - 1].step if self.dirty else 0
+        changed = [(step, loss) for step, loss in self.points() if step > cut]
+        self.dirty = len(self.full)
+        return cut, changed
 
     def points(self) -> list[tuple[int, float]]:
         """Every full bucket, then the partial one (its last step, its mean) if any."""
@@ -185,10 +197,11 @@ class Recorder:
                         f" VALUES (?, ?{', ?' * len(EPOCH_FIELDS)})",
                         (run, epoch.epoch, *(getattr(epoch, f) for f in EPOCH_FIELDS)),
                     )
-                    db.execute("DELETE FROM losses WHERE run = ?", (run,))
+                    cut, points = self.curve.take_changes()  # not the whole curve each epoch
+                    db.execute("DELETE FROM losses WHERE run = ? AND step > ?", (run, cut))
                     db.executemany(
                         "INSERT INTO losses (run, step, loss) VALUES (?, ?, ?)",
-                        [(run, step, _number(loss)) for step, loss in self.curve.points()],
+                        [(run, step, _number(loss)) for step, loss in points],
                     )
                 db.executemany(
                     "INSERT INTO events (run, at, step, kind, detail) VALUES (?, ?, ?, ?, ?)",

@@ -355,3 +355,21 @@ def test_the_console_script_lists_runs_without_loading_the_ui_or_torch(tmp_path)
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "none.sqlite")],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.stdout.splitlines()[-1] == "[] 0" and "no runs yet" in result.stdout
+
+
+def test_the_stored_curve_equals_the_curve_however_it_was_written_in_parts(tmp_path):
+    """Each epoch writes only the points that changed; after halvings and a rollback the
+    stored rows are still exactly the curve."""
+    curve = LossCurve()
+    stored: dict[int, float] = {}
+    step = 0
+    for epoch in range(60):
+        for _ in range(200):
+            step += 1
+            curve.add(step, 1.0 / step)
+        if epoch == 30:
+            curve.drop_after(step - 150)
+            step -= 150
+        cut, points = curve.take_changes()
+        stored = {s: v for s, v in stored.items() if s <= cut} | dict(points)
+    assert sorted(stored.items()) == curve.points() and curve.stride > 1
