@@ -239,7 +239,14 @@ def record(
         if run_id is not None:
             curve = continue_run(store, run_id, trainer)
         else:
-            run_id = store.create_run(trainer.config, name, uid=trainer.run_uid)
+            parent = store.find_uid(trainer.parent_uid) if trainer.parent_uid else None
+            run_id = store.create_run(
+                trainer.config,
+                name,
+                uid=trainer.run_uid,
+                parent=parent,
+                fork_step=trainer.fork_step if parent is not None else None,
+            )
             trainer.run_uid = store.uid_of(run_id)
             curve = LossCurve()
             for step, loss in enumerate(trainer.batch_losses, 1):  # a resumed checkpoint's

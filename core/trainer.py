@@ -104,6 +104,8 @@ class Trainer:
         self.lr_changes: list[tuple[int, float]] = [(0, config.lr)]
         self.predictions: Predictions | None = None
         self.run_uid: str | None = None  # the run store's name for this run, once recorded
+        self.parent_uid: str | None = None  # a fork's parent, and the batch it forked at
+        self.fork_step: int | None = None
 
         self.inbox = CommandInbox()
         self._state = RunState.IDLE
@@ -413,7 +415,7 @@ class Trainer:
         tensors (copied to the CPU) and plain data."""
         params = zip(self.net.NAMES, self.net.params)
         momentum = {
-            name: buf.detach().cpu().contiguous()
+            name: buf.detach().to("cpu", copy=True).contiguous()  # a copy: a fork must not share it
             for name, p in zip(self.net.NAMES, self.net.params)
             if (buf := self.optimizer.state.get(p, {}).get("momentum_buffer")) is not None
         }
@@ -422,7 +424,7 @@ class Trainer:
             "params": {name: p.detach().to("cpu", copy=True).contiguous() for name, p in params},
             "momentum": momentum,
             "shuffle_rng": self.shuffle_rng.get_state(),
-            "perm": None if self.perm is None else self.perm.cpu().contiguous(),
+            "perm": None if self.perm is None else self.perm.to("cpu", copy=True),
             "batch_losses": list(self.batch_losses),
             "config": self.config,
             "epoch": self.epoch,
@@ -464,6 +466,15 @@ class Trainer:
         self.lr_changes = list(state["lr_changes"])
         self.batch_losses = list(state["batch_losses"])
         self.run_uid = state.get("run_uid")
+
+    def fork(self) -> Trainer:
+        """A new run from exactly here: the same weights, optimizer state, position in the
+        data and random state, so that with the same settings it trains as this run would.
+        Call it between batches (before ``run``, or while paused)."""
+        child = Trainer(self.config, self.data, sync_free=self.sync_free, graphs=self._graphs)
+        child.load_state_dict(self.state_dict())
+        child.run_uid, child.parent_uid, child.fork_step = None, self.run_uid, self.step_count
+        return child
 
     @classmethod
     def from_checkpoint(

@@ -60,6 +60,8 @@ class RunView:
         self.lr_changes = list(trainer.lr_changes)
         # Every setting change the plots mark, as (step, label): a checkpoint keeps lr's only.
         self.changes = [(s, change_label("lr", lr)) for s, lr in lr_markers(trainer.lr_changes)]
+        if trainer.fork_step is not None:  # the fork point shows on a child's curves
+            self.changes.append((trainer.fork_step, "fork"))
         self.history = list(trainer.history)
         self.elapsed = trainer.elapsed  # training seconds up to the last finished epoch
         self.progress = RunProgress(trainer.elapsed + trainer.epoch_seconds, clock)

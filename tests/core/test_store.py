@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from mlp_tui.core import store as store_module
 from mlp_tui.core.cli import main
 from mlp_tui.core.config import TrainConfig
@@ -373,3 +374,35 @@ def test_the_stored_curve_equals_the_curve_however_it_was_written_in_parts(tmp_p
         cut, points = curve.take_changes()
         stored = {s: v for s, v in stored.items() if s <= cut} | dict(points)
     assert sorted(stored.items()) == curve.points() and curve.stride > 1
+
+
+def test_a_fork_trains_as_its_parent_would_and_is_recorded_as_its_child(tiny_data, tmp_path):
+    from mlp_tui.core.events import RunState, StateChanged
+
+    config = TrainConfig(epochs=2, hidden=16, batch_size=64, momentum=0.9, device="cpu")
+    store = RunStore(tmp_path / "runs.sqlite")
+    parent = Trainer(config, tiny_data)
+    recorder = record(parent, store, print)
+
+    def pause_at_batch_4(event):
+        recorder(event)
+        if isinstance(event, BatchReport) and event.step >= 4 and parent.state is RunState.RUNNING:
+            parent.pause()
+        if isinstance(event, StateChanged) and event.state is RunState.PAUSED:
+            parent.stop()  # the loop is between batches: fork from here
+
+    parent.on_event = pause_at_batch_4
+    parent.report_interval = 0.0
+    parent.run()
+    child = parent.fork()
+    child_recorder = record(child, store, print)
+    child.on_event = child_recorder
+    child.run()
+    parent.on_event = lambda event: None
+    parent.run()  # the parent goes on as it would have
+    assert child.batch_losses == parent.batch_losses
+    assert [r.test_acc for r in child.history] == [r.test_acc for r in parent.history]
+    assert all(torch.equal(a, b) for a, b in zip(child.net.params, parent.net.params))
+    runs = {r.id: r for r in store.runs()}
+    (kid,) = [r for r in runs.values() if r.parent is not None]
+    assert kid.parent == recorder.run_id and kid.fork_step == child.fork_step > 0

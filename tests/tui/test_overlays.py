@@ -53,3 +53,21 @@ async def test_every_setting_change_is_marked_on_the_loss_plot(make_trainer, mak
         await wait_until(pilot, lambda: app.main.run.step >= 1)
         await wait_until(pilot, lambda: "momentum 0.9" in plot_text(app.main.loss_plot))
         assert app.main.run.changes == [(0, "momentum 0.9")]
+
+
+async def test_b_forks_a_paused_child_from_exactly_here_and_saves_the_parent(
+    make_trainer, make_app, tmp_path
+):
+    app = make_app(make_trainer())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.main.run.step > 5)
+        parent = app.trainer
+        await press_now(pilot, "b")
+        await wait_until(pilot, lambda: app.trainer is not parent)
+        child = app.trainer
+        await wait_until(pilot, lambda: child.state is RunState.PAUSED)
+        await wait_until(pilot, lambda: parent.state is RunState.STOPPED)
+        assert child.fork_step == parent.step_count and child.batch_losses == parent.batch_losses
+        assert (child.fork_step, "fork") in app.main.run.changes
+        saved = list((tmp_path / "saves").glob("*.safetensors"))
+        assert len(saved) == 1  # the parent, to continue later

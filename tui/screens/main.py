@@ -362,6 +362,24 @@ class MainScreen(Screen):
         self.loss_plot.show_ghosts(self.ghosts)
         self.epoch_plot.show_ghosts(self.ghosts)
 
+    def action_fork(self) -> None:
+        """A/B from here: the run so far is saved (R, then c, continues it) and a child run
+        starts from exactly its weights, optimizer state and place in the data, paused, for
+        the settings to change before it goes on."""
+        self.after_pause(self._fork)
+
+    def _fork(self) -> None:
+        parent_run, parent = self.run, self.run.trainer
+        path = files.default_checkpoint_path(
+            self.save_dir, parent_run.config.hidden, parent_run.epochs_done, parent_run.step
+        )
+        parent.save(path)  # before the stop that replace_run sends: the loop obeys in order
+        child = parent.fork()
+        parent.stop()
+        self.show_run(RunView(child, clock=self.clock), paused=True)
+        self.notify(f"forked at batch {child.fork_step}: change a setting, then space; "
+                    f"the parent is saved in {path}")  # fmt: skip
+
     def action_clear_ghosts(self) -> None:
         self.ghosts = []
         self.loss_plot.show_ghosts([])
