@@ -129,3 +129,42 @@ def test_the_real_program_in_a_terminal(tiny_dir, tmp_path):
         wait_for_screen(socket, "EXITED 0")
     finally:
         tmux("kill-server", socket=socket)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.slow  # tmux
+def test_two_runs_in_a_real_terminal_are_both_in_the_runs_screen(tiny_dir, tmp_path):
+    """Train, change the lr, r for a new run, R: both runs are listed, with their lr."""
+    command = Path(sys.executable).with_name("mlp-tui")
+    program = [str(command)] if command.exists() else [sys.executable, "-m", "mlp_tui.tui.main"]
+    program += ["--data-dir", str(tiny_dir), "--epochs", "100000", "--batch-size", "64"]
+    program += ["--device", "cpu", "--save-dir", str(tmp_path / "saves")]
+    program += ["--store", str(tmp_path / "runs.sqlite")]
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")}
+    env["TERM"] = "xterm-256color"
+    shell = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    script = f"env {shell} {shlex.join(program)}; echo EXITED $?; sleep 60"
+    socket = f"mlp-tui-runs-{os.getpid()}"
+    tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", script, socket=socket)
+    try:
+        wait_for_screen(socket, "Running")
+        tmux("send-keys", "-t", "app", "+", socket=socket)  # lr 0.2, live
+        wait_for_screen(socket, "lr 0.2")
+        tmux("send-keys", "-t", "app", "r", socket=socket)
+        wait_for_screen(socket, "Start a new run")
+        tmux("send-keys", "-t", "app", "y", socket=socket)
+        wait_for_screen(socket, "Running")
+        tmux("send-keys", "-t", "app", "R", socket=socket)
+        screen = wait_for_screen(socket, "r2")
+        rows = [line for line in screen.splitlines() if " r1 " in line or " r2 " in line]
+        assert len(rows) == 2, screen
+        assert "lr 0.2" in rows[1]  # the second run is named by what it changed
+        tmux("send-keys", "-t", "app", "Escape", socket=socket)  # the filter, then the screen
+        tmux("send-keys", "-t", "app", "Escape", socket=socket)
+        wait_for_screen(socket, "training loss per batch")
+        tmux("send-keys", "-t", "app", "q", socket=socket)
+        wait_for_screen(socket, "Unsaved progress")
+        tmux("send-keys", "-t", "app", "d", socket=socket)
+        wait_for_screen(socket, "EXITED 0")
+    finally:
+        tmux("kill-server", socket=socket)
