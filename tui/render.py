@@ -77,3 +77,13 @@ def image_size(
     """Cells (width, height) that ``render_image`` produces for a side x side image."""
     px = side // scale * zoom
     return px, (px + 1) // 2
+
+
+def confidence(p: float, decimals: int = 0) -> str:
+    """A probability as a caption says it: never a 100% that is not true. ``91%``; near 1 with
+    the decimal that tells them apart (``99.8%``); ``>99.9%`` past that."""
+    if p >= 0.9995:
+        return ">99.9%"
+    if p >= 0.995:
+        return f"{p:.1%}"
+    return f"{p:.{decimals}%}"

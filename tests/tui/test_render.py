@@ -26,3 +26,13 @@ def test_scale_halves_the_size():
     img = torch.full((28, 28), 128, dtype=torch.uint8)
     lines = render_image(img, "ascii", scale=2).plain.split("\n")
     assert (len(lines[0]), len(lines)) == (14, 7)
+
+
+def test_a_confidence_never_reads_100_percent_when_it_is_not():
+    from mlp_tui.tui.render import confidence
+    from mlp_tui.tui.widgets.gallery import caption
+
+    assert confidence(0.91) == "91%" and confidence(0.893, 1) == "89.3%"
+    assert confidence(0.998) == "99.8%"  # not "100%"
+    assert confidence(0.99996) == ">99.9%" and confidence(1.0, 1) == ">99.9%"
+    assert caption(0, 3, 0.998) == ("t-shirt ->", "dress 99.8%")

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from ..render import RenderMode, render_image
+from ..render import RenderMode, confidence, render_image
 from ..widgets.class_bars import ClassBars
 from ..widgets.footer import KeyFooter
 
@@ -71,7 +71,7 @@ class ImageScreen(ModalScreen[None]):
         title = (
             f"test image #{self.index} ({self.position + 1} of {len(self.indices)}): "
             f"{CLASS_NAMES[self._label()]} -> {CLASS_NAMES[predicted]} "
-            f"{float(probs[predicted]):.1%}"
+            f"{confidence(float(probs[predicted]), 1)}"
         )
         self.query_one("#image-title", Label).update(title)
         image = render_image(self.pixels[self.index], self.mode, zoom=self.zoom)

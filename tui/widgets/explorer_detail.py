@@ -6,7 +6,7 @@ import math
 
 from mlp_tui.core.data import CLASS_NAMES
 from mlp_tui.core.events import Predictions
-from mlp_tui.tui.render import RenderMode, render_image
+from mlp_tui.tui.render import RenderMode, confidence, render_image
 from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
@@ -47,7 +47,7 @@ class PredictionDetail(Static):
                 Text.assemble(
                     "predicted  ",
                     (CLASS_NAMES[predicted], f"bold {RIGHT if true == predicted else WRONG}"),
-                    f"  {probs[predicted]:.1%}",
+                    f"  {confidence(float(probs[predicted]), 1)}",
                 ),
                 Text(f"loss       {loss:.3f}"),
                 probability_bars(probs, true, predicted, width=18),

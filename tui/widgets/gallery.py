@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
 
+from ..render import confidence as confidence_text
 from ..render import image_size
 from .image_grid import SCALE, PagedImageGrid
 from .render_cost import RenderCost
@@ -21,7 +22,7 @@ TILE_WIDTH = 16  # wide enough for "ankle boot ->" and "pullover 100%"
 
 def caption(true: int, predicted: int, confidence: float) -> tuple[str, str]:
     """The two caption lines of a tile: ``true ->`` and ``predicted confidence``."""
-    return f"{CLASS_NAMES[true]} ->", f"{CLASS_NAMES[predicted]} {confidence:.0%}"
+    return f"{CLASS_NAMES[true]} ->", f"{CLASS_NAMES[predicted]} {confidence_text(confidence)}"
 
 
 class MisclassifiedGallery(RenderCost, PagedImageGrid):
