@@ -36,3 +36,4 @@ def test_a_confidence_never_reads_100_percent_when_it_is_not():
     assert confidence(0.998) == "99.8%"  # not "100%"
     assert confidence(0.99996) == ">99.9%" and confidence(1.0, 1) == ">99.9%"
     assert caption(0, 3, 0.998) == ("t-shirt ->", "dress 99.8%")
+    assert caption(7, 9, 0.99996, width=16) == ("sneaker ->", "ankle boot >99%")  # fits whole

@@ -17,12 +17,18 @@ from ..render import image_size
 from .image_grid import SCALE, PagedImageGrid
 from .render_cost import RenderCost
 
-TILE_WIDTH = 16  # wide enough for "ankle boot ->" and "pullover 100%"
+TILE_WIDTH = 16  # wide enough for "ankle boot ->" and "ankle boot 99.8%"
 
 
-def caption(true: int, predicted: int, confidence: float) -> tuple[str, str]:
-    """The two caption lines of a tile: ``true ->`` and ``predicted confidence``."""
-    return f"{CLASS_NAMES[true]} ->", f"{CLASS_NAMES[predicted]} {confidence_text(confidence)}"
+def caption(
+    true: int, predicted: int, confidence: float, width: int = TILE_WIDTH
+) -> tuple[str, str]:
+    """The two caption lines of a tile: ``true ->`` and ``predicted confidence``; where the
+    confidence would not fit whole (``ankle boot >99.9%``), it says ``>99%``, still true."""
+    second = f"{CLASS_NAMES[predicted]} {confidence_text(confidence)}"
+    if len(second) > width and confidence >= 0.99:
+        second = f"{CLASS_NAMES[predicted]} >99%"
+    return f"{CLASS_NAMES[true]} ->", second
 
 
 class MisclassifiedGallery(RenderCost, PagedImageGrid):
@@ -127,6 +133,7 @@ class MisclassifiedGallery(RenderCost, PagedImageGrid):
         assert self.predictions is not None, "cards are drawn only for predictions"
         probs = self.predictions.probs[index]
         predicted = int(probs.argmax())
-        lines = caption(int(self.predictions.labels[index]), predicted, float(probs[predicted]))
+        true = int(self.predictions.labels[index])
+        lines = caption(true, predicted, float(probs[predicted]), width)
         style = self.get_component_rich_style("gallery--cursor") if selected else None
         return image + [[Segment(line[:width].ljust(width), style)] for line in lines]
