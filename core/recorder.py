@@ -69,6 +69,7 @@ class LossCurve:
             count = step - start
             point = Point(step, loss * count, count)
             (self.full if count == self.stride else self.partial).append(point)
+        self.dirty = len(self.full)  # what was given is stored already
 
     def add(self, step: int, loss: float) -> None:
         self.partial.append(Point(step, loss, 1))
@@ -260,9 +261,10 @@ def record(
                         for r in trainer.history
                     ],
                 )
+                _, points = curve.take_changes()  # all of it, the first time
                 db.executemany(
                     "INSERT INTO losses (run, step, loss) VALUES (?, ?, ?)",
-                    [(run_id, step, _number(loss)) for step, loss in curve.points()],
+                    [(run_id, step, _number(loss)) for step, loss in points],
                 )
     except StoreError as exc:
         on_problem(f"{exc}; this run is not recorded (it trains all the same)")

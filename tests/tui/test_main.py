@@ -104,17 +104,23 @@ def wait_for_screen(socket: str, text: str, timeout: float = 20.0) -> str:
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 @pytest.mark.slow  # tmux
-def test_the_real_program_in_a_terminal(tiny_dir, tmp_path):
+def start_in_tmux(tiny_dir: Path, tmp_path: Path, name: str, *options: str) -> str:
+    """The installed mlp-tui training the tiny data in a 120x40 tmux; returns its socket."""
     command = Path(sys.executable).with_name("mlp-tui")
     program = [str(command)] if command.exists() else [sys.executable, "-m", "mlp_tui.tui.main"]
     program += ["--data-dir", str(tiny_dir), "--epochs", "100000", "--batch-size", "64"]
-    program += ["--device", "cpu", "--save-dir", str(tmp_path / "saves")]
+    program += ["--device", "cpu", "--save-dir", str(tmp_path / "saves"), *options]
     env = {k: os.environ[k] for k in ("PATH", "HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")}
     env["TERM"] = "xterm-256color"
     shell = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     script = f"env {shell} {shlex.join(program)}; echo EXITED $?; sleep 60"
-    socket = f"mlp-tui-test-{os.getpid()}"
+    socket = f"mlp-tui-{name}-{os.getpid()}"
     tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", script, socket=socket)
+    return socket
+
+
+def test_the_real_program_in_a_terminal(tiny_dir, tmp_path):
+    socket = start_in_tmux(tiny_dir, tmp_path, "test")
     try:
         wait_for_screen(socket, "Running")
         wait_for_screen(socket, "training loss per batch")
@@ -135,17 +141,7 @@ def test_the_real_program_in_a_terminal(tiny_dir, tmp_path):
 @pytest.mark.slow  # tmux
 def test_two_runs_in_a_real_terminal_are_both_in_the_runs_screen(tiny_dir, tmp_path):
     """Train, change the lr, r for a new run, R: both runs are listed, with their lr."""
-    command = Path(sys.executable).with_name("mlp-tui")
-    program = [str(command)] if command.exists() else [sys.executable, "-m", "mlp_tui.tui.main"]
-    program += ["--data-dir", str(tiny_dir), "--epochs", "100000", "--batch-size", "64"]
-    program += ["--device", "cpu", "--save-dir", str(tmp_path / "saves")]
-    program += ["--store", str(tmp_path / "runs.sqlite")]
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")}
-    env["TERM"] = "xterm-256color"
-    shell = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    script = f"env {shell} {shlex.join(program)}; echo EXITED $?; sleep 60"
-    socket = f"mlp-tui-runs-{os.getpid()}"
-    tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", script, socket=socket)
+    socket = start_in_tmux(tiny_dir, tmp_path, "runs", "--store", str(tmp_path / "runs.sqlite"))
     try:
         wait_for_screen(socket, "Running")
         tmux("send-keys", "-t", "app", "+", socket=socket)  # lr 0.2, live
