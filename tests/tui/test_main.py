@@ -92,18 +92,21 @@ def tmux(*args: str, socket: str) -> str:
 
 
 def wait_for_screen(socket: str, text: str, timeout: float = 20.0) -> str:
+    return wait_until(socket, lambda screen: text in screen, repr(text), timeout)
+
+
+def wait_until(socket: str, seen, what: str, timeout: float = 20.0) -> str:
+    """The first capture of the pane for which seen(screen) holds."""
     deadline = time.monotonic() + timeout
     while True:
         screen = tmux("capture-pane", "-p", "-t", "app", socket=socket)
-        if text in screen:
+        if seen(screen):
             return screen
         if time.monotonic() > deadline:
-            raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+            raise AssertionError(f"{what} never appeared; the screen was:\n{screen}")
         time.sleep(0.1)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-@pytest.mark.slow  # tmux
 def start_in_tmux(tiny_dir: Path, tmp_path: Path, name: str, *options: str) -> str:
     """The installed mlp-tui training the tiny data in a 120x40 tmux; returns its socket."""
     command = Path(sys.executable).with_name("mlp-tui")
@@ -119,6 +122,8 @@ def start_in_tmux(tiny_dir: Path, tmp_path: Path, name: str, *options: str) -> s
     return socket
 
 
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.slow  # tmux
 def test_the_real_program_in_a_terminal(tiny_dir, tmp_path):
     socket = start_in_tmux(tiny_dir, tmp_path, "test")
     try:
@@ -151,7 +156,14 @@ def test_two_runs_in_a_real_terminal_are_both_in_the_runs_screen(tiny_dir, tmp_p
         tmux("send-keys", "-t", "app", "y", socket=socket)
         wait_for_screen(socket, "Running")
         tmux("send-keys", "-t", "app", "R", socket=socket)
-        screen = wait_for_screen(socket, "r2")
+
+        # The table sizes its columns on the frame after its rows arrive: wait for that frame.
+        def both_listed(screen: str) -> bool:
+            return " r1 " in screen and any(
+                " r2 " in line and "lr 0.2" in line for line in screen.splitlines()
+            )
+
+        screen = wait_until(socket, both_listed, "r1 and r2 named 'lr 0.2'")
         rows = [line for line in screen.splitlines() if " r1 " in line or " r2 " in line]
         assert len(rows) == 2, screen
         assert "lr 0.2" in rows[1]  # the second run is named by what it changed
