@@ -18,21 +18,55 @@ from mlp_tui.core.store import RunStore
 from mlp_tui.core.trainer import Trainer
 from textual import work
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widget import Widget
 
 from .files import SAVE_TIMEOUT_S
 from .keys import APP_KEYS, MAIN_KEYS, bindings
 from .render import RenderMode
-from .screens.help import HelpScreen, key_rows
+from .screens.compare import CompareScreen
+from .screens.help import HelpScreen, Section, key_rows
+from .screens.image import ImageScreen
+from .screens.inspect import InspectScreen
 from .screens.main import MainScreen
 from .screens.quit import QuitDialog
+from .screens.runs import RunsScreen
+from .widgets.confusion_matrix import ConfusionMatrix
+from .widgets.explorer_grid import PredictionGrid
+from .widgets.explorer_panel import ExplorerPanel
 from .widgets.gallery import MisclassifiedGallery
 from .widgets.hyperparameters import HyperparameterPanel
+from .widgets.per_class_panel import PerClassPanel
+from .widgets.weights_view import WeightsView
 
 GC_THRESHOLDS = (5000, 20, 20)  # Python's defaults: (700, 10, 10)
+
+TAB = Binding("tab", "focus_next", "", tooltip="move between the gallery and the hyperparameters")
+PALETTE = Binding("ctrl+p", "command_palette", "", tooltip="command palette: every action by name")
+QUIT_NOW = Binding("ctrl+c", "quit_now", "", tooltip="quit now, saving unsaved progress (SIGTERM)")
+HELP: list[Section] = [  # every screen's keys, for ``?``: (where, keys)
+    ("main screen", [*MAIN_KEYS, *APP_KEYS, TAB, PALETTE]),
+    ("gallery", MisclassifiedGallery.BINDINGS),
+    ("panel", HyperparameterPanel.BINDINGS),
+    ("image view", ImageScreen.BINDINGS),
+    ("inspector", [*InspectScreen.BINDINGS, *APP_KEYS[:1]]),
+    ("explorer tab", [*ExplorerPanel.BINDINGS, *PredictionGrid.BINDINGS]),
+    ("confusion tab", ConfusionMatrix.BINDINGS),
+    ("per-class tab", PerClassPanel.BINDINGS),
+    ("weights tab", WeightsView.BINDINGS),
+    ("runs", [*RunsScreen.BINDINGS, *APP_KEYS[:1]]),
+    ("comparison", CompareScreen.BINDINGS),
+    ("anywhere", [QUIT_NOW]),
+]  # fmt: skip
+SCREEN_KEYS: dict[type[Screen], tuple[str, ...]] = {  # a screen's sections of HELP
+    MainScreen: ("main screen", "gallery", "panel"),
+    ImageScreen: ("image view",),
+    InspectScreen: ("inspector", "explorer tab", "confusion tab", "per-class tab", "weights tab"),
+    RunsScreen: ("runs",),
+    CompareScreen: ("comparison",),
+}
 
 
 class MLPApp(App[None]):
@@ -118,7 +152,14 @@ class MLPApp(App[None]):
         return True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Textual's own commands (less its Quit: the app's asks to save first), then the
+        actions of the screen the palette is opened on, each with its key."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
+        if screen is not self.main:
+            yield from self.screen_commands(screen)
+            return
         for node, keys in ((self.main, MAIN_KEYS), (self, APP_KEYS)):
             for binding in keys:
                 if self.main.applies(binding.action) is not True:
@@ -131,12 +172,24 @@ class MLPApp(App[None]):
                     getattr(target, f"action_{action}"),
                 )
 
+    def screen_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """A screen's own keys as palette commands (the inspector's tabs, export, ...)."""
+        for binding in (b for b in screen.BINDINGS if isinstance(b, Binding)):
+            action = binding.action
+            if action.startswith("app.") or screen.check_action(action, ()) is False:
+                continue
+            title = (binding.tooltip or binding.description).capitalize()
+            key = self.get_key_display(next(iter(Binding.make_bindings([binding]))))
+
+            async def run(action: str = action) -> None:
+                await screen.run_action(action)
+
+            yield SystemCommand(title, f"key: {key}", run)
+
     def action_help(self) -> None:
-        widgets: list[tuple[type[Widget], str]] = [
-            (MisclassifiedGallery, "gallery"),
-            (HyperparameterPanel, "panel"),
-        ]
-        self.push_screen(HelpScreen(key_rows(self, [*MAIN_KEYS, *APP_KEYS], widgets)))
+        first = SCREEN_KEYS.get(type(self.screen), SCREEN_KEYS[MainScreen])
+        title = "Keys" if first[0] == "main screen" else f"Keys: the {first[0]}'s, then all"
+        self.push_screen(HelpScreen(key_rows(self, HELP, first), title))
 
     def action_render_mode(self) -> None:
         self.render_mode = "ascii" if self.render_mode == "blocks" else "blocks"

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from mlp_tui.core.events import RunState
+from mlp_tui.core.store import RunStore
 from mlp_tui.tui.app import MLPApp
 from mlp_tui.tui.keys import APP_KEYS, MAIN_KEYS
 from mlp_tui.tui.screens import main as main_screen
 from mlp_tui.tui.screens.help import HelpScreen
+from mlp_tui.tui.screens.inspect import InspectScreen
+from mlp_tui.tui.screens.runs import RunsScreen
 from mlp_tui.tui.widgets.gallery import MisclassifiedGallery
 from mlp_tui.tui.widgets.hyperparameters import HyperparameterPanel
 from textual.command import CommandList
 from textual.screen import Screen
 from textual.widgets import DataTable
+from textual.widgets._footer import FooterKey
 
 from .conftest import press_now, script, wait_until
 
@@ -51,29 +55,59 @@ async def test_help_fits_the_smallest_terminal_without_scrolling_sideways(make_a
         assert table.virtual_size.width <= table.size.width  # no column cut off
 
 
+def help_rows(app: MLPApp) -> list[tuple[str, str]]:
+    table = app.screen.query_one(DataTable)
+    return [tuple(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
+
+
 async def test_help_lists_every_key(make_app):
     app = make_app(paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        table = app.screen.query_one(DataTable)
-        rows = [tuple(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
+        rows = help_rows(app)
+        headings = [key for key, what in rows if not what]
+        assert headings[0] == "main screen" and "inspector" in headings and "runs" in headings
         for binding in KEYS:
-            assert (app.get_key_display(binding), binding.tooltip, "main screen") in rows
-        for widget, where in ((MisclassifiedGallery, "gallery"), (HyperparameterPanel, "panel")):
+            assert any(
+                key == app.get_key_display(binding) and binding.tooltip in what
+                for key, what in rows
+            ), binding
+        # space pauses or resumes: one row that says both, not two rows for one key
+        assert [what for key, what in rows[: len(KEYS)] if key == "space"] == [
+            "pause training / resume training"
+        ]
+        for widget in (MisclassifiedGallery, HyperparameterPanel, InspectScreen, RunsScreen):
             for binding in widget.BINDINGS:
-                key = app.get_key_display(binding)
-                assert (key, binding.tooltip or binding.description.lower(), where) in rows
-        assert any(row[0] == "ctrl+p" for row in rows)
+                what = binding.tooltip or binding.description.lower()
+                assert any(what in cell for _, cell in rows), what
+        assert any(row[0] == "^p" and "palette" in row[1] for row in rows)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_help_on_the_runs_screen_lists_its_keys_first(make_app, tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    app = make_app(paused=True, store=store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("R")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunsScreen))
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        rows = help_rows(app)
+        assert rows[0] == ("runs", "")  # its heading, then its keys
+        assert rows[1][1] == "back" and "filter" in {what for _, what in rows[1:12]}
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)  # back where help was opened
 
 
 async def test_command_palette_offers_every_action_that_applies(make_app):
     app = make_app(paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
-        titles = {command.title for command in app.get_system_commands(app.screen)}
+        commands = [command.title for command in app.get_system_commands(app.screen)]
+        titles = set(commands)
+        assert [t for t in commands if "quit" in t.lower()] == [APP_KEYS[1].tooltip.capitalize()]
         for binding in KEYS:
             expected = binding.tooltip.capitalize() in titles
             assert expected == (app.main.applies(binding.action) is True), binding.action
@@ -124,3 +158,58 @@ async def test_resizing_to_20x10_and_back_while_training_keeps_working(make_trai
         await press_now(pilot, "space")
         await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
         assert app.main.gallery.size.width > 0 and "test images" in app.main.gallery.text()
+
+
+async def test_the_palette_on_the_inspector_offers_its_actions(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen))
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert {"Export", "Weights", "Confusion", "Close"} <= set(commands)
+        assert "Pause training" not in commands  # the main screen's are not offered here
+        await commands["Weights"].callback()
+        await pilot.pause()
+        assert app.screen.query_one("TabbedContent").active == "weights"
+
+
+async def test_help_from_the_inspector_lists_its_tabs_keys_first(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen))
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        headings = [key for key, what in help_rows(app) if not what]
+        assert headings[:5] == ["inspector", "explorer tab", "confusion tab", "per-class tab",
+                                "weights tab"]  # fmt: skip
+        app.save_screenshot("/tmp/help-inspector.svg")
+
+
+def footer_overflow(app) -> list[str]:
+    """The footer's keys that do not fit in the terminal's width."""
+    width = app.size.width
+    return [key.description for key in app.screen.query(FooterKey) if key.region.right > width]
+
+
+async def test_at_80_columns_the_footer_keeps_help_and_quit_and_cuts_no_key(make_app, tmp_path):
+    app = make_app(paused=True, store=RunStore(tmp_path / "runs.sqlite"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
+        await pilot.pause(0.2)
+        shown = {key.action for key in app.screen.query(FooterKey)}
+        assert {"help", "quit", "resume", "inspector"} <= shown
+        assert footer_overflow(app) == []
+        await pilot.press("R")  # the runs screen, then the inspector
+        await wait_until(pilot, lambda: isinstance(app.screen, RunsScreen))
+        await pilot.pause(0.2)
+        assert "help" in {key.action for key in app.screen.query(FooterKey)}
+        assert footer_overflow(app) == []
+        await pilot.press("escape", "i")
+        await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen))
+        await pilot.pause(0.2)
+        assert {"close", "help"} <= {key.action for key in app.screen.query(FooterKey)}
+        assert footer_overflow(app) == []
+        await pilot.resize_terminal(160, 40)  # wider: every key again
+        await pilot.pause(0.3)
+        assert "reverse" in {key.action for key in app.screen.query(FooterKey)}

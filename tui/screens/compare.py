@@ -36,6 +36,7 @@ class CompareScreen(Screen):
     CompareScreen #compare-plots { height: 1fr; min-height: 6; }
     CompareScreen RunsPlot { width: 1fr; }
     """
+    APP_ACTIONS = frozenset({"help"})  # ? works here too
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
     def __init__(self, records: Sequence[RunRecord]) -> None:

@@ -17,7 +17,7 @@ from ..widgets.footer import KeyFooter
 
 
 class ImageScreen(ModalScreen[None]):
-    APP_ACTIONS = frozenset({"render_mode"})
+    APP_ACTIONS = frozenset({"render_mode", "help"})
     BINDINGS = [
         Binding("escape,enter", "dismiss", "Back"),
         Binding("left", "move(-1)", "Previous"),

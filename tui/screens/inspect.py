@@ -42,6 +42,7 @@ class InspectScreen(Screen):
     InspectScreen TabbedContent { height: 1fr; }
     InspectScreen TabPane { padding: 0; }
     """
+    APP_ACTIONS = frozenset({"help"})  # ? works here too
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("e", "export", "Export"),

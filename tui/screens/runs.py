@@ -58,6 +58,7 @@ class RunsScreen(Screen):
     RunsScreen #runs-filter { height: 3; margin: 0 1; }
     RunsScreen DataTable { height: 1fr; }
     """
+    APP_ACTIONS = frozenset({"help"})  # ? works here too
     BINDINGS = [
         Binding("escape", "close", "Back"),
         Binding("slash", "filter", "Filter"),

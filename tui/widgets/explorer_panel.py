@@ -26,14 +26,14 @@ class ExplorerPanel(Vertical):
     ExplorerPanel Horizontal { height: 1fr; }
     """
     BINDINGS = [
-        Binding("a", "filter('all')", "All"),
-        Binding("m", "filter('misclassified')", "Wrong"),
-        Binding("t", "filter('true')", "True"),
-        Binding("p", "filter('predicted')", "Pred"),
-        Binding("c", "filter('pair')", "Pair"),
-        Binding("d", "predict_ch3", "First 6"),
-        Binding("s", "sort", "Sort"),
-        Binding("r", "reverse", "Reverse"),
+        Binding("a", "filter('all')", "All", tooltip="show every test image"),
+        Binding("m", "filter('misclassified')", "Wrong", tooltip="show the misclassified only"),
+        Binding("t", "filter('true')", "True", tooltip="only the selected image's true class"),
+        Binding("p", "filter('predicted')", "Pred", tooltip="only its predicted class"),
+        Binding("c", "filter('pair')", "Pair", tooltip="only its (true, predicted) pair"),
+        Binding("d", "predict_ch3", "First 6", tooltip="d2l's predict_ch3: the first 6 images"),
+        Binding("s", "sort", "Sort", tooltip="sort by index, confidence or loss, in turn"),
+        Binding("r", "reverse", "Reverse", tooltip="reverse the order"),
     ]
 
     def __init__(self, predictions: Predictions, pixels, **kwargs) -> None:
