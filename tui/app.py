@@ -16,7 +16,7 @@ from pathlib import Path
 from mlp_tui.core.checkpoint import CheckpointError
 from mlp_tui.core.store import RunStore
 from mlp_tui.core.trainer import Trainer
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.dom import DOMNode
@@ -33,6 +33,7 @@ from .screens.inspect import InspectScreen
 from .screens.main import MainScreen
 from .screens.quit import QuitDialog
 from .screens.runs import RunsScreen
+from .screens.too_small import TooSmallScreen, too_small
 from .widgets.confusion_matrix import ConfusionMatrix
 from .widgets.explorer_grid import PredictionGrid
 from .widgets.explorer_panel import ExplorerPanel
@@ -133,6 +134,14 @@ class MLPApp(App[None]):
         gc.set_threshold(*GC_THRESHOLDS)
         if self.store_problem:
             self.notify(self.store_problem, title="run store", severity="warning", timeout=15)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below the smallest size the screens are laid out for, a notice instead of them."""
+        small = too_small(event.size.width, event.size.height)
+        if small and not isinstance(self.screen, TooSmallScreen):
+            self.push_screen(TooSmallScreen())
+        elif not small and isinstance(self.screen, TooSmallScreen):
+            self.pop_screen()
 
     def exit(self, *args, **kwargs) -> None:
         """Every way out stops the loop (at its next batch): the worker's thread is joined when

@@ -10,6 +10,7 @@ from mlp_tui.tui.screens import main as main_screen
 from mlp_tui.tui.screens.help import HelpScreen
 from mlp_tui.tui.screens.inspect import InspectScreen
 from mlp_tui.tui.screens.runs import RunsScreen
+from mlp_tui.tui.screens.too_small import TooSmallScreen
 from mlp_tui.tui.widgets.gallery import MisclassifiedGallery
 from mlp_tui.tui.widgets.hyperparameters import HyperparameterPanel
 from textual.command import CommandList
@@ -149,11 +150,16 @@ async def test_resizing_to_20x10_and_back_while_training_keeps_working(make_trai
     app = make_app(script(make_trainer(), epochs_done=2))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.trainer.step_count > 30)
-        for size in ((80, 24), (20, 10), (12, 5), (20, 10), (120, 40)):
+        for size in ((80, 24), (20, 10), (12, 5), (79, 30), (20, 10), (120, 40)):
             await pilot.resize_terminal(*size)
             steps = app.trainer.step_count
             await wait_until(pilot, lambda n=steps: app.trainer.step_count > n)  # still training
             await pilot.pause(0.3)  # some redraws at this size
+            small = size[0] < 80 or size[1] < 24
+            assert isinstance(app.screen, TooSmallScreen) == small, size  # a notice, not a mess
+            if small:
+                text = str(app.screen.query_one("#too-small").render())
+                assert f"terminal too small ({size[0]}x{size[1]}, need 80x24)" in text
         assert app.main.run_state is RunState.RUNNING and app.size == (120, 40)
         await press_now(pilot, "space")
         await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
@@ -213,3 +219,16 @@ async def test_at_80_columns_the_footer_keeps_help_and_quit_and_cuts_no_key(make
         await pilot.resize_terminal(160, 40)  # wider: every key again
         await pilot.pause(0.3)
         assert "reverse" in {key.action for key in app.screen.query(FooterKey)}
+
+
+async def test_the_footer_under_a_dialog_shows_the_dialogs_keys(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
+        await pilot.press("r")  # "start a new run?"
+        await wait_until(pilot, lambda: app.screen is not app.main)
+        await pilot.pause(0.2)
+        shown = {key.description for key in app.screen.query(FooterKey)}
+        assert {"Yes", "No"} <= shown and not shown & {"Browse", "Image", "Previous image"}
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is app.main)

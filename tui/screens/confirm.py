@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from ..widgets.footer import KeyFooter
+
 
 class ConfirmDialog(ModalScreen[bool]):
     APP_ACTIONS: frozenset[str] = frozenset()
@@ -27,6 +29,7 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", id="yes", variant="primary")
                 yield Button("No (n)", id="no")
+        yield KeyFooter(compact=True, show_command_palette=False)  # this dialog's keys
 
     def on_mount(self) -> None:
         self.query_one("#yes", Button).focus()

@@ -9,6 +9,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from ..widgets.footer import KeyFooter
+
 
 class ExportPrompt(ModalScreen[str | None]):
     DEFAULT_CSS = """
@@ -31,6 +33,7 @@ class ExportPrompt(ModalScreen[str | None]):
             yield Label(", ".join(FILES), classes="hint")
             yield Input(value=self.default, id="export-dir")
             yield Label("Enter: export   Escape: cancel", classes="hint")
+        yield KeyFooter(compact=True, show_command_palette=False)  # this dialog's keys
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)

@@ -15,6 +15,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
+from ..widgets.footer import KeyFooter
+
 Section = tuple[str, Sequence[BindingType]]  # where the keys work, and the keys
 
 
@@ -59,6 +61,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog help"):
             yield Label(f"{self.heading}  (escape closes)", classes="dialog-title")
             yield DataTable(cursor_type="none", zebra_stripes=True)
+        yield KeyFooter(compact=True, show_command_palette=False)  # this dialog's keys
 
     def on_mount(self) -> None:
         """Two columns, under a heading row for each place the keys work: narrow enough for

@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from ..widgets.footer import KeyFooter
+
 
 class ValuePrompt(ModalScreen[object]):
     """``check`` turns the typed text into the result, or raises with a one-line reason.
@@ -33,6 +35,7 @@ class ValuePrompt(ModalScreen[object]):
             yield Input(self.value, id="value")
             yield Label("", id="error", classes="dialog-error")
             yield Label(self.hint or "enter apply · escape cancel", classes="dialog-hint")
+        yield KeyFooter(compact=True, show_command_palette=False)  # this dialog's keys
 
     def on_mount(self) -> None:
         field = self.query_one(Input)

@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from ..widgets.footer import KeyFooter
+
 
 class QuitDialog(ModalScreen[str]):
     """Dismisses with "save", "discard" or "cancel"."""
@@ -33,6 +35,7 @@ class QuitDialog(ModalScreen[str]):
                 yield Button("Save… (s)", id="save", variant="primary")
                 yield Button("Quit without saving (d)", id="discard", variant="error")
                 yield Button("Cancel (esc)", id="cancel")
+        yield KeyFooter(compact=True, show_command_palette=False)  # this dialog's keys
 
     def on_mount(self) -> None:
         self.query_one("#save", Button).focus()
