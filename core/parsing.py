@@ -13,4 +13,4 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line on stderr and exits 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")  # one form: "mlp-tui: what"

@@ -71,10 +71,10 @@ def main(argv: Sequence[str]) -> int:
         with RunStore(path, readonly=not writes) as store:
             return _command(args, store, ids)
     except StoreError as exc:
-        print(f"mlp-tui: error: {exc}", file=sys.stderr)
+        print(f"mlp-tui: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
-        print(f"mlp-tui: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        print(f"mlp-tui: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILED
 
 

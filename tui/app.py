@@ -103,6 +103,7 @@ class MLPApp(App[None]):
         ``store_problem`` says why when it could not be opened); ``run_name``: the first run's.
         """
         super().__init__()
+        self.saved_on_quit: Path | None = None  # where q, then Save, put the run
         self.cursor_blink = cursor_blink
         self.store_problem = store_problem
         self.main = MainScreen(
@@ -220,10 +221,13 @@ class MLPApp(App[None]):
     @work(group="quit")
     async def quit_when_saved(self, future: Future) -> None:
         try:  # shielded: a timeout must not cancel the future the trainer will still set
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), SAVE_TIMEOUT_S)
+            path = await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(future)), SAVE_TIMEOUT_S
+            )
         except CheckpointError:
             return  # the trainer's SaveFailed event says why
         except asyncio.TimeoutError:
             self.notify("the save did not finish: not quitting", severity="error")
             return
+        self.saved_on_quit = Path(path)
         self.exit()

@@ -29,6 +29,8 @@ def ask_to_save(
 
     def save(path: object) -> None:
         if isinstance(path, Path):  # else cancelled
+            if not path.parent.exists():  # the save makes it: say so, as the headless run does
+                app.notify(f"made the folder {path.parent}")
             future = run.trainer.save(path)
             if then is not None:
                 then(future)

@@ -167,6 +167,8 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         saved = save_interrupted(app)
         print("mlp-tui: interrupted", file=sys.stderr)
         return interrupts.exit_code if saved else EXIT_FAILED
+    if app.saved_on_quit is not None:  # the words ctrl+c uses, on stdout: nothing went wrong
+        print(f"saved {app.saved_on_quit}")
     return app.return_code or 0
 
 

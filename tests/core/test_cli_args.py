@@ -78,7 +78,7 @@ def test_a_bad_argument_is_one_line_and_exit_2(args, words, tmp_path, capsys):
 def test_the_console_script_says_a_bad_argument_in_one_line_too():
     result = run_cli("--headless", "--lr", "abc")
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.splitlines() == ["mlp-tui: error: argument --lr: 'abc' is not a number"]
+    assert result.stderr.splitlines() == ["mlp-tui: argument --lr: 'abc' is not a number"]
 
 
 def test_help_and_version_exit_0():

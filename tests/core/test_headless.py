@@ -134,7 +134,7 @@ def test_an_export_folder_that_cannot_be_made_is_refused_before_training(tiny_di
         main([*args, "--export", "/proc/results"])
     out, err = capsys.readouterr()
     assert exit_.value.code == 2 and epochs_printed(out) == []
-    assert err.startswith("mlp-tui: error: --export: cannot make the folder /proc/results")
+    assert err.startswith("mlp-tui: --export: cannot make the folder /proc/results")
 
 
 def test_a_folder_that_does_not_exist_is_made_and_said(tiny_dir, tmp_path, capsys):

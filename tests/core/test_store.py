@@ -341,7 +341,7 @@ def test_runs_table_compare_export_rename_and_rm(tiny_dir, tmp_path, capsys):
     assert main(["runs", "rm", "r1", *store]) == 0
     capsys.readouterr()
     assert main(["runs", "show", "r1", *store]) == 2
-    assert capsys.readouterr().err.strip() == f"mlp-tui: error: no run r1 in {path}"
+    assert capsys.readouterr().err.strip() == f"mlp-tui: no run r1 in {path}"
     assert [r.name for r in RunStore(path).runs()] == ["fast"]
 
 

@@ -67,8 +67,13 @@ async def test_enter_shows_the_image_large_with_ten_probabilities(make_trainer, 
         assert len(big.split("\n")) == 28  # zoomed twice at 120x40: 56 pixel rows in 28 lines
         await pilot.press("right")
         assert screen.index == app.main.gallery.wrong[2]
-        await pilot.press("escape")
+        await pilot.press("right", "escape")
         assert not isinstance(app.screen, ImageScreen)
+        await pilot.pause()
+        assert app.main.gallery.cursor == 3  # the gallery is on the image shown last
+        await pilot.press("enter", "left", "left", "enter")  # enter closes too
+        await pilot.pause()
+        assert app.main.gallery.cursor == 1
 
 
 async def test_g_switches_images_between_blocks_and_ascii(make_trainer, make_app):

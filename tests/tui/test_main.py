@@ -99,7 +99,9 @@ def wait_until(socket: str, seen, what: str, timeout: float = 20.0) -> str:
     """The first capture of the pane for which seen(screen) holds."""
     deadline = time.monotonic() + timeout
     while True:
-        screen = tmux("capture-pane", "-p", "-t", "app", socket=socket)
+        screen = tmux(
+            "capture-pane", "-p", "-J", "-t", "app", socket=socket
+        )  # -J: wrapped lines whole
         if seen(screen):
             return screen
         if time.monotonic() > deadline:
@@ -170,9 +172,14 @@ def test_two_runs_in_a_real_terminal_are_both_in_the_runs_screen(tiny_dir, tmp_p
         tmux("send-keys", "-t", "app", "Escape", socket=socket)  # the filter, then the screen
         tmux("send-keys", "-t", "app", "Escape", socket=socket)
         wait_for_screen(socket, "training loss per batch")
-        tmux("send-keys", "-t", "app", "q", socket=socket)
+        tmux("send-keys", "-t", "app", "q", socket=socket)  # quit, saving first
         wait_for_screen(socket, "Unsaved progress")
-        tmux("send-keys", "-t", "app", "d", socket=socket)
-        wait_for_screen(socket, "EXITED 0")
+        tmux("send-keys", "-t", "app", "s", socket=socket)
+        wait_for_screen(socket, "Save checkpoint to")
+        tmux("send-keys", "-t", "app", "Enter", socket=socket)
+        screen = wait_for_screen(socket, "EXITED 0")
+        saved = [line for line in screen.splitlines() if line.startswith("saved ")]
+        assert len(saved) == 1 and str(tmp_path / "saves") in saved[0], screen  # says where
+        assert Path(saved[0].removeprefix("saved ").strip()).is_file()
     finally:
         tmux("kill-server", socket=socket)

@@ -16,10 +16,12 @@ from ..widgets.class_bars import ClassBars
 from ..widgets.footer import KeyFooter
 
 
-class ImageScreen(ModalScreen[None]):
+class ImageScreen(ModalScreen[int]):
+    """Dismissed with the position shown last, for the gallery to move its cursor there."""
+
     APP_ACTIONS = frozenset({"render_mode", "help"})
     BINDINGS = [
-        Binding("escape,enter", "dismiss", "Back"),
+        Binding("escape,enter", "close", "Back"),
         Binding("left", "move(-1)", "Previous"),
         Binding("right", "move(1)", "Next"),
         Binding("g", "app.render_mode", "Render"),
@@ -82,6 +84,9 @@ class ImageScreen(ModalScreen[None]):
 
     def on_resize(self) -> None:
         self._draw()  # the zoom follows the terminal's size
+
+    def action_close(self) -> None:
+        self.dismiss(self.position)
 
     def action_move(self, delta: int) -> None:
         self.position = (self.position + delta) % len(self.indices)

@@ -279,7 +279,13 @@ class MainScreen(Screen):
         if shown.pixels is None or shown.predictions is None:
             return  # no evaluation yet: the gallery opens nothing
         at, mode = message.position, shown.mode  # the gallery's mode is the app's
-        self.app.push_screen(ImageScreen(shown.pixels, shown.predictions, shown.wrong, at, mode))
+        screen = ImageScreen(shown.pixels, shown.predictions, shown.wrong, at, mode)
+        self.app.push_screen(screen, self.gallery_to)
+
+    def gallery_to(self, position: int | None) -> None:
+        """Back from the big image: the gallery's cursor on the image shown last."""
+        if position is not None:
+            self.gallery.cursor = self.gallery.validate_cursor(position)
 
     # ------------------------------------------------------------------ settings
     def on_hyperparameter_panel_changed(self, message: HyperparameterPanel.Changed) -> None:
