@@ -414,3 +414,20 @@ async def test_inspects_a_paused_run_mid_epoch(tiny_data):
     finally:
         trainer.stop()
         worker.join(30)
+
+
+def test_confusion_shades_stay_apart_in_a_256_colour_terminal():
+    """A mistake held by 1 image in 1,000 and one held by 199 must not look alike once the
+    colours are brought down to xterm's 256 (tmux's default): more images, a different shade."""
+    from mlp_tui.tui.widgets.confusion_matrix import cell_style
+    from rich.color import ColorSystem
+
+    def number(count: int, diagonal: bool = False) -> int | None:
+        colour = cell_style(count, 1000, diagonal, selected=False).bgcolor
+        assert colour is not None
+        return colour.downgrade(ColorSystem.EIGHT_BIT).number
+
+    mistakes = [number(n) for n in (0, 2, 10, 30, 80, 199)]
+    assert len(set(mistakes)) == len(mistakes)  # six counts, six shades
+    correct = [number(n, diagonal=True) for n in (500, 700, 850, 950)]
+    assert len(set(correct)) == len(correct) and not set(correct) & set(mistakes)

@@ -19,19 +19,32 @@ WIDE_CELL = 9  # room for "pullover" as a column heading
 NARROW_CELL = 6
 
 
-def cell_style(count: int, row_total: int, diagonal: bool, selected: bool) -> Style:
-    """Green for the diagonal, red for mistakes, brighter with a larger share of the row."""
+# Shades that are colours of xterm's 256-colour cube, so a 256-colour terminal (tmux's default)
+# shows the same steps as a true-colour one: an RGB ramp downgraded there fell onto one or two
+# colours, and 199 mistakes looked like 2. (share of the row at least, colour)
+MISTAKE_SHADES = ((0.15, (255, 0, 0)), (0.06, (215, 0, 0)), (0.02, (175, 0, 0)),
+                  (0.005, (135, 0, 0)), (0.0, (95, 0, 0)))  # fmt: skip
+CORRECT_SHADES = ((0.9, (0, 215, 0)), (0.8, (0, 175, 0)), (0.65, (0, 135, 0)), (0.0, (0, 95, 0)))
+EMPTY = (38, 38, 38)  # grey 235: no image in the cell
+DARK_TEXT_FROM = 175  # black on the brightest shades, white on the others
+
+
+def shade(count: int, row_total: int, diagonal: bool) -> tuple[int, int, int]:
+    """The cell's background: green steps for the diagonal, red steps for mistakes, by the
+    share of the row they hold."""
+    if count == 0:
+        return EMPTY
     share = count / row_total if row_total else 0.0
-    if diagonal:
-        colour = (20, int(60 + 150 * share), 40)
-    else:
-        strength = share**0.5
-        colour = (int(40 + 180 * strength), 30, 35)
-    style = Style(
-        color="white" if count else "grey50",
-        bgcolor=f"rgb({colour[0]},{colour[1]},{colour[2]})",
-        bold=selected,
-    )
+    for at_least, colour in CORRECT_SHADES if diagonal else MISTAKE_SHADES:
+        if share >= at_least:
+            return colour
+    return EMPTY  # not reached: the last step is 0
+
+
+def cell_style(count: int, row_total: int, diagonal: bool, selected: bool) -> Style:
+    r, g, b = shade(count, row_total, diagonal)
+    text = "grey50" if not count else ("black" if max(r, g) >= DARK_TEXT_FROM else "white")
+    style = Style(color=text, bgcolor=f"rgb({r},{g},{b})", bold=selected)
     return style + Style(reverse=True, underline=True) if selected else style
 
 
