@@ -11,6 +11,7 @@ from textual.app import App
 
 from . import files
 from .run_view import RunView
+from .screens.open_prompt import OpenPrompt
 from .screens.prompt import ValuePrompt
 
 
@@ -45,9 +46,9 @@ def ask_to_open(
     resumed from it on ``run``'s data and device. A bad path is told in the prompt."""
     lost = " (this run's unsaved progress is lost)" if run.unsaved else ""
     data, device = run.trainer.data, run.config.device
-    prompt = ValuePrompt(
+    prompt = OpenPrompt(
         f"Open checkpoint{lost}",
-        str(files.latest_checkpoint(save_dir) or f"{save_dir}/"),
+        save_dir,
         lambda text: files.load_checkpoint(text, data, device),
     )
 

@@ -41,14 +41,6 @@ def checked_save_path(text: str) -> Path:
     return path
 
 
-def latest_checkpoint(save_dir: Path) -> Path | None:
-    try:
-        found = [p for p in save_dir.glob(f"*{SUFFIX}") if p.is_file()]
-    except OSError:
-        return None
-    return max(found, key=lambda p: p.stat().st_mtime, default=None)
-
-
 def load_checkpoint(text: str, data: FashionMNIST, device: str) -> Trainer:
     """A trainer resumed from the typed path, on the current run's data and device.
 

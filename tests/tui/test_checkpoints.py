@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from mlp_tui.core.events import RunState
+from mlp_tui.core.store import default_name
 from mlp_tui.core.trainer import Trainer
 from mlp_tui.tui.screens.prompt import ValuePrompt
-from textual.widgets import Input
+from textual.widgets import DataTable, Input, Label
 
 from .conftest import fill, messages, press_now, wait_until
 
@@ -157,3 +159,55 @@ async def test_save_and_metrics_out_are_written_at_each_epoch(make_trainer, make
         await pilot.press("s")
         assert app.screen.query_one(Input).value == str(save)  # --save is the suggestion
     assert Trainer.from_checkpoint(save, app.trainer.data).epoch == 2
+
+
+async def test_o_lists_the_save_dirs_checkpoints_newest_first_and_opens_one(
+    make_trainer, make_app, tmp_path
+):
+    saves = tmp_path / "saves"
+    older = saved_run(make_trainer, saves / "older.safetensors", epochs=1)
+    newer_path = saves / "newer.safetensors"
+    newer = saved_run(make_trainer, newer_path, epochs=2)
+    os.utime(saves / "older.safetensors", (1_000_000, 1_000_000))  # a day in 1970
+    (saves / "broken.safetensors").write_bytes(b"\x00" * 10)
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = app.trainer
+        await pilot.press("o")
+        table = app.screen.query_one("#checkpoints", DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert [r[4] for r in rows] == ["broken.safetensors", "newer.safetensors",
+                                        "older.safetensors"]  # fmt: skip
+        assert rows[1][:2] == ["2", f"{newer.history[-1].test_acc:.2%}"]
+        assert rows[1][2] == default_name(newer.config)  # named as the runs are
+        assert rows[2][0] == "1" and rows[0][:3] == ["?", "?", "not readable"]
+        assert app.screen.query_one(Input).value == str(newer_path)  # the newest readable one
+        await pilot.press("down")  # into the list: the field follows the highlighted row
+        await pilot.press("down", "down")
+        assert app.screen.query_one(Input).value == str(saves / "older.safetensors")
+        await pilot.press("up", "up")  # the broken one: opening it says why, and stays
+        await press_now(pilot, "enter")
+        await wait_until(pilot, lambda: "not an mlp-tui checkpoint" in app.screen.error)
+        assert app.trainer is first
+        await pilot.press("down", "down")
+        await press_now(pilot, "enter")
+        await wait_until(pilot, lambda: app.trainer is not first)
+        assert app.trainer.history == older.history
+
+
+async def test_o_completes_a_typed_path(make_trainer, make_app, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    saved_run(make_trainer, elsewhere / "my-run.safetensors", epochs=1)
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("o")
+        words = " ".join(str(label.content) for label in app.screen.query(Label))
+        assert "no checkpoints in" in words
+        await fill(pilot, str(tmp_path / "else"))
+        await wait_until(pilot, lambda: app.screen.query_one(Input)._suggestion != "")
+        await pilot.press("right")  # takes the completion: the folder
+        assert app.screen.query_one(Input).value == str(elsewhere) + os.sep
+        await pilot.press("m")
+        await wait_until(pilot, lambda: app.screen.query_one(Input)._suggestion != "")
+        await pilot.press("right")
+        assert app.screen.query_one(Input).value == str(elsewhere / "my-run.safetensors")

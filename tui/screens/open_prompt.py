@@ -1,0 +1,105 @@
+"""Open a checkpoint: the save dir's, newest first, with where each run stood, or any path,
+typed with completion. A bad file is told under the field, as in every prompt."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from mlp_tui.core.checkpoint_index import CheckpointSummary, checkpoints_in
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.suggester import Suggester
+from textual.widgets import DataTable, Input, Label
+
+from ..widgets.footer import KeyFooter
+from .prompt import ValuePrompt
+
+
+class PathSuggester(Suggester):
+    """Completes the last part of a typed path from the folder's entries (→ takes it)."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        typed = Path(value).expanduser()
+        folder, start = (typed, "") if value.endswith(os.sep) else (typed.parent, typed.name)
+        try:
+            names = sorted(
+                entry.name + (os.sep if entry.is_dir() else "")
+                for entry in os.scandir(folder)
+                if entry.name.startswith(start) and not entry.name.startswith(".")
+            )
+        except OSError:
+            return None
+        if not names:
+            return None
+        return value + names[0][len(start) :]
+
+
+COLUMNS = ("epoch", "test acc", "settings", "saved", "file")  # what tells runs apart, first
+
+
+def row(summary: CheckpointSummary) -> tuple[str, str, str, str, str]:
+    if not summary.readable:
+        return ("?", "?", "not readable", summary.saved_at, summary.path.name)
+    acc = "-" if summary.test_acc is None else f"{summary.test_acc:.2%}"
+    return (str(summary.epoch), acc, summary.settings, summary.saved_at, summary.path.name)
+
+
+class OpenPrompt(ValuePrompt):
+    """A ValuePrompt for a checkpoint's path, with the save dir's checkpoints listed above the
+    field: ↑/↓ in the list put a file in the field, enter opens it."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("down", "to_list", "Saved runs", show=False),
+    ]
+
+    def __init__(self, title: str, save_dir: Path, check: Callable[[str], object]) -> None:
+        self.found = checkpoints_in(save_dir)
+        readable = [summary.path for summary in self.found if summary.readable]
+        value = str(readable[0]) if readable else f"{save_dir}{os.sep}"
+        hint = "enter open · ↓ the list · → completes a path · escape cancel"
+        super().__init__(title, value, check, hint)
+        self.save_dir = save_dir
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog open"):
+            yield Label(self.title_text, classes="dialog-title")
+            if self.found:
+                yield Label(f"in {self.save_dir}, newest first", classes="dialog-hint")
+                yield DataTable(cursor_type="row", zebra_stripes=True, id="checkpoints")
+            else:
+                yield Label(f"no checkpoints in {self.save_dir} yet", classes="dialog-hint")
+            yield Input(self.value, id="value", suggester=PathSuggester())
+            yield Label("", id="error", classes="dialog-error")
+            yield Label(self.hint, classes="dialog-hint")
+        yield KeyFooter(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.found:
+            table = self.query_one("#checkpoints", DataTable)
+            table.add_columns(*COLUMNS)
+            for summary in self.found:
+                table.add_row(*row(summary), key=str(summary.path))
+
+    def action_to_list(self) -> None:
+        if self.found:
+            self.query_one("#checkpoints", DataTable).focus()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None and event.data_table.has_focus:
+            self.query_one(Input).value = event.row_key.value
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            field = self.query_one(Input)
+            field.value = event.row_key.value
+            field.post_message(Input.Submitted(field, field.value))
