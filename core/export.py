@@ -1,7 +1,8 @@
 """Write a run's results as files other tools open: CSV tables and PNG pictures.
 
 ``metrics.csv`` (one row per epoch), ``confusion.csv``, ``per_class.csv``, ``misclassified.png``
-(a captioned grid, most confident mistakes first) and ``confusion.png``. Pictures are laid out
+(a captioned grid, most confident mistakes first), ``confusion.png`` and ``curves.png`` (the
+batch losses and d2l's per-epoch curves). Pictures are laid out
 here as float tensors; torchvision's ``make_grid``/``save_image`` tile and encode them where
 torchvision imports, and a small zlib+struct PNG writer does it where it does not, so exports
 never depend on a working torchvision. Every file is written atomically: a failed export leaves
@@ -24,21 +25,22 @@ import torch
 
 from .analysis import PerClassHistory, accuracy, confusion_matrix, per_class_accuracy
 from .checkpoint import CheckpointError, write_atomic
+from .curve_image import curves_image
 from .data import CLASS_NAMES, NUM_CLASSES
 from .events import EpochReport, Event, Predictions
+from .raster import BLACK, FONT_ZOOM, GREEN, RED, WHITE, Image, fill, paint, text_mask, text_width
 
 if TYPE_CHECKING:
     from .trainer import Trainer
 
-FILES = ("metrics.csv", "confusion.csv", "per_class.csv", "misclassified.png", "confusion.png")
+FILES = (
+    "metrics.csv", "confusion.csv", "per_class.csv", "misclassified.png", "confusion.png",
+    "curves.png",
+)  # fmt: skip
 MISCLASSIFIED_LIMIT = 64
 GRID_COLUMNS = 8
 PADDING = 2
 IMAGE_ZOOM = 3  # 28 px -> 84 px per tile
-FONT_ZOOM = 2  # 3x5 glyphs -> 6x10 px, 8 px per character
-GREEN, RED, BLACK, WHITE = (0.2, 0.85, 0.3), (1.0, 0.3, 0.3), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-
-Image = torch.Tensor  # (3, H, W) float in [0, 1], torchvision's layout
 
 
 class ExportError(RuntimeError):
@@ -77,81 +79,32 @@ def per_class_csv(matrix: torch.Tensor, history: PerClassHistory | None = None) 
     return _csv(rows)
 
 
-# ---------------------------------------------------------------------------- a bitmap font
-# 3x5 glyphs, rows top to bottom; enough for class names, numbers and short captions.
-_FONT = {
-    "A": "010101111101101", "B": "110101110101110", "C": "011100100100011",
-    "D": "110101101101110", "E": "111100110100111", "F": "111100110100100",
-    "G": "011100101101011", "H": "101101111101101", "I": "111010010010111",
-    "J": "001001001101010", "K": "101101110101101", "L": "100100100100111",
-    "M": "101111111101101", "N": "110101101101101", "O": "010101101101010",
-    "P": "110101110100100", "Q": "010101101110011", "R": "110101110101101",
-    "S": "011100010001110", "T": "111010010010010", "U": "101101101101111",
-    "V": "101101101101010", "W": "101101111111101", "X": "101101010101101",
-    "Y": "101101010010010", "Z": "111001010100111", "0": "111101101101111",
-    "1": "010110010010111", "2": "110001010100111", "3": "110001010001110",
-    "4": "101101111001001", "5": "111100110001110", "6": "011100111101111",
-    "7": "111001010010010", "8": "111101111101111", "9": "111101111001110",
-    "-": "000000111000000", ".": "000000000000010", ":": "000010000010000",
-    "%": "101001010100101", "/": "001001010100100", ">": "100010001010100",
-    "(": "010100100100010", ")": "010001001001010", ",": "000000000010100",
-    "?": "110001010000010", " ": "000000000000000",
-}  # fmt: skip
-_GLYPHS = {
-    ch: torch.tensor([bit == "1" for bit in bits]).reshape(5, 3) for ch, bits in _FONT.items()
-}
-
-
-def text_mask(text: str, zoom: int = FONT_ZOOM) -> torch.Tensor:
-    """(5*zoom, width) bool: ``text`` in capitals, one blank column between letters."""
-    columns: list[torch.Tensor] = []
-    for i, ch in enumerate(text.upper()):
-        if i:
-            columns.append(torch.zeros(5, 1, dtype=torch.bool))
-        columns.append(_GLYPHS.get(ch, _GLYPHS["?"]))
-    mask = torch.cat(columns, dim=1) if columns else torch.zeros(5, 0, dtype=torch.bool)
-    return mask.repeat_interleave(zoom, 0).repeat_interleave(zoom, 1)
-
-
-def text_width(text: str, zoom: int = FONT_ZOOM) -> int:
-    return max(len(text) * 4 - 1, 0) * zoom
-
-
-def paint(canvas: Image, mask: torch.Tensor, x: int, y: int, colour: tuple) -> None:
-    """Colour the true pixels of ``mask`` with their top-left corner at (x, y), clipped."""
-    _, height, width = canvas.shape
-    mask = mask[: max(height - y, 0), : max(width - x, 0)]
-    region = canvas[:, y : y + mask.shape[0], x : x + mask.shape[1]]
-    for channel, value in enumerate(colour):
-        region[channel][mask] = value
-
-
-def fill(canvas: Image, x: int, y: int, w: int, h: int, colour: tuple) -> None:
-    for channel, value in enumerate(colour):
-        canvas[channel, y : y + h, x : x + w] = value
-
-
 # --------------------------------------------------------------------------------- pictures
 def misclassified_tiles(
     pixels: torch.Tensor, predictions: Predictions, limit: int = MISCLASSIFIED_LIMIT
 ) -> list[Image]:
     """One tile per mistake, most confident first: the image, the true label in green, the
-    predicted label (and its probability when it fits) in red."""
+    predicted label and its probability in red, a line each (a long name leaves no room for the
+    probability beside it)."""
     side = pixels.shape[-1] * IMAGE_ZOOM
     line = 5 * FONT_ZOOM
     tiles = []
     for i in predictions.misclassified()[:limit].tolist():
         image = pixels[i].float().div(255).repeat_interleave(IMAGE_ZOOM, 0)
         image = image.repeat_interleave(IMAGE_ZOOM, 1).expand(3, side, side)
-        caption = torch.zeros(3, 2 * line + 12, side)
+        caption = torch.zeros(3, 3 * line + 16, side)
         predicted = int(predictions.predicted[i])
-        guess = f"{CLASS_NAMES[predicted]} {float(predictions.probs[i, predicted]):.0%}"
-        if text_width(guess) > side:
-            guess = CLASS_NAMES[predicted]
+        probability = float(predictions.probs[i, predicted])
         paint(caption, text_mask(CLASS_NAMES[int(predictions.labels[i])]), 1, 4, GREEN)
-        paint(caption, text_mask(guess), 1, 8 + line, RED)
+        paint(caption, text_mask(CLASS_NAMES[predicted]), 1, 8 + line, RED)
+        paint(caption, text_mask(percent(probability)), 1, 12 + 2 * line, RED)
         tiles.append(torch.cat([image, caption], dim=1))
     return tiles
+
+
+def percent(p: float) -> str:
+    """A whole percentage that is never an untrue 100% (99.6% is '>99%')."""
+    return f"{p:.0%}" if p < 0.995 else ">99%"
 
 
 def plain_make_grid(tiles: list[Image], nrow: int, padding: int, pad_value: float) -> Image:
@@ -284,6 +237,7 @@ def render(
     predictions: Predictions,
     pixels: torch.Tensor,
     per_class: PerClassHistory | None = None,
+    batch_losses: Sequence[float] = (),
 ) -> dict[str, bytes]:
     """Every export file's bytes, in memory: nothing touches the disk until all are ready."""
     make_grid, to_png = image_tools()
@@ -294,6 +248,7 @@ def render(
         "per_class.csv": per_class_csv(matrix, per_class),
         "misclassified.png": to_png(misclassified_image(pixels, predictions, make_grid)),
         "confusion.png": to_png(confusion_image(matrix)),
+        "curves.png": to_png(curves_image(history, batch_losses)),
     }
 
 
@@ -303,12 +258,13 @@ def export(
     predictions: Predictions,
     pixels: torch.Tensor,
     per_class: PerClassHistory | None = None,
+    batch_losses: Sequence[float] = (),
 ) -> list[Path]:
-    """Write the five files into ``directory`` (created if needed); raises ExportError."""
+    """Write the FILES into ``directory`` (created if needed); raises ExportError."""
     directory = Path(directory).expanduser()
     if directory.exists() and not directory.is_dir():
         raise ExportError(f"cannot export to {directory}: it is a file, not a folder")
-    files = render(history, predictions, pixels, per_class)
+    files = render(history, predictions, pixels, per_class, batch_losses)
     written: list[Path] = []
     for name, payload in files.items():
         try:
@@ -327,7 +283,8 @@ def export_trainer(
     per_class = per_class.copy() if per_class else PerClassHistory()
     if predictions.epoch not in per_class.epochs:
         per_class.add(predictions)
-    return export(directory, trainer.history, predictions, trainer.data.test_pixels, per_class)
+    pixels, losses = trainer.data.test_pixels, trainer.batch_losses
+    return export(directory, trainer.history, predictions, pixels, per_class, losses)
 
 
 class HeadlessExport:

@@ -98,7 +98,7 @@ def test_misclassified_png_shows_the_most_confident_mistakes_with_captions(
     shown = min(len(wrong), export.MISCLASSIFIED_LIMIT)
     rows = -(-shown // export.GRID_COLUMNS)
     header = 2 * (5 * export.FONT_ZOOM + 4) + 8
-    tile_w, tile_h = 28 * export.IMAGE_ZOOM, 28 * export.IMAGE_ZOOM + 2 * 5 * export.FONT_ZOOM + 12
+    tile_w, tile_h = 28 * export.IMAGE_ZOOM, 28 * export.IMAGE_ZOOM + 3 * 5 * export.FONT_ZOOM + 16
     assert height == header + rows * (tile_h + export.PADDING) + export.PADDING
     assert width >= export.GRID_COLUMNS * (tile_w + export.PADDING) + export.PADDING
     pixels = unfiltered_rgb(width, height, raw)
@@ -110,6 +110,22 @@ def test_misclassified_png_shows_the_most_confident_mistakes_with_captions(
     green = (caption[..., 1].int() - caption[..., 0].int() > 80).sum()
     red = (caption[..., 0].int() - caption[..., 1].int() > 80).sum()
     assert green > 20 and red > 20  # a true label in green and a predicted one in red
+    third = caption[16 + 10 * export.FONT_ZOOM :]  # the probability's own line, for every name
+    assert (third[..., 0].int() - third[..., 1].int() > 80).sum() > 10
+
+
+def test_a_long_class_name_keeps_its_probability(plain):
+    """'ankle boot 87%' is wider than a tile: the probability goes on a line of its own."""
+    pixels = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    probs = torch.full((1, 10), 0.01)
+    probs[0, 9] = 0.91  # predicted ankle boot, truly a t-shirt
+    predictions = Predictions(0, probs, torch.tensor([0]))
+    (tile,) = export.misclassified_tiles(pixels, predictions)
+    line = 5 * export.FONT_ZOOM
+    probability = tile[:, 28 * export.IMAGE_ZOOM + 12 + 2 * line :]
+    painted = probability[0, :line, 1 : 1 + export.text_width("91%")] > 0.5  # drawn at x=1
+    assert torch.equal(painted, export.text_mask("91%"))
+    assert export.percent(0.996) == ">99%" and export.percent(0.994) == "99%"
 
 
 def test_confusion_png_is_a_coloured_grid(trained, tmp_path, plain):
@@ -316,3 +332,15 @@ def test_headless_export_failure_is_reported_and_the_checkpoint_still_saved(
     assert headless(tiny_dir, *args) == 1
     assert "export failed: No space left" in capsys.readouterr().err
     assert ckpt.is_file()
+
+
+def test_curves_png_draws_the_batch_losses_and_the_epoch_curves(trained, tmp_path, plain):
+    trainer, _ = trained
+    export.export_trainer(trainer, tmp_path)
+    width, height, colour, raw = decode_png((tmp_path / "curves.png").read_bytes())
+    pixels = unfiltered_rgb(width, height, raw).int()
+    left, right = pixels[:, : width // 2], pixels[:, width // 2 :]
+    blue = lambda p: ((p[..., 2] - p[..., 0]) > 80).sum()  # noqa: E731
+    green = lambda p: ((p[..., 1] - p[..., 0]) > 60).sum()  # noqa: E731
+    assert blue(left) > 200  # the batch-loss mean, a line across the panel
+    assert blue(right) > 100 and green(right) > 100  # train loss, test accuracy

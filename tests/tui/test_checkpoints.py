@@ -211,3 +211,17 @@ async def test_o_completes_a_typed_path(make_trainer, make_app, tmp_path):
         await wait_until(pilot, lambda: app.screen.query_one(Input)._suggestion != "")
         await pilot.press("right")
         assert app.screen.query_one(Input).value == str(elsewhere / "my-run.safetensors")
+
+
+async def test_e_on_the_training_screen_pauses_and_exports_the_run(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.trainer.epoch >= 1)
+        await press_now(pilot, "e")
+        await wait_until(pilot, lambda: app.screen.query("#export-dir"))
+        assert app.trainer.state is RunState.PAUSED  # the files describe one moment
+        await fill(pilot, str(tmp_path / "out"))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("files in" in m for m in messages(app)), timeout=30)
+        names = {p.name for p in (tmp_path / "out").iterdir()}
+        assert {"metrics.csv", "misclassified.png", "curves.png"} <= names

@@ -152,6 +152,7 @@ class InspectScreen(Screen):
                 self.predictions,
                 self.trainer.data.test_pixels,
                 self.per_class,
+                list(self.trainer.batch_losses),
             )
         except export.ExportError as exc:
             self.app.call_from_thread(

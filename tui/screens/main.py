@@ -35,7 +35,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from .. import checkpoints, files, settings
+from .. import checkpoints, exporting, files, settings
 from ..keys import MAIN_KEYS, applies, bindings
 from ..messages import StoreProblem, TrainerEvent
 from ..recording import Recording
@@ -254,6 +254,9 @@ class MainScreen(Screen):
             self.app.push_screen(screen)
 
         self.after_pause(inspect)
+
+    def action_export(self) -> None:
+        self.after_pause(lambda: exporting.ask_to_export(self.app, self.run, self.save_dir))
 
     def action_runs(self) -> None:
         if self.store is None:
