@@ -318,7 +318,10 @@ async def test_export_key_writes_the_files_into_the_chosen_folder(trained, tmp_p
         await pilot.pause()
         assert isinstance(app.screen, InspectScreen)
         assert sorted(p.name for p in (tmp_path / "chosen").iterdir()) == sorted(FILES)
-        assert app.notes[-1] == ("information", f"Exported: 5 files in {tmp_path / 'chosen'}")
+        assert app.notes[-1] == (
+            "information",
+            f"Exported: {len(FILES)} files in {tmp_path / 'chosen'}",
+        )
         assert selection(app).filter == "misclassified"  # the view is as it was
         await pilot.press("e")
         assert app.screen.query_one(Input).value == str(tmp_path / "chosen")
@@ -431,3 +434,41 @@ def test_confusion_shades_stay_apart_in_a_256_colour_terminal():
     assert len(set(mistakes)) == len(mistakes)  # six counts, six shades
     correct = [number(n, diagonal=True) for n in (500, 700, 850, 950)]
     assert len(set(correct)) == len(correct) and not set(correct) & set(mistakes)
+
+
+@sync
+async def test_keys_pressed_in_quick_succession_under_load_all_land(trained):
+    """Seen once: on the Weights tab, Home, End, e opened no export dialog and 1, e, Left,
+    Esc did nothing for ~20 s. Typed at once, while another thread keeps a core busy, every
+    key must take effect in order: the dialog opens, closes, the tab changes, it opens again."""
+    from tests.tui.conftest import press_now, wait_until
+
+    trainer, _ = trained
+    app = InspectApp(trainer)
+    stop = threading.Event()
+
+    def burn() -> None:  # a training-like load holding the GIL in bursts
+        x = torch.randn(256, 784)
+        w = torch.randn(784, 256)
+        while not stop.is_set():
+            (x @ w).relu_().sum()
+            sum(range(2000))
+
+    load = threading.Thread(target=burn, daemon=True)
+    load.start()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen))
+            await press_now(pilot, "4", "home", "end", "e")
+            await wait_until(pilot, lambda: isinstance(app.screen, ExportPrompt), timeout=5)
+            await press_now(pilot, "escape", "1", "e")
+            await wait_until(pilot, lambda: isinstance(app.screen, ExportPrompt), timeout=5)
+            assert app.screen_stack[-2].query_one(TabbedContent).active == "explorer"
+            await press_now(pilot, "left", "escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen), timeout=5)
+            await press_now(pilot, "4", "end")
+            view = app.screen.query_one(WeightsView)
+            await wait_until(pilot, lambda: view.unit == CONFIG.hidden - 1, timeout=5)
+    finally:
+        stop.set()
+        load.join()

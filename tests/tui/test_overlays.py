@@ -32,6 +32,7 @@ async def test_a_restart_keeps_the_previous_run_as_a_ghost_until_x(make_trainer,
         await wait_until(pilot, lambda: app.main.run.step > 5)
         first = app.trainer
         await press_now(pilot, "r")
+        await wait_until(pilot, lambda: app.screen is not app.main)  # "start a new run?"
         await press_now(pilot, "y")
         await wait_until(pilot, lambda: app.trainer is not first and app.main.run.step > 2)
         main = app.main

@@ -15,8 +15,8 @@ from ..widgets.footer import KeyFooter
 class ConfirmDialog(ModalScreen[bool]):
     APP_ACTIONS: frozenset[str] = frozenset()
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes", priority=True),
+        Binding("n,escape", "answer(False)", "No", priority=True),
     ]
 
     def __init__(self, question: str, yes: str = "Yes") -> None:

@@ -21,7 +21,9 @@ class ExportPrompt(ModalScreen[str | None]):
     ExportPrompt Label { width: 1fr; }
     ExportPrompt .hint { color: $text-muted; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # priority: handled as the key arrives, so keys typed right after it reach the screen
+    # below instead of this one, which they would find still focused (and be lost in)
+    BINDINGS = [Binding("escape", "cancel", "Cancel", priority=True)]
 
     def __init__(self, default: str) -> None:
         super().__init__()

@@ -49,7 +49,7 @@ def key_rows(
 
 class HelpScreen(ModalScreen[None]):
     APP_ACTIONS: frozenset[str] = frozenset()
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", priority=True)]
 
     def __init__(self, rows: list[tuple[str, str, str]], title: str = "Keys") -> None:
         """``rows``: (key, what it does, where it works)."""

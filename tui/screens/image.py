@@ -21,7 +21,7 @@ class ImageScreen(ModalScreen[int]):
 
     APP_ACTIONS = frozenset({"render_mode", "help"})
     BINDINGS = [
-        Binding("escape,enter", "close", "Back"),
+        Binding("escape,enter", "close", "Back", priority=True),
         Binding("left", "move(-1)", "Previous"),
         Binding("right", "move(1)", "Next"),
         Binding("g", "app.render_mode", "Render"),

@@ -44,7 +44,7 @@ class InspectScreen(Screen):
     """
     APP_ACTIONS = frozenset({"help"})  # ? works here too
     BINDINGS = [
-        Binding("escape", "close", "Close"),
+        Binding("escape", "close", "Close", priority=True),
         Binding("e", "export", "Export"),
         Binding("g", "toggle_mode", "Image mode"),
         Binding("1", "tab('explorer')", "Explorer", show=False),

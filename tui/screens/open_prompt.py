@@ -57,7 +57,7 @@ class OpenPrompt(ValuePrompt):
     field: ↑/↓ in the list put a file in the field, enter opens it."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "cancel", "Cancel", priority=True),
         Binding("down", "to_list", "Saved runs", show=False),
     ]
 
@@ -91,8 +91,8 @@ class OpenPrompt(ValuePrompt):
                 table.add_row(*row(summary), key=str(summary.path))
 
     def action_to_list(self) -> None:
-        if self.found:
-            self.query_one("#checkpoints", DataTable).focus()
+        if self.found:  # at once, not queued as Widget.focus is: the next ↓ must reach the list
+            self.set_focus(self.query_one("#checkpoints", DataTable))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None and event.data_table.has_focus:

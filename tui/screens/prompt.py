@@ -21,7 +21,9 @@ class ValuePrompt(ModalScreen[object]):
     """
 
     APP_ACTIONS: frozenset[str] = frozenset()
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # priority: handled as the key arrives, so keys typed right after it reach the screen
+    # below instead of this one, which they would find still focused (and be lost in)
+    BINDINGS = [Binding("escape", "cancel", "Cancel", priority=True)]
 
     def __init__(
         self, title: str, value: str, check: Callable[[str], object], hint: str = ""

@@ -17,9 +17,9 @@ class QuitDialog(ModalScreen[str]):
 
     APP_ACTIONS: frozenset[str] = frozenset()
     BINDINGS = [
-        Binding("s", "answer('save')", "Save"),
-        Binding("d", "answer('discard')", "Quit without saving"),
-        Binding("escape,c", "answer('cancel')", "Cancel"),
+        Binding("s", "answer('save')", "Save", priority=True),
+        Binding("d", "answer('discard')", "Quit without saving", priority=True),
+        Binding("escape,c", "answer('cancel')", "Cancel", priority=True),
     ]
 
     def __init__(self, progress: str) -> None:
