@@ -472,3 +472,21 @@ async def test_keys_pressed_in_quick_succession_under_load_all_land(trained):
     finally:
         stop.set()
         load.join()
+
+
+@sync
+async def test_the_explorer_fills_its_height_with_cards(trained):
+    """At 120x40 two rows of cards left ten rows empty: cards with one label line fit three."""
+    trainer, _ = trained
+    app = InspectApp(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        grid = app.screen.query_one(PredictionGrid)
+        assert grid.compact and grid.rows == 3 and grid.page_size == 12
+        spare = grid.size.height - grid.rows * grid.card_size[1]
+        assert spare < grid.card_size[1]  # no room left for another row
+        for height in range(30, 70, 3):  # one line of labels only where it wins a row
+            await pilot.resize_terminal(120, height)
+            await pilot.pause()
+            full = grid.size.height // (grid.card_size[1] + (1 if grid.compact else 0))
+            assert grid.rows >= full and grid.compact == (grid.rows > full), height
