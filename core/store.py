@@ -194,6 +194,20 @@ class RunRecord:
         }
 
 
+def event_text(event: dict[str, Any]) -> str:
+    """A stored event in words: ``lr 0.1 -> 0.05``, ``saved run.safetensors``..."""
+    kind = event["kind"]
+    if kind == "set":
+        old, new = ("-" if v is None else _show(v) for v in (event["old"], event["new"]))
+        return f"{event['field'].replace('_', ' ')} {old} -> {new}"
+    if kind == "saved":
+        return f"saved {event['path']}"
+    if kind == "refused":
+        loss = "not a number" if event["loss"] is None else f"{event['loss']:.4g}"
+        return f"batch refused (loss {loss})"
+    return f"{kind}: {event.get('reason', '')}".rstrip(": ")
+
+
 SUMMARY_SQL = """
 SELECT r.id, r.uid, r.name, r.status, r.created, r.ended, r.config, r.parent, r.fork_step,
        r.checkpoint, r.sweep,
