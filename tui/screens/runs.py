@@ -18,6 +18,7 @@ from mlp_tui.core.data import FashionMNIST
 from mlp_tui.core.runs_cli import COLUMNS, differing, summary_row
 from mlp_tui.core.store import RunStore, RunSummary, StoreError, short_id
 from mlp_tui.core.trainer import Trainer
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -163,15 +164,20 @@ class RunsScreen(Screen):
         at = self.cursor_run()
         table.clear(columns=True)
         arrow = " ▼" if self.reverse else " ▲"
-        for name in self.columns:
+        rows = [summary_row(s, fields) for s in self.shown]
+        for index, name in enumerate(self.columns):
             if name == "mark":
                 table.add_column("", key=name, width=1)
                 continue
             label = setting_label(name.removeprefix(SETTING)) if name.startswith(SETTING) else name
-            table.add_column(label + (arrow if name == self.sort_column else ""), key=name)
-        for s in self.shown:
+            label += arrow if name == self.sort_column else ""
+            # Sized from the data now: a table left to measure its rows does it on the frame
+            # after they arrive, and that frame shows every column cut to its label.
+            width = max([cell_len(label), *(cell_len(row[index - 1]) for row in rows)])
+            table.add_column(label, key=name, width=width)
+        for s, row in zip(self.shown, rows):
             mark = Text(MARK, style="bold yellow") if s.id in self.selected else ""
-            table.add_row(mark, *summary_row(s, fields), key=str(s.id))
+            table.add_row(mark, *row, key=str(s.id))
         if at is not None and at in {s.id for s in self.shown}:
             table.move_cursor(row=table.get_row_index(str(at)), animate=False)
 
