@@ -153,7 +153,16 @@ def differing(summaries: Sequence[RunSummary]) -> list[str]:
     """The hyperparameters whose values differ between these runs, in the config's order."""
     if len(summaries) < 2:
         return []
-    return [name for name in FIELDS if len({json.dumps(s.config.get(name)) for s in summaries}) > 1]
+    first = summaries[0].config
+
+    def same(a: object, b: object) -> bool:  # 1 and 1.0 differ, as typed
+        return type(a) is type(b) and a == b
+
+    return [
+        name
+        for name in FIELDS
+        if not all(same(s.config.get(name), first.get(name)) for s in summaries)
+    ]
 
 
 def _cell(value: object) -> str:

@@ -229,6 +229,7 @@ class RunStore:
         # renames on the UI thread: one connection, so one transaction at a time.
         self._lock = threading.RLock()
         self._db = self._open()
+        self._commits = 0  # this connection's: PRAGMA data_version counts only the others'
 
     # ------------------------------------------------------------------ opening
     def _open(self) -> sqlite3.Connection:
@@ -350,6 +351,7 @@ class RunStore:
             try:
                 yield db
                 db.execute("COMMIT")
+                self._commits += 1
             except sqlite3.Error as exc:
                 db.execute("ROLLBACK")
                 raise StoreError(self._explain(exc)) from None
@@ -451,8 +453,9 @@ class RunStore:
         return len(stale)
 
     # ------------------------------------------------------------------ reading
-    def runs(self, ids: Sequence[int] | None = None) -> list[RunSummary]:
-        """The runs in creation order (``ids``: just those, in that order)."""
+    def runs(self, ids: Sequence[int] | None = None, *, strict: bool = True) -> list[RunSummary]:
+        """The runs in creation order (``ids``: just those, in that order; without
+        ``strict``, those of them that still exist)."""
         if ids is None:
             rows = self._query(SUMMARY_SQL + " GROUP BY r.id ORDER BY r.id")
             return [_summary(row) for row in rows]
@@ -460,9 +463,21 @@ class RunStore:
         rows = self._query(SUMMARY_SQL + f" WHERE r.id IN ({marks}) GROUP BY r.id", ids)
         found = {row[0]: _summary(row) for row in rows}
         missing = [i for i in ids if i not in found]
-        if missing:
+        if missing and strict:
             raise StoreError(f"no run {', '.join(map(short_id, missing))} in {self.path}")
-        return [found[i] for i in ids]
+        return [found[i] for i in ids if i in found]
+
+    def stamp(self) -> tuple[int, int]:
+        """Changes when anything is committed to the store, by this connection or another
+        process's: a few microseconds to ask, so a screen can poll it."""
+        with self._lock:
+            return self._query("PRAGMA data_version")[0][0], self._commits
+
+    def heads(self) -> dict[int, tuple]:
+        """Each run's id -> (name, status, ended, checkpoint), in creation order: what can
+        change in a run that is not running (the rest is its epochs)."""
+        rows = self._query("SELECT id, name, status, ended, checkpoint FROM runs ORDER BY id")
+        return {row[0]: tuple(row[1:]) for row in rows}
 
     def run(self, run_id: int) -> RunRecord:
         return self.records([run_id])[0]
