@@ -433,7 +433,8 @@ class RunStore:
         return db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
 
     def mark_interrupted(self) -> int:
-        """Runs left running or paused by a process of this machine that is gone."""
+        """Runs left running or paused by a process of this machine that is gone. A run no
+        process holds (host NULL: a fork's parent, paused at its checkpoint) is left be."""
         host = socket.gethostname()
         stale = [
             run_id
