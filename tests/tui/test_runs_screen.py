@@ -240,3 +240,19 @@ async def test_rows_show_whole_in_the_frame_they_arrive_in(tmp_path, make_app):
         drawn = ["".join(segment.text for segment in screen.table.render_line(y)) for y in (1, 2)]
         assert "lr 0.5, a name longer than any before it" in drawn[1]
         assert " r1 " in drawn[0] and "0.8100" in drawn[0]
+
+
+async def test_each_comparison_plot_keeps_its_title_and_key_at_80x24(tmp_path, make_app):
+    from mlp_tui.tui.widgets.runs_plot import RunsPlot
+
+    app = make_app(store=make_store(tmp_path / "runs.sqlite"), train=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot)
+        await pilot.press("space", "space", "space", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await pilot.pause()
+        plots = list(app.screen.query(RunsPlot))
+        assert [p.size.width for p in plots] == [26, 27, 27]  # too narrow for names
+        for plot, title in zip(plots, ("train loss", "train acc", "test acc")):
+            key = plot.render().plain.splitlines()[0].split()
+            assert " ".join(key) == f"{title} ━r1 ━r2 ━r3"
