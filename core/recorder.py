@@ -143,10 +143,20 @@ class Recorder:
         self._epoch: EpochReport | None = None
         self._config = config
         self._step = step  # the batches done, as last reported
+        self._status = "running"  # as last written
+        self._saved_step: int | None = None  # the step of the latest save
+        self.parking = False  # see park()
 
     @property
     def short_id(self) -> str:
         return short_id(self.run_id)
+
+    def park(self) -> None:
+        """The run's coming stop only sets it aside (a fork's parent): if it was saved where
+        it stopped, it stays paused (or diverged) in the store with that checkpoint, held by
+        no process, so that it is not taken for interrupted and can be continued later.
+        Call it before the stop is sent."""
+        self.parking = True
 
     def __call__(self, event: Event) -> None:
         if self.problem:
@@ -170,7 +180,8 @@ class Recorder:
             self._config = event.config
         elif isinstance(event, Saved):
             self._note(None, "saved", path=event.path)
-            self._write(checkpoint=event.path)
+            self._saved_step = self._step
+            self._write(checkpoint=event.path)  # with the curve: it can be continued from here
         elif isinstance(event, EpochReport):
             self._epoch = event
             self._write()
@@ -179,14 +190,21 @@ class Recorder:
                 self._note(None, "diverged", reason=event.reason)
             if event.state is RunState.FAILED:
                 self._note(None, "failed", reason=event.reason)
-            self._write(status=STATUS[event.state])
+            set_aside = event.state is RunState.STOPPED and self.parking
+            if set_aside and self._saved_step == self._step:
+                self._write(status=self._status, release=True)
+            else:
+                self._write(status=STATUS[event.state])
 
     def _note(self, step: int | None, kind: str, **detail: object) -> None:
         at = self._step if step is None else step
         self._events.append((now(), at, kind, json.dumps(detail)))
 
-    def _write(self, status: str | None = None, checkpoint: str | None = None) -> None:
-        """One transaction: the epoch just done (if any), the curve, the events, the status."""
+    def _write(
+        self, status: str | None = None, checkpoint: str | None = None, release: bool = False
+    ) -> None:
+        """One transaction: the epoch just done (if any), the curve, the events, the status.
+        ``release``: no process holds the run any more (a parked run)."""
         epoch, self._epoch = self._epoch, None
         events, self._events = self._events, []
         try:
@@ -198,6 +216,7 @@ class Recorder:
                         f" VALUES (?, ?{', ?' * len(EPOCH_FIELDS)})",
                         (run, epoch.epoch, *(getattr(epoch, f) for f in EPOCH_FIELDS)),
                     )
+                if epoch is not None or checkpoint is not None:
                     cut, points = self.curve.take_changes()  # not the whole curve each epoch
                     db.execute("DELETE FROM losses WHERE run = ? AND step > ?", (run, cut))
                     db.executemany(
@@ -209,10 +228,13 @@ class Recorder:
                     [(run, *e) for e in events],
                 )
                 if status is not None:
+                    self._status = status
                     ended = None if status in ("running", "paused") else now()
                     db.execute(
                         "UPDATE runs SET status = ?, ended = ? WHERE id = ?", (status, ended, run)
                     )
+                if release:
+                    db.execute("UPDATE runs SET pid = NULL, host = NULL WHERE id = ?", (run,))
                 if checkpoint is not None:
                     db.execute("UPDATE runs SET checkpoint = ? WHERE id = ?", (checkpoint, run))
         except StoreError as exc:

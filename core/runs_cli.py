@@ -19,6 +19,7 @@ from .store import (
     RunSummary,
     StoreError,
     default_path,
+    event_text,
     parse_id,
     short_id,
 )
@@ -48,9 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("ids", nargs="+", metavar="ID")
     compare.add_argument("--json", action="store_true")
     export = sub.add_parser(
-        "export", help="a metrics CSV per run and runs.csv", parents=[store_flag]
+        "export",
+        help="a metrics CSV per run and runs.csv, or TensorBoard event files",
+        parents=[store_flag],
     )
     export.add_argument("ids_and_dir", nargs="+", metavar="ID... DIR")
+    export.add_argument(
+        "--format",
+        choices=("csv", "tensorboard"),
+        default="csv",
+        help="tensorboard: a folder of event files per run (needs the tensorboard package)",
+    )
     rm = sub.add_parser("rm", help="delete runs from the store", parents=[store_flag])
     rm.add_argument("ids", nargs="+", metavar="ID")
     rename = sub.add_parser("rename", help="give a run a name", parents=[store_flag])
@@ -86,7 +95,12 @@ def _ids(args: argparse.Namespace) -> list[int]:
     if args.command == "export":
         if len(args.ids_and_dir) < 2:
             raise StoreError("runs export: name one run or more, then the folder")
-        return [parse_id(text) for text in args.ids_and_dir[:-1]]
+        ids = [parse_id(text) for text in args.ids_and_dir[:-1]]
+        if args.format == "tensorboard":
+            from .tensorboard_export import check_available
+
+            check_available()  # before the store is read or anything written
+        return ids
     return []
 
 
@@ -116,8 +130,15 @@ def _command(args: argparse.Namespace, store: RunStore, ids: list[int]) -> int:
             print(comparison(records))
     elif command == "export":
         folder = Path(args.ids_and_dir[-1]).expanduser()
-        written = export_csv(store.records(ids, losses=False), folder)
-        print(f"exported {', '.join(p.name for p in written)} to {folder}")
+        if args.format == "tensorboard":
+            from .tensorboard_export import export_tensorboard
+
+            written = export_tensorboard(store.records(ids), folder)
+            print(f"exported {', '.join(p.name for p in written)} to {folder}"
+                  f" (open them with: tensorboard --logdir {folder})")  # fmt: skip
+        else:
+            written = export_csv(store.records(ids, losses=False), folder)
+            print(f"exported {', '.join(p.name for p in written)} to {folder}")
     elif command == "rm":
         store.delete(ids)
         print(f"deleted {', '.join(map(short_id, ids))}")
@@ -132,7 +153,16 @@ def differing(summaries: Sequence[RunSummary]) -> list[str]:
     """The hyperparameters whose values differ between these runs, in the config's order."""
     if len(summaries) < 2:
         return []
-    return [name for name in FIELDS if len({json.dumps(s.config.get(name)) for s in summaries}) > 1]
+    first = summaries[0].config
+
+    def same(a: object, b: object) -> bool:  # 1 and 1.0 differ, as typed
+        return type(a) is type(b) and a == b
+
+    return [
+        name
+        for name in FIELDS
+        if not all(same(s.config.get(name), first.get(name)) for s in summaries)
+    ]
 
 
 def _cell(value: object) -> str:
@@ -190,18 +220,6 @@ def describe(record: RunRecord) -> str:
         lines += ["", "events:"]
         lines += [f"  batch {e['step']}: {event_text(e)}" for e in record.events]
     return "\n".join(lines)
-
-
-def event_text(event: dict) -> str:
-    kind = event["kind"]
-    if kind == "set":
-        return f"{event['field'].replace('_', ' ')} {_cell(event['old'])} -> {_cell(event['new'])}"
-    if kind == "saved":
-        return f"saved {event['path']}"
-    if kind == "refused":
-        loss = "not a number" if event["loss"] is None else f"{event['loss']:.4g}"
-        return f"batch refused (loss {loss})"
-    return f"{kind}: {event.get('reason', '')}".rstrip(": ")
 
 
 def _round(value: float | None) -> float | None:

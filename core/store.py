@@ -194,6 +194,20 @@ class RunRecord:
         }
 
 
+def event_text(event: dict[str, Any]) -> str:
+    """A stored event in words: ``lr 0.1 -> 0.05``, ``saved run.safetensors``..."""
+    kind = event["kind"]
+    if kind == "set":
+        old, new = ("-" if v is None else _show(v) for v in (event["old"], event["new"]))
+        return f"{event['field'].replace('_', ' ')} {old} -> {new}"
+    if kind == "saved":
+        return f"saved {event['path']}"
+    if kind == "refused":
+        loss = "not a number" if event["loss"] is None else f"{event['loss']:.4g}"
+        return f"batch refused (loss {loss})"
+    return f"{kind}: {event.get('reason', '')}".rstrip(": ")
+
+
 SUMMARY_SQL = """
 SELECT r.id, r.uid, r.name, r.status, r.created, r.ended, r.config, r.parent, r.fork_step,
        r.checkpoint, r.sweep,
@@ -215,6 +229,7 @@ class RunStore:
         # renames on the UI thread: one connection, so one transaction at a time.
         self._lock = threading.RLock()
         self._db = self._open()
+        self._commits = 0  # this connection's: PRAGMA data_version counts only the others'
 
     # ------------------------------------------------------------------ opening
     def _open(self) -> sqlite3.Connection:
@@ -336,6 +351,7 @@ class RunStore:
             try:
                 yield db
                 db.execute("COMMIT")
+                self._commits += 1
             except sqlite3.Error as exc:
                 db.execute("ROLLBACK")
                 raise StoreError(self._explain(exc)) from None
@@ -417,7 +433,8 @@ class RunStore:
         return db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
 
     def mark_interrupted(self) -> int:
-        """Runs left running or paused by a process of this machine that is gone."""
+        """Runs left running or paused by a process of this machine that is gone. A run no
+        process holds (host NULL: a fork's parent, paused at its checkpoint) is left be."""
         host = socket.gethostname()
         stale = [
             run_id
@@ -437,8 +454,9 @@ class RunStore:
         return len(stale)
 
     # ------------------------------------------------------------------ reading
-    def runs(self, ids: Sequence[int] | None = None) -> list[RunSummary]:
-        """The runs in creation order (``ids``: just those, in that order)."""
+    def runs(self, ids: Sequence[int] | None = None, *, strict: bool = True) -> list[RunSummary]:
+        """The runs in creation order (``ids``: just those, in that order; without
+        ``strict``, those of them that still exist)."""
         if ids is None:
             rows = self._query(SUMMARY_SQL + " GROUP BY r.id ORDER BY r.id")
             return [_summary(row) for row in rows]
@@ -446,9 +464,21 @@ class RunStore:
         rows = self._query(SUMMARY_SQL + f" WHERE r.id IN ({marks}) GROUP BY r.id", ids)
         found = {row[0]: _summary(row) for row in rows}
         missing = [i for i in ids if i not in found]
-        if missing:
+        if missing and strict:
             raise StoreError(f"no run {', '.join(map(short_id, missing))} in {self.path}")
-        return [found[i] for i in ids]
+        return [found[i] for i in ids if i in found]
+
+    def stamp(self) -> tuple[int, int]:
+        """Changes when anything is committed to the store, by this connection or another
+        process's: a few microseconds to ask, so a screen can poll it."""
+        with self._lock:
+            return self._query("PRAGMA data_version")[0][0], self._commits
+
+    def heads(self) -> dict[int, tuple]:
+        """Each run's id -> (name, status, ended, checkpoint), in creation order: what can
+        change in a run that is not running (the rest is its epochs)."""
+        rows = self._query("SELECT id, name, status, ended, checkpoint FROM runs ORDER BY id")
+        return {row[0]: tuple(row[1:]) for row in rows}
 
     def run(self, run_id: int) -> RunRecord:
         return self.records([run_id])[0]

@@ -159,7 +159,7 @@ def test_two_runs_in_a_real_terminal_are_both_in_the_runs_screen(tiny_dir, tmp_p
         wait_for_screen(socket, "Running")
         tmux("send-keys", "-t", "app", "R", socket=socket)
 
-        # The table sizes its columns on the frame after its rows arrive: wait for that frame.
+        # Both rows listed, the second named whole (the columns are sized from the rows).
         def both_listed(screen: str) -> bool:
             return " r1 " in screen and any(
                 " r2 " in line and "lr 0.2" in line for line in screen.splitlines()

@@ -226,3 +226,33 @@ async def test_a_store_that_cannot_be_used_is_one_notification_and_training_goes
 def test_the_default_store_is_in_the_tests_data_dir(tmp_path, monkeypatch):
     monkeypatch.delenv(store_module.ENV, raising=False)
     assert store_module.default_path().is_relative_to(tmp_path / "share")
+
+
+async def test_rows_show_whole_in_the_frame_they_arrive_in(tmp_path, make_app):
+    """The table is drawn with its columns sized for the rows it was just given, not cut to
+    the labels until the next frame measures them ("lr 0" for "lr 0.2")."""
+    store = make_store(tmp_path / "runs.sqlite")
+    app = make_app(store=store, train=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_runs(app, pilot)
+        store.rename(2, "lr 0.5, a name longer than any before it")
+        screen._loaded(store.runs())  # as the reading worker hands them over; no frame between
+        drawn = ["".join(segment.text for segment in screen.table.render_line(y)) for y in (1, 2)]
+        assert "lr 0.5, a name longer than any before it" in drawn[1]
+        assert " r1 " in drawn[0] and "0.8100" in drawn[0]
+
+
+async def test_each_comparison_plot_keeps_its_title_and_key_at_80x24(tmp_path, make_app):
+    from mlp_tui.tui.widgets.runs_plot import RunsPlot
+
+    app = make_app(store=make_store(tmp_path / "runs.sqlite"), train=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(app, pilot)
+        await pilot.press("space", "space", "space", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await pilot.pause()
+        plots = list(app.screen.query(RunsPlot))
+        assert [p.size.width for p in plots] == [26, 27, 27]  # too narrow for names
+        for plot, title in zip(plots, ("train loss", "train acc", "test acc")):
+            key = plot.render().plain.splitlines()[0].split()
+            assert " ".join(key) == f"{title} ━r1 ━r2 ━r3"

@@ -16,17 +16,13 @@ from textual.widgets import DataTable, Static
 
 from ..widgets.footer import KeyFooter
 from ..widgets.runs_plot import RunCurve, RunsPlot, colour_of
+from ..widgets.runs_table import setting_label
 
 METRICS = (  # (epoch field, plot title, a fraction?)
     ("train_loss", "train loss", False),
     ("train_acc", "train acc", True),
     ("test_acc", "test acc", True),
 )
-
-
-def setting_label(field: str) -> str:
-    """A hyperparameter's label: the ``epochs`` planned are not the epochs done."""
-    return "epochs planned" if field == "epochs" else field.replace("_", " ")
 
 
 class CompareScreen(Screen):

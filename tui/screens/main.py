@@ -372,9 +372,9 @@ class MainScreen(Screen):
         self.epoch_plot.show_ghosts(self.ghosts)
 
     def action_fork(self) -> None:
-        """A/B from here: the run so far is saved (R, then c, continues it) and a child run
-        starts from exactly its weights, optimizer state and place in the data, paused, for
-        the settings to change before it goes on."""
+        """A/B from here: the run so far is saved and set aside, paused (R, then c, continues
+        it), and a child run starts from exactly its weights, optimizer state and place in
+        the data, paused, for the settings to change before it goes on."""
         self.after_pause(self._fork)
 
     def _fork(self) -> None:
@@ -382,12 +382,13 @@ class MainScreen(Screen):
         path = files.default_checkpoint_path(
             self.save_dir, parent_run.config.hidden, parent_run.epochs_done, parent_run.step
         )
-        parent.save(path)  # before the stop that replace_run sends: the loop obeys in order
+        parent.save(path)  # before the stop: the loop obeys in order
         child = parent.fork()
+        self.recording.park(parent)  # its stop leaves it paused in the store, at that save
         parent.stop()
         self.show_run(RunView(child, clock=self.clock), paused=True)
         self.notify(f"forked at batch {child.fork_step}: change a setting, then space; "
-                    f"the parent is saved in {path}")  # fmt: skip
+                    f"the parent is paused, saved in {path} (R, then c, continues it)")  # fmt: skip
 
     def action_clear_ghosts(self) -> None:
         self.ghosts = []

@@ -1,24 +1,24 @@
 """The runs screen (``R``): every run in the store, to sort, filter, compare, rename, delete or
 continue.
 
-The store is read in a thread worker when the screen opens (and after a rename or delete), so
-a store locked by another program never freezes the app. The rows are then sorted and filtered
-here, in memory; the columns are the summary's plus each hyperparameter that differs between
-the runs listed.
+The store is read in a thread worker, so a store locked by another program never freezes the
+app: when the screen opens, then every second while it is open (``RunsWatch`` asks whether
+anything was committed, and reads again only the runs that may have changed), so that a run
+training behind it, the app's or a headless one, updates its row. The table
+(``widgets/runs_table.py``) sorts and filters in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from mlp_tui.core.checkpoint import CheckpointError
 from mlp_tui.core.config import ConfigError
 from mlp_tui.core.data import FashionMNIST
-from mlp_tui.core.runs_cli import COLUMNS, differing, summary_row
+from mlp_tui.core.runs_watch import RunsWatch
 from mlp_tui.core.store import RunStore, RunSummary, StoreError, short_id
 from mlp_tui.core.trainer import Trainer
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,29 +27,12 @@ from textual.widgets import DataTable, Input, Static
 
 from .. import files
 from ..widgets.footer import KeyFooter
-from .compare import CompareScreen, setting_label
+from ..widgets.runs_table import RunsTable, column_label
+from .compare import CompareScreen
 from .confirm import ConfirmDialog
 from .prompt import ValuePrompt
 
-MARK = "●"
-SETTING = "set:"  # a hyperparameter's column key: "epochs" is also a summary column
-SUMMARY_KEYS: dict[str, Callable[[RunSummary], object]] = {  # COLUMNS' sort values
-    "id": lambda s: s.id,
-    "name": lambda s: s.name.lower(),
-    "status": lambda s: s.status,
-    "epochs": lambda s: s.epochs,
-    "best acc": lambda s: s.best_test_acc,
-    "final acc": lambda s: s.final_test_acc,
-    "final loss": lambda s: s.final_train_loss,
-    "time": lambda s: s.seconds,
-}
-
-
-def sort_value(value: object) -> tuple[int, float | str]:
-    """Numbers by value, then text, then the missing, so that any column sorts."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, float(value))
-    return (2, "") if value is None else (1, str(value).lower())
+REFRESH_S = 1.0  # how often the store is asked whether anything changed
 
 
 class RunsScreen(Screen):
@@ -85,113 +68,94 @@ class RunsScreen(Screen):
         self.store, self.data, self.device = store, data, device
         self.unsaved, self.opened = unsaved, opened
         self.summaries: list[RunSummary] | None = None  # None until the store is read
-        self.shown: list[RunSummary] = []  # sorted and filtered: the table's rows
         self.selected: set[int] = set()
-        self.sort_column, self.reverse = "id", False
-        self.columns: list[str] = []  # the table's column keys, the marker's first
+        self.follow = RunsWatch(store)
+        self._reading = self._again = False
+        self._problem = ""  # why the store could not be read, once said
 
     def compose(self) -> ComposeResult:
         yield Static("runs: reading the store…", id="runs-title")
         yield Input(placeholder="filter: id, name, status or a value ( / )", id="runs-filter")
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
+        yield RunsTable(id="runs-table")
         yield KeyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).cursor_blink = getattr(self.app, "cursor_blink", True)
         self.table.focus()
         self.load()
+        self.set_interval(REFRESH_S, self.load)  # a run trains behind: its row follows it
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one(DataTable)
+    def table(self) -> RunsTable:
+        return self.query_one(RunsTable)
+
+    @property
+    def shown(self) -> list[RunSummary]:
+        return self.table.shown
 
     # ------------------------------------------------------------------ reading
-    @work(thread=True, exclusive=True, group="runs")
     def load(self) -> None:
-        try:
-            summaries = self.store.runs()
-        except StoreError as exc:
-            self.app.call_from_thread(self._failed, str(exc))
+        """Read what changed in the store, in a thread; one read at a time."""
+        if self._reading:
+            self._again = True  # a change made now may be newer than that read saw
             return
-        self.app.call_from_thread(self._loaded, summaries)
+        self._reading, self._again = True, False
+        self._read()
 
-    def _failed(self, text: str) -> None:
-        self.query_one("#runs-title", Static).update(f"runs: {text}")
-        self.notify(text, severity="error")
+    @work(thread=True, group="runs", exit_on_error=False)
+    def _read(self) -> None:
+        try:
+            summaries, problem = self.follow.poll(), ""
+        except StoreError as exc:
+            summaries, problem = None, str(exc)
+        self.app.call_from_thread(self._loaded, summaries, problem)
 
-    def _loaded(self, summaries: list[RunSummary]) -> None:
-        self.summaries = summaries
-        known = {s.id for s in summaries}
-        self.selected &= known
+    def _loaded(self, summaries: list[RunSummary] | None, problem: str = "") -> None:
+        """``summaries``: every run when something changed, else None."""
+        self._reading = False
+        if not self.is_attached:
+            return
+        if self._again:
+            self.load()
+        if problem:
+            if problem != self._problem:  # said once, not at every poll
+                self.query_one("#runs-title", Static).update(f"runs: {problem}")
+                self.notify(problem, severity="error")
+            self._problem = problem
+            return
+        if summaries is None and not self._problem:
+            return  # nothing changed: nothing redrawn
+        self._problem = ""
+        if summaries is not None:
+            self.summaries = summaries
+            self.selected &= {s.id for s in summaries}
         self.show()
 
     # ------------------------------------------------------------------ the table
     def show(self) -> None:
-        """Rebuild the table from the runs: filtered, sorted, the cursor kept on its run."""
+        """Bring the table up to date with the runs and the filter, the cursor on its run."""
         if self.summaries is None:
             return
-        everything = self.summaries
-        all_fields = differing(everything)
         words = self.query_one(Input).value.lower().split()
-
-        def matches(s: RunSummary) -> bool:
-            text = " ".join(summary_row(s, all_fields)).lower()
-            return all(word in text for word in words)
-
-        shown = [s for s in everything if matches(s)]
-        fields = differing(shown)
-        self.columns = ["mark", *COLUMNS, *(SETTING + f for f in fields)]
-        if self.sort_column not in self.columns:
-            self.sort_column, self.reverse = "id", False
-        key = SUMMARY_KEYS.get(self.sort_column)
-        column = self.sort_column.removeprefix(SETTING)
-
-        def value(s: RunSummary) -> tuple[int, float | str]:
-            return sort_value(key(s) if key else s.config.get(column))
-
-        ordered = sorted(shown, key=value)
-        if self.reverse:  # the missing stay last
-            ordered = [s for s in ordered if value(s)[0] != 2][::-1] + [
-                s for s in ordered if value(s)[0] == 2
-            ]
-        self.shown = ordered
-        self._fill(fields)
+        self.table.show(self.summaries, words, self.selected)
         self._title()
 
-    def _fill(self, fields: Sequence[str]) -> None:
-        table = self.table
-        at = self.cursor_run()
-        table.clear(columns=True)
-        arrow = " ▼" if self.reverse else " ▲"
-        for name in self.columns:
-            if name == "mark":
-                table.add_column("", key=name, width=1)
-                continue
-            label = setting_label(name.removeprefix(SETTING)) if name.startswith(SETTING) else name
-            table.add_column(label + (arrow if name == self.sort_column else ""), key=name)
-        for s in self.shown:
-            mark = Text(MARK, style="bold yellow") if s.id in self.selected else ""
-            table.add_row(mark, *summary_row(s, fields), key=str(s.id))
-        if at is not None and at in {s.id for s in self.shown}:
-            table.move_cursor(row=table.get_row_index(str(at)), animate=False)
-
     def _title(self) -> None:
+        if self._problem:
+            return
         total = len(self.summaries or [])
         parts = [f"runs in {self.store.path}", f"{len(self.shown)} of {total} shown"]
         if self.selected:
             parts.append(f"{len(self.selected)} selected")
-        direction = "descending" if self.reverse else "ascending"
-        by = self.sort_column
-        by = setting_label(by.removeprefix(SETTING)) if by.startswith(SETTING) else by
-        parts.append(f"sorted by {by}, {direction}")
-        self.query_one("#runs-title", Static).update(" · ".join(parts))
+        table = self.table
+        direction = "descending" if table.reverse else "ascending"
+        parts.append(f"sorted by {column_label(table.sort_column)}, {direction}")
+        title = self.query_one("#runs-title", Static)
+        if str(title.content) != (text := " · ".join(parts)):
+            title.update(text)
 
     def cursor_run(self) -> int | None:
-        table = self.table
-        if not self.shown or table.row_count == 0:
-            return None
-        row = min(table.cursor_row, len(self.shown) - 1)
-        return self.shown[row].id
+        return self.table.cursor_run()
 
     def picked(self) -> list[int]:
         """The selected runs in the table's order, else the cursor's."""
@@ -219,38 +183,39 @@ class RunsScreen(Screen):
         self.table.focus()
 
     def action_sort(self) -> None:
-        if not self.columns:
+        table = self.table
+        sortable = table.keys[1:]
+        if not sortable:
             return
-        sortable = self.columns[1:]
-        at = sortable.index(self.sort_column) if self.sort_column in sortable else -1
-        self.sort_column, self.reverse = sortable[(at + 1) % len(sortable)], False
+        at = sortable.index(table.sort_column) if table.sort_column in sortable else -1
+        table.sort_column, table.reverse = sortable[(at + 1) % len(sortable)], False
         self.show()
 
     def action_reverse(self) -> None:
-        self.reverse = not self.reverse
+        self.table.reverse = not self.table.reverse
         self.show()
 
     @on(DataTable.HeaderSelected)
     def header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        column = str(event.column_key.value)
+        column, table = str(event.column_key.value), self.table
         if column == "mark":
             return
-        if column == self.sort_column:
-            self.reverse = not self.reverse
+        if column == table.sort_column:
+            table.reverse = not table.reverse
         else:
-            self.sort_column, self.reverse = column, False
+            table.sort_column, table.reverse = column, False
         self.show()
 
     def action_select(self) -> None:
-        at = self.cursor_run()
+        table = self.table
+        at = table.cursor_run()
         if at is None:
             return
         self.selected ^= {at}
-        mark = Text(MARK, style="bold yellow") if at in self.selected else ""
-        self.table.update_cell(str(at), "mark", mark)
+        table.set_mark(at, at in self.selected)
         self._title()
-        if self.table.cursor_row < self.table.row_count - 1:
-            self.table.move_cursor(row=self.table.cursor_row + 1, animate=False)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1, animate=False)
 
     @on(DataTable.RowSelected)
     def action_compare(self) -> None:

@@ -6,6 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
+import plotext
+from rich.text import Text
+from textual.app import RenderResult
+
 from .training_plot import TrainingPlot, key_line, whole_ticks
 
 # (plotext's name, Rich's name) of each run's colour, in the order runs are given; they repeat
@@ -66,5 +70,35 @@ class RunsPlot(TrainingPlot):
             plt.ylim(0, 1)
         elif self.unit:  # the runs' differences, not the whole 0-1 range
             plt.ylim(max(0.0, min(values) - 0.02), min(1.0, max(values) + 0.02))
-        else:
-            plt.ylim(0, max(values) * 1.05)
+        else:  # the same for a loss: from 0, close runs share a row of a small plot
+            pad = max((max(values) - min(values)) * 0.1, abs(max(values)) * 0.01, 1e-6)
+            plt.ylim(max(0.0, min(values) - pad), max(values) + pad)
+
+    def render(self) -> RenderResult:
+        """As drawn, but where the key pushed the title off its row (a plot a third of 80
+        columns wide): the title, then each run's id after a dash of its colour."""
+        figure = super().render()
+        if not isinstance(figure, Text) or not figure.plain.strip():
+            return figure
+        rows = figure.split("\n", allow_blank=True)
+        if rows[0].plain.strip().startswith(self.title):
+            return figure
+        backdrop = rows[0].get_style_at_offset(self.app.console, 0)
+        rows[0] = compact_key(self.title, self.curves, self.size.width)
+        if backdrop.bgcolor is not None:
+            rows[0].stylize_before(f"on {backdrop.bgcolor.name}")
+        return Text("\n").join(rows)
+
+
+def compact_key(title: str, curves: Sequence[RunCurve], width: int) -> Text:
+    """``title ━r1 ━r2 ━r3`` centred in ``width``: the title always, then as many runs as
+    fit (the comparison's table above names the rest, each column in its run's colour)."""
+    line = Text(title)
+    for curve in curves:
+        entry = Text.from_ansi(plotext.colorize("━", curve.colour)) + curve.short
+        if line.cell_len + 1 + entry.cell_len > width:
+            break
+        line += Text(" ") + entry
+    line.truncate(width, overflow="ellipsis")
+    line.align("center", width)
+    return line
