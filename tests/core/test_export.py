@@ -192,8 +192,8 @@ def test_torchvision_draws_the_same_pictures_when_it_imports(trained, tmp_path, 
 
     wrong = min(len(trainer.predict().misclassified()), export.MISCLASSIFIED_LIMIT)
     assert calls[0] == ("make_grid", wrong, export.GRID_COLUMNS, export.PADDING, 1.0)
-    assert [c[0] for c in calls[1:]] == ["save_image", "save_image"]
-    for name in ("misclassified.png", "confusion.png"):
+    assert [c[0] for c in calls[1:]] == ["save_image"] * 3  # misclassified, confusion, curves
+    for name in ("misclassified.png", "confusion.png", "curves.png"):
         width, height, _, _ = decode_png((tmp_path / "tv" / name).read_bytes())
         with (
             image_module.open(tmp_path / "tv" / name) as tv,
@@ -259,7 +259,8 @@ def test_a_failure_midway_keeps_earlier_files_intact(trained, tmp_path, monkeypa
         return real(path, payload)
 
     monkeypatch.setattr(export, "write_atomic", disk_full_at_pictures)
-    with pytest.raises(export.ExportError, match=r"No space left.*3 of 5 files written"):
+    written = rf"No space left.*3 of {len(export.FILES)} files written"
+    with pytest.raises(export.ExportError, match=written):
         export.export_trainer(trainer, out)
     assert (out / "misclassified.png").read_bytes() == b"yesterday's picture"
     assert sorted(p.name for p in out.iterdir()) == [
