@@ -50,7 +50,7 @@ def epochs_printed(stdout: str) -> list[int]:
     ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
 )
 @pytest.mark.slow  # a real process, killed
-def test_a_signal_stops_the_run_within_2_s_and_saves_where_it_was(signum, code, tiny_dir, tmp_path):
+def test_a_signal_stops_the_run_promptly_and_saves_where_it_was(signum, code, tiny_dir, tmp_path):
     path = tmp_path / "run.safetensors"
     child = subprocess.Popen(
         [*mlp_tui_command(), "--headless", "--data-dir", str(tiny_dir), "--device", "cpu",
@@ -73,7 +73,9 @@ def test_a_signal_stops_the_run_within_2_s_and_saves_where_it_was(signum, code, 
     finally:
         child.kill()
     assert child.returncode == code, err
-    assert took < 2.0
+    # Well under 2 s on an idle machine; the bound leaves room for a loaded one (the exit
+    # includes Python's and torch's teardown), and still fails a run that trains on.
+    assert took < 5.0, took
     assert "interrupted" in err and f"saved {path}" in err and TRACEBACK not in err
     printed = epochs_printed(first + out)
     _, meta = checkpoint.read(path)
