@@ -18,6 +18,7 @@ from torch import nn
 
 from . import activations
 from .activations import seed_relu as relu
+from .config import TrainConfig
 from .data import NUM_CLASSES, NUM_INPUTS, to_unit
 from .events import Predictions
 
@@ -110,6 +111,22 @@ class ScratchMLP:
             torch.Generator(device=self.flat.device).manual_seed(dropout_seed)
             if any(rates)
             else None
+        )
+
+    @classmethod
+    def from_config(
+        cls, config: TrainConfig, device: torch.device | str = "cpu", w2_by_class: bool = False
+    ) -> ScratchMLP:
+        return cls(
+            config.layers,
+            config.init_scale,
+            torch.Generator().manual_seed(config.seed),
+            device,
+            w2_by_class,
+            activation=config.activation,
+            init=config.init,
+            dropout=config.dropout_per_layer,
+            dropout_seed=config.seed,
         )
 
     def __getattr__(self, name: str) -> nn.Parameter:

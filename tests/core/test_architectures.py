@@ -8,10 +8,12 @@ import math
 
 import pytest
 import torch
+from mlp_tui.core.config import ACTIVATIONS, INITS, TrainConfig
+from mlp_tui.core.events import RunState
 from mlp_tui.core.model import AutogradStep, FusedStep, ScratchMLP, evaluate
+from mlp_tui.core.trainer import Trainer
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "gelu")
-INITS = ("normal", "zeros", "xavier", "kaiming")
+from tests.core._helpers import EventLog, finish, metrics, params, same_params, start
 
 DEPTHS = {1: (24,), 2: (24, 16), 3: (24, 16, 12)}
 SGD = {"plain SGD": {}, "momentum and weight decay": {"momentum": 0.9, "weight_decay": 1e-3}}
@@ -107,3 +109,97 @@ def test_parameters_are_named_layer_by_layer():
                                                     (10,)]  # fmt: skip
     assert net.W3.t().is_contiguous() and net.W2.is_contiguous()  # only the output by class
     assert net.layers == (32, 16) and net.hidden == 32
+
+
+# ------------------------------------------------------------------------------ whole runs
+DEEP = TrainConfig(epochs=2, batch_size=32, layers=(32, 16), activation="gelu", dropout=(0.2,),
+                   init="kaiming", lr=0.2, device="cpu")  # fmt: skip
+
+
+def straight(data, config=DEEP) -> Trainer:
+    trainer = Trainer(config, data)
+    assert trainer.run() is RunState.FINISHED
+    return trainer
+
+
+def test_a_deep_run_with_dropout_is_a_function_of_its_config(tiny_data):
+    first, second = straight(tiny_data), straight(tiny_data)
+    assert metrics(first.history) == metrics(second.history)
+    assert same_params(params(first), params(second))
+    other = straight(tiny_data, DEEP.replace(seed=1))
+    assert other.batch_losses != first.batch_losses
+    without = straight(tiny_data, DEEP.replace(dropout=0.0))
+    assert without.batch_losses != first.batch_losses  # the masks are live
+    assert without.history[-1].train_loss < first.history[-1].train_loss
+
+
+def test_fused_and_autograd_runs_agree_for_a_deep_net(tiny_data):
+    for sgd in SGD.values():
+        config = DEEP.replace(activation="tanh", **sgd)
+        fused, autograd = (
+            straight(tiny_data, config),
+            straight(tiny_data, config.replace(engine="autograd")),
+        )
+        for ours, ref in zip(fused.history, autograd.history):
+            assert abs(ours.train_loss - ref.train_loss) < 1e-5
+            assert abs(ours.test_acc - ref.test_acc) <= 1 / 200
+
+
+def test_a_deep_mid_epoch_save_resumes_exactly(tiny_data, tmp_path):
+    log = EventLog()
+    trainer = Trainer(DEEP.replace(momentum=0.9), tiny_data, log)
+    thread = start(trainer, paused=True)
+    log.wait_state(RunState.PAUSED)
+    mark = log.mark()
+    trainer.step(26)  # epoch 2, batch 7
+    log.wait_state(RunState.PAUSED, since=mark)
+    path = tmp_path / "deep.safetensors"
+    assert trainer.save(path).result(timeout=30) == path
+    child = trainer.fork()
+    trainer.stop()
+    finish(thread)
+    resumed = Trainer.from_checkpoint(path, tiny_data)
+    assert resumed.config == DEEP.replace(momentum=0.9)
+    reference = straight(tiny_data, DEEP.replace(momentum=0.9))
+    for again in (resumed, child):
+        assert again.run() is RunState.FINISHED
+        assert metrics(again.history) == metrics(reference.history)
+        assert same_params(params(again), params(reference))
+
+
+def test_the_sync_free_path_trains_a_deep_net_as_the_eager_path(tiny_data):
+    eager = straight(tiny_data)
+    device = Trainer(DEEP, tiny_data, sync_free=True)
+    assert device.run() is RunState.FINISHED
+    assert device.batch_losses == eager.batch_losses
+    assert same_params(params(device), params(eager))
+
+
+def test_undoing_an_exploding_update_replays_the_same_masks(tiny_data):
+    """The undo replays batches from an anchor: with dropout each must draw its own masks
+    again, or the rolled-back parameters are not the run that never took the update."""
+    config = DEEP.replace(epochs=1, lr=0.1)
+    runs = {}
+    for name, schedule in (
+        ("diverged", [(0.1, 6), (1000.0, 1), (0.1, 1)]),
+        ("straight", [(0.1, 6)]),
+    ):
+        log = EventLog()
+        trainer = Trainer(config, tiny_data, log)
+        trainer.steps.undo_log.span = 4
+        thread = start(trainer, paused=True)
+        log.wait_state(RunState.PAUSED)
+        for lr, batches in schedule:
+            trainer.update(lr=lr)
+            mark = log.mark()
+            trainer.step(batches)
+            ended = log.wait_for(
+                lambda e: getattr(e, "state", None) in (RunState.PAUSED, RunState.DIVERGED),
+                since=mark,
+            )
+        runs[name] = (trainer, ended.state)
+        trainer.stop()
+        finish(thread)
+    (diverged, state), (reference, _) = runs["diverged"], runs["straight"]
+    assert state is RunState.DIVERGED and diverged.batch == reference.batch == 6
+    assert same_params(params(diverged), params(reference))
