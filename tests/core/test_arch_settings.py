@@ -160,3 +160,15 @@ def test_a_checkpoint_written_before_architectures_still_loads_and_resumes_exact
     assert straight.run() is RunState.FINISHED
     assert metrics(resumed.history) == metrics(straight.history)
     assert same_params(params(resumed), params(straight))
+
+
+def test_a_deep_run_exports_the_same_files(tiny_dir, tmp_path, capsys):
+    from mlp_tui.core.export import FILES
+
+    args = ["--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--epochs", "1",
+            "--layers", "16x8", "--activation", "leaky_relu", "--no-store"]  # fmt: skip
+    assert main([*args, "--export", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FILES)
+    rows = (tmp_path / "out" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[0].startswith("epoch,train_loss")
+    capsys.readouterr()
