@@ -158,16 +158,33 @@ def select(predictions: Predictions, selection: Selection) -> torch.Tensor:
     return indices[order]
 
 
-def weight_image(W1: torch.Tensor, unit: int) -> torch.Tensor:
-    """Hidden unit ``unit``'s 784 input weights as a 28x28 uint8 image.
+def weight_image(W: torch.Tensor, unit: int) -> torch.Tensor:
+    """Unit ``unit``'s input weights (column ``unit`` of ``W``) as a uint8 image: 28x28 for the
+    first layer's 784 pixels, else a near-square grid of the previous layer's units, row by
+    row (the cells past the last unit mid grey).
 
     Scaled symmetrically so that a zero weight is mid grey, the strongest excitatory weight white
     and the strongest inhibitory one black: the sign stays readable from unit to unit.
     """
-    w = W1[:, unit].detach().float().cpu()
+    w = W[:, unit].detach().float().cpu()
     peak = float(w.abs().max())
     scaled = 127.5 + 127.5 * (w / peak if peak > 0 else torch.zeros_like(w))
-    return scaled.round().clamp(0, 255).to(torch.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE)
+    pixels = scaled.round().clamp(0, 255).to(torch.uint8)
+    if len(w) == IMAGE_SIDE * IMAGE_SIDE:
+        return pixels.reshape(IMAGE_SIDE, IMAGE_SIDE)
+    columns = math.ceil(math.sqrt(len(w)))
+    rows = math.ceil(len(w) / columns)
+    grid = torch.full((rows * columns,), 128, dtype=torch.uint8)
+    grid[: len(w)] = pixels
+    return grid.reshape(rows, columns)
+
+
+def strongest_units(W: torch.Tensor, unit: int, count: int = 5) -> list[tuple[int, float]]:
+    """The ``count`` units of the next layer that unit ``unit`` (row ``unit`` of ``W``) drives
+    hardest, by the size of the weight, with the weight."""
+    row = W[unit].detach().float().cpu()
+    order = row.abs().argsort(descending=True, stable=True)[:count]
+    return [(int(u), float(row[u])) for u in order]
 
 
 def strongest_classes(W2: torch.Tensor, unit: int) -> list[tuple[int, float]]:

@@ -27,7 +27,7 @@ from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST
 from .events import EpochReport
 
 FORMAT = "mlp-tui-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: any stack of layers, activation and dropout; 1: the seed's one relu layer
 SUFFIX = ".safetensors"
 _MAX_HEADER = 16 * 1024 * 1024
 
@@ -37,14 +37,30 @@ class CheckpointError(RuntimeError):
 
 
 TENSORS = ("shuffle_rng", "perm")  # state entries stored as tensors as they are
-PARAMETERS = ("W1", "b1", "W2", "b2")
+
+
+def format_version(config: TrainConfig) -> int:
+    """The oldest format that holds ``config``'s network: a run of the seed's kind stays
+    readable by an mlp-tui that knows format 1 only; another is refused by it, clearly, instead
+    of being trained as a relu network of one layer. (The init drew the first weights only.)"""
+    one_relu_layer = len(config.layers) == 1 and config.activation == "relu"
+    return 1 if one_relu_layer and not any(config.dropout) else VERSION
+
+
+def shapes(config: TrainConfig) -> dict[str, tuple[int, ...]]:
+    """Each parameter's name and shape: ``W1`` (784, h1), ``b1`` (h1,), ..."""
+    sizes = (NUM_INPUTS, *config.layers, NUM_CLASSES)
+    found: dict[str, tuple[int, ...]] = {}
+    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+        found[f"W{i}"], found[f"b{i}"] = (fan_in, fan_out), (fan_out,)
+    return found
 
 
 def save(state: dict, path: str | os.PathLike) -> Path:
     """Write a trainer's ``state_dict()`` to ``path``, atomically."""
     from safetensors.torch import save as to_bytes
 
-    tensors = {name: state["params"][name] for name in PARAMETERS}
+    tensors = {name: state["params"][name] for name in shapes(state["config"])}
     tensors.update({f"momentum.{name}": buf for name, buf in state["momentum"].items()})
     tensors.update({key: state[key] for key in TENSORS if state[key] is not None})
     tensors["batch_losses"] = torch.tensor(state["batch_losses"], dtype=torch.float64)
@@ -57,7 +73,8 @@ def save(state: dict, path: str | os.PathLike) -> Path:
     meta["history"] = [report.as_dict() for report in state["history"]]
     meta["saved_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     meta["mlp_tui_version"] = __version__
-    header = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(meta, allow_nan=False)}
+    version = str(format_version(state["config"]))
+    header = {"format": FORMAT, "version": version, "meta": json.dumps(meta, allow_nan=False)}
     payload = to_bytes(tensors, metadata=header)
     return write_atomic(Path(path), payload)
 
@@ -87,14 +104,16 @@ def load(path: str | os.PathLike, data: FashionMNIST) -> dict:
     if batch and (batch >= math.ceil(count / size) or meta["seen"] != batch * size):
         raise CheckpointError(f"{path} is damaged (batch {batch} does not fit the data)")
     reference = meta.get("reference_loss")
+    config = config_from(path, meta)
+    names = shapes(config)
     return {
         **meta,
-        "params": {name: tensors[name] for name in PARAMETERS},
-        "momentum": {n: tensors[f"momentum.{n}"] for n in PARAMETERS if f"momentum.{n}" in tensors},
+        "params": {name: tensors[name] for name in names},
+        "momentum": {n: tensors[f"momentum.{n}"] for n in names if f"momentum.{n}" in tensors},
         "shuffle_rng": tensors["shuffle_rng"],
         "perm": perm,
         "batch_losses": tensors.get("batch_losses", torch.zeros(0)).tolist(),
-        "config": config_from(path, meta),
+        "config": config,
         "loss_sum": float(meta["loss_sum"]),
         "correct": float(meta["correct"]),
         "epoch_seconds": float(meta["epoch_seconds"]),
@@ -204,20 +223,27 @@ def config_from(path: Path, meta: dict) -> TrainConfig:
         stored = meta["config"]
         fields = {f.name for f in dataclasses.fields(TrainConfig)}
         values: dict[str, Any] = {
-            k: parse_field(k, str(v)) for k, v in stored.items() if k in fields
+            k: parse_field(k, _typed(v)) for k, v in stored.items() if k in fields
         }
-        return TrainConfig(**values)
+        if len(values.get("layers", ())) == 1:
+            del values["layers"]  # one layer: ``hidden`` says it (format 1 has only that)
+        return TrainConfig(**values).validated()
     except (KeyError, TypeError, AttributeError, ConfigError) as exc:
         raise CheckpointError(f"{path} holds a bad configuration ({exc})") from None
+
+
+def _typed(value: object) -> str:
+    """A stored value as it would be typed: a list (layers, dropout) as ``512,256``."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def _check(path: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path} is damaged (metadata is not an object)")
     config = config_from(path, meta)
-    h = config.hidden
-    shapes = {"W1": (NUM_INPUTS, h), "b1": (h,), "W2": (h, NUM_CLASSES), "b2": (NUM_CLASSES,)}
-    for name, shape in shapes.items():
+    for name, shape in shapes(config).items():
         t = tensors.get(name)
         if t is None or tuple(t.shape) != shape or t.dtype != torch.float32:
             got = "missing" if t is None else f"{tuple(t.shape)} {t.dtype}"

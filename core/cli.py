@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
-from .config import ConfigError, TrainConfig, parse_field
+from .config import ConfigError, TrainConfig, parse_field, show_value
 from .parsing import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -33,8 +33,12 @@ CONFIG_FLAGS = (
     ("--epochs", "epochs", "epochs to reach, also when resuming (default 10)"),
     ("--lr", "lr", "learning rate (default 0.1)"),
     ("--batch-size", "batch_size", "examples per batch (default 256)"),
-    ("--hidden", "hidden", "hidden units (default 256)"),
-    ("--init-scale", "init_scale", "std of the initial weights (default 0.01)"),
+    ("--hidden", "hidden", "hidden units, one layer (default 256)"),
+    ("--layers", "layers", "hidden layers' widths, e.g. 512,256 or 512x256 (default 256)"),
+    ("--activation", "activation", "relu (default), sigmoid, tanh, leaky_relu or gelu"),
+    ("--init", "init", "normal (randn * init scale, default), zeros, xavier or kaiming"),
+    ("--init-scale", "init_scale", "std of the initial weights with --init normal (0.01)"),
+    ("--dropout", "dropout", "dropout rate on every hidden layer, or one per layer (0)"),
     ("--momentum", "momentum", "SGD momentum (default 0)"),
     ("--weight-decay", "weight_decay", "SGD weight decay (default 0)"),
     ("--seed", "seed", "random seed for init and shuffling (default 0)"),
@@ -102,8 +106,26 @@ def config_overrides(args: argparse.Namespace) -> dict:
     return {f: getattr(args, f) for _, f, _ in CONFIG_FLAGS if getattr(args, f) is not None}
 
 
+def check_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Reject settings that are each fine but not together (``--hidden 64 --layers 512,256``,
+    two dropout rates for one layer) before any data is loaded. A resumed run is checked with
+    its checkpoint's settings, once they are read."""
+    if args.hidden is not None and args.layers is not None and (args.hidden,) != args.layers:
+        parser.error(
+            f"--hidden {args.hidden} and --layers {show_value(args.layers)} disagree: give one "
+            "(--hidden N is --layers N)"
+        )
+    if not args.resume:
+        try:
+            TrainConfig(**config_overrides(args)).validated()
+        except ConfigError as exc:
+            parser.error(f"--{exc}")
+
+
 def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Reject missing or unusable paths before any data is loaded."""
+    """Reject missing or unusable paths, and settings that do not go together, before any
+    data is loaded."""
+    check_config(parser, args)
     if args.resume and not Path(args.resume).expanduser().is_file():
         problem = "is a directory" if Path(args.resume).expanduser().is_dir() else "does not exist"
         parser.error(f"--resume: {args.resume} {problem}")

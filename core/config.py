@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 ENGINES = ("fused", "autograd")
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "gelu")
+INITS = ("normal", "zeros", "xavier", "kaiming")
+MAX_DEPTH = 8  # hidden layers
+MAX_WIDTH = 16_384  # units in one hidden layer
+SEED_HIDDEN = 256  # num_hiddens = 256
 
 
 class ConfigError(ValueError):
@@ -21,7 +26,7 @@ class TrainConfig:
     epochs: int = 10  # num_epochs = 10
     lr: float = 0.1  # torch.optim.SGD(params, lr=0.1)
     batch_size: int = 256  # batch_size = 256
-    hidden: int = 256  # num_hiddens = 256
+    hidden: int = SEED_HIDDEN  # num_hiddens = 256; the one-layer spelling of ``layers``
     init_scale: float = 0.01  # torch.randn(...) * 0.01
     momentum: float = 0.0  # plain SGD in the seed
     weight_decay: float = 0.0  # none in the seed
@@ -29,15 +34,92 @@ class TrainConfig:
     device: str = "auto"  # auto: cuda, then mps, then cpu
     divergence_factor: float = 10.0  # diverged when loss > factor x first batch loss
     engine: str = "fused"  # fused: hand-written backward; autograd: the seed verbatim
+    # The exercises' architecture: the seed is one hidden layer of 256, relu, randn * 0.01.
+    layers: tuple[int, ...] = (SEED_HIDDEN,)  # hidden layers' widths, input side first
+    activation: str = "relu"  # the seed's torch.max(X, 0)
+    init: str = "normal"  # normal: randn * init_scale; xavier and kaiming set their own std
+    dropout: tuple[float, ...] = (0.0,)  # one rate for every hidden layer, or one per layer
+
+    def __post_init__(self) -> None:
+        """``hidden`` and ``layers`` say the same thing for one layer: ``hidden == layers[0]``
+        always. Given both, the one that is not the seed's wins; two that disagree are an
+        error (``replace`` spares a caller that: ``hidden=N`` there means one layer of N)."""
+        layers = _tuple("layers", self.layers, int)
+        dropout = _tuple("dropout", self.dropout, float)
+        if layers and layers[0] != self.hidden:
+            if layers == (SEED_HIDDEN,):
+                layers = (self.hidden,)
+            elif self.hidden != SEED_HIDDEN:
+                raise ConfigError(
+                    f"hidden {self.hidden} and layers {show_value(layers)} disagree: give one "
+                    "(hidden N is one layer of N)"
+                )
+        if dropout and all(rate == dropout[0] for rate in dropout):
+            dropout = dropout[:1]  # 0.5,0.5 is 0.5: one config, one name
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "dropout", dropout)
+        if layers:
+            object.__setattr__(self, "hidden", layers[0])
 
     def validated(self) -> TrainConfig:
         """Return self, or raise ConfigError naming the first bad field."""
         for field in dataclasses.fields(self):
-            parse_field(field.name, str(getattr(self, field.name)))
+            parse_field(field.name, show_value(getattr(self, field.name), exact=True))
+        if len(self.dropout) not in (1, len(self.layers)):
+            raise ConfigError(
+                f"dropout: {len(self.dropout)} rates for {len(self.layers)} hidden layers; "
+                "give one rate, or one per layer"
+            )
         return self
 
     def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes``, validated. ``hidden=N`` is one hidden layer of N;
+        ``layers`` the whole stack."""
+        if "hidden" in changes and "layers" not in changes:
+            changes["layers"] = (changes["hidden"],)
+        elif "layers" in changes and "hidden" not in changes:
+            layers = _tuple("layers", changes["layers"], int)
+            changes["hidden"] = layers[0] if layers else self.hidden
         return dataclasses.replace(self, **changes).validated()
+
+    @property
+    def dropout_per_layer(self) -> tuple[float, ...]:
+        """One rate for each hidden layer."""
+        if len(self.dropout) == 1:
+            return self.dropout * len(self.layers)
+        return self.dropout
+
+    @property
+    def architecture(self) -> str:
+        """The network in a few words, e.g. ``784-512-256-10 tanh, dropout 0.5``."""
+        from .data import NUM_CLASSES, NUM_INPUTS
+
+        words = "-".join(str(n) for n in (NUM_INPUTS, *self.layers, NUM_CLASSES))
+        words += f" {self.activation}"
+        if any(self.dropout):
+            words += f", dropout {show_value(self.dropout)}"
+        return words
+
+
+def _tuple(name: str, value: object, kind: type) -> tuple:
+    """A field's value as a tuple: a list (from JSON) or one number is accepted too."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    ):
+        raise ConfigError(f"{name}: {value!r} is not a tuple of numbers")
+    return tuple(kind(v) if kind is float else v for v in value)
+
+
+def show_value(value: object, exact: bool = False) -> str:
+    """A value as a user would type it back: ``0.1``, ``512,256``. ``exact`` keeps every digit
+    of a float (for validation); otherwise floats are shown short (``%g``)."""
+    if isinstance(value, tuple):
+        return ",".join(show_value(v, exact) for v in value)
+    if isinstance(value, float) and not exact:
+        return f"{value:g}"
+    return str(value)
 
 
 def _number(name: str, text: str) -> float:
@@ -106,11 +188,47 @@ def _text(name: str, text: str) -> str:
     return value
 
 
-def _engine(name: str, text: str) -> str:
-    value = text.strip()
-    if value not in ENGINES:
-        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(ENGINES)}")
-    return value
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, text: str) -> str:
+        value = text.strip()
+        if value not in choices:
+            raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+_engine = _choice(ENGINES)
+
+
+def _items(name: str, text: str) -> list[str]:
+    """``512,256`` or the sweep spelling ``512x256``: the items, each stripped."""
+    stripped = text.strip()
+    if not stripped:
+        raise ConfigError(f"{name}: a value is required")
+    items = [item.strip() for item in stripped.replace("x", ",").split(",")]
+    if "" in items:
+        raise ConfigError(f"{name}: {stripped!r} has an empty item; write e.g. 512,256")
+    return items
+
+
+def _widths(name: str, text: str) -> tuple[int, ...]:
+    widths = tuple(_integer(name, item) for item in _items(name, text))
+    if len(widths) > MAX_DEPTH:
+        raise ConfigError(f"{name}: {len(widths)} hidden layers; at most {MAX_DEPTH}")
+    for width in widths:
+        _in_range(name, width, 1, MAX_WIDTH)
+    return widths
+
+
+def _rates(name: str, text: str) -> tuple[float, ...]:
+    rates = tuple(_number(name, item) for item in _items(name, text))
+    if len(rates) > MAX_DEPTH:
+        raise ConfigError(f"{name}: {len(rates)} rates; at most {MAX_DEPTH}, one per layer")
+    for rate in rates:
+        if not 0 <= rate < 1:
+            raise ConfigError(f"{name}: {rate:g} is outside [0, 1)")
+    return rates
 
 
 # The one table of what each field is. Bounds are generous but keep a run meaningful and in
@@ -119,7 +237,7 @@ FIELDS: dict[str, Field] = {
     "epochs": Field("epochs", Change.LIVE, _integer, 1, 100_000),
     "lr": Field("learning rate", Change.LIVE, _number, 0.0, 1e6, low_open=True),
     "batch_size": Field("batch size", Change.NEXT_EPOCH, _integer, 1, 65_536),
-    "hidden": Field("hidden units", Change.NEW_RUN, _integer, 1, 16_384, resumable=False),
+    "hidden": Field("hidden units", Change.NEW_RUN, _integer, 1, MAX_WIDTH, resumable=False),
     "init_scale": Field(
         "init scale", Change.NEW_RUN, _number, 0.0, 100.0, low_open=True, resumable=False
     ),
@@ -129,7 +247,12 @@ FIELDS: dict[str, Field] = {
     "device": Field("device", Change.NEW_RUN, _text),
     "divergence_factor": Field("divergence factor", Change.LIVE, _number, 1.0, 1e12, low_open=True),
     "engine": Field("engine", Change.NEW_RUN, _engine),
+    "layers": Field("hidden layers", Change.NEW_RUN, _widths, resumable=False),
+    "activation": Field("activation", Change.NEW_RUN, _choice(ACTIVATIONS), resumable=False),
+    "init": Field("init", Change.NEW_RUN, _choice(INITS), resumable=False),
+    "dropout": Field("dropout", Change.NEW_RUN, _rates, resumable=False),
 }
+ARCHITECTURE = ("layers", "activation", "init", "dropout")  # beyond the seed's hidden
 
 
 def fields_that_change(*changes: Change) -> tuple[str, ...]:
@@ -146,3 +269,37 @@ def parse_field(name: str, text: str) -> object:
     if field.low is not None and field.high is not None:
         _in_range(field.label, value, field.low, field.high, low_open=field.low_open)
     return value
+
+
+def as_stored(config: TrainConfig) -> dict[str, Any]:
+    """``config`` as the run store and checkpoints keep it: JSON's types (tuples as lists)."""
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in dataclasses.asdict(config).items()
+    }
+
+
+def completed(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored config with the fields it predates filled in: a run recorded before layers,
+    activation, init and dropout existed was the seed's kind, one relu layer of ``hidden``."""
+    defaults = as_stored(TrainConfig())
+    filled = {**defaults, **stored}
+    if "layers" not in stored and isinstance(stored.get("hidden"), int):
+        filled["layers"] = [stored["hidden"]]
+    return filled
+
+
+def described_fields(stacks: list[object]) -> tuple[str, ...]:
+    """The fields that describe configs whose ``layers`` are ``stacks``, in the table's order:
+    ``hidden`` says one layer, ``layers`` a stack; never both (they say the same)."""
+    deep = any(isinstance(s, (list, tuple)) and len(s) > 1 for s in stacks)
+    return tuple(name for name in FIELDS if name != ("hidden" if deep else "layers"))
+
+
+def show_stored(value: object) -> str:
+    """A stored value in a table or a name: floats short, a stack as ``512x256``."""
+    if isinstance(value, (list, tuple)):
+        return "x".join(show_stored(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -53,14 +53,15 @@ class DeviceSteps:
         )
         self._queued: list[tuple[torch.Tensor, int]] = []  # figures not yet read back, sizes
         self.perm = torch.empty(0, dtype=torch.long)  # the epoch's order
-        self.size = 0
+        self.size = self.first_step = 0
         # The parameters at the start of this batch, and before the last accepted update.
         self.before = torch.empty_like(net.flat)
         self.backup = net.flat.clone()
         self.buffers_before: list[torch.Tensor] = []  # the same for SGD's momentum buffers
         self.buffers_backup: list[torch.Tensor] = []
         # On the CPU the graph's body runs as it is, uncaptured: the same bookkeeping, testable.
-        self.graphs = graphs and isinstance(step_fn, FusedStep)
+        # Dropout draws its masks from a generator seeded on the host each batch: no graph.
+        self.graphs = graphs and isinstance(step_fn, FusedStep) and net.dropout_rng is None
         self._capture = device.type == "cuda"
         # On CUDA the training images are also kept converted (60,000 rows: 188 MB of device
         # memory), so the graph gathers floats rather than gathering bytes and converting them:
@@ -96,8 +97,8 @@ class DeviceSteps:
             self.buffers_backup = [b.clone() for b in buffers]
         return buffers
 
-    def start_epoch(self, perm: torch.Tensor, size: int) -> None:
-        self.perm, self.size = perm, size
+    def start_epoch(self, perm: torch.Tensor, size: int, first_step: int = 0) -> None:
+        self.perm, self.size, self.first_step = perm, size, first_step
 
     def step(self, batch: int, optimizer: torch.optim.Optimizer) -> list[Figures]:
         """Queue batch ``batch`` of the epoch's order; its figures come with ``settle``."""
@@ -189,9 +190,11 @@ class DeviceSteps:
         device tensor, to be read later in bulk."""
         idx = perm[batch * size : (batch + 1) * size]
         if self.ref is None:  # the run's first batch sets the divergence yardstick
+            self.net.seed_dropout(self.first_step + batch)
             with torch.no_grad():
                 losses, _ = self.step_fn.forward(*self._batch(idx))
                 self.ref = losses.sum().double() / len(idx)
+        self.net.seed_dropout(self.first_step + batch)  # this batch's masks, whatever ran
         if self.graphs and len(idx) == size and plain_sgd(optimizer):
             return self._replay(perm, batch, size, optimizer, factor)
         return self._step(idx, optimizer, factor)

@@ -17,15 +17,16 @@ from .undo import UndoLog
 
 class EagerSteps:
     def __init__(self, net: ScratchMLP, step_fn, data: FashionMNIST, check: DivergenceCheck):
-        self.step_fn, self.check = step_fn, check
+        self.net, self.step_fn, self.check = net, step_fn, check
         self.rows = ShuffledEpoch(data)  # the epoch's rows in order, gathered ahead
         self.undo_log = UndoLog(net, step_fn)
-        self.size = 0
+        self.size = self.first_step = 0
 
-    def start_epoch(self, perm: torch.Tensor, size: int) -> None:
+    def start_epoch(self, perm: torch.Tensor, size: int, first_step: int = 0) -> None:
+        """``first_step``: the run's number for the epoch's first batch (dropout's key)."""
         self.rows.start(perm)
-        self.size = size
-        self.undo_log.start_epoch()
+        self.size, self.first_step = size, first_step
+        self.undo_log.start_epoch(first_step)
 
     def batch(self, number: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.rows.batch(number * self.size, (number + 1) * self.size)
@@ -33,6 +34,7 @@ class EagerSteps:
     def step(self, batch: int, optimizer: torch.optim.Optimizer) -> list[Figures]:
         """Train batch ``batch`` of the epoch's order, unless its loss shows divergence."""
         X, y = self.batch(batch)
+        self.net.seed_dropout(self.first_step + batch)
         losses, predicted = self.step_fn.forward(X, y)
         count = y.shape[0]
         loss_sum = float(losses.sum())

@@ -1,76 +1,181 @@
-"""The seed's scratch MLP, 784-256-10, its training step and its evaluation.
+"""The seed's scratch MLP, 784-256-10, generalised to the exercises' stacks of hidden layers,
+activations and initialisations; its training step and its evaluation.
 
 Two steps compute the same update. ``AutogradStep`` is the seed verbatim: ``net(X)``,
 ``CrossEntropyLoss(reduction='none')``, ``l.mean().backward()``, ``SGD.step()``. ``FusedStep``
 writes the backward pass by hand into preallocated gradient buffers, skipping autograd's graph
-building and allocations; it is the default because it is faster, and a test holds it to the
-autograd step up to float rounding.
+building and allocations; it is the default because it is faster, and tests hold it to the
+autograd step up to float rounding, for every activation, depth and initialisation.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
+from . import activations
+from .activations import seed_relu as relu
+from .config import TrainConfig
 from .data import NUM_CLASSES, NUM_INPUTS, to_unit
 from .events import Predictions
 
+__all__ = ["AutogradStep", "FusedStep", "ScratchMLP", "evaluate", "relu"]
 
-def relu(X: torch.Tensor) -> torch.Tensor:
-    a = torch.zeros_like(X)
-    return torch.max(X, a)
+
+def init_std(init: str, init_scale: float, fan_in: int, fan_out: int) -> float:
+    """The std a layer's weights are drawn with (``randn * std``); 0 for zeros.
+
+    normal is the seed's ``randn * init_scale``; xavier keeps the variance of activations and
+    gradients alike across a layer (2 / (fan_in + fan_out)), kaiming that of relu's outputs
+    (2 / fan_in), as d2l's section on initialisation derives them."""
+    if init == "normal":
+        return init_scale
+    if init == "zeros":
+        return 0.0
+    if init == "xavier":
+        return math.sqrt(2 / (fan_in + fan_out))
+    if init == "kaiming":
+        return math.sqrt(2 / fan_in)
+    raise ValueError(f"unknown init {init!r}")
+
+
+def parameter_names(depth: int) -> tuple[str, ...]:
+    """``W1, b1, ..., W{depth+1}, b{depth+1}``: the seed's names for one hidden layer."""
+    return tuple(f"{kind}{i}" for i in range(1, depth + 2) for kind in ("W", "b"))
 
 
 class ScratchMLP:
-    """``W1``, ``b1``, ``W2``, ``b2`` exactly as the seed makes them, drawn from ``generator``."""
+    """The seed's ``W1``, ``b1``, ``W2``, ``b2`` exactly as it makes them, drawn from
+    ``generator``; or any stack of hidden layers (``hidden`` a sequence of widths), activation
+    and initialisation, with dropout on the hidden activations while training."""
 
     def __init__(
         self,
-        hidden: int = 256,
+        hidden: int | Sequence[int] = 256,
         init_scale: float = 0.01,
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
         w2_by_class: bool = False,
+        *,
+        activation: str = "relu",
+        init: str = "normal",
+        dropout: float | Sequence[float] = 0.0,
+        dropout_seed: int = 0,
     ) -> None:
-        """``w2_by_class`` stores ``W2`` (hidden x 10) class by class, i.e. its transpose is
-        contiguous: the same values, but the fused step's two small products with it ran 2-4x
-        faster on the CPU (MKL is slow at 256x256 @ 256x10 with ``W2`` row by row)."""
-        # Drawn on the CPU in the seed's order so every device starts from the same numbers.
-        W1 = torch.randn(NUM_INPUTS, hidden, generator=generator) * init_scale
-        W2 = torch.randn(hidden, NUM_CLASSES, generator=generator) * init_scale
-        b1, b2 = torch.zeros(hidden), torch.zeros(NUM_CLASSES)
-        # All four live in one buffer (each at a 64-byte boundary), so whole-model operations
-        # such as the GPU path's select-or-keep are one kernel instead of one per tensor.
+        """``w2_by_class`` stores the output layer's weights (hidden x 10) class by class,
+        i.e. their transpose is contiguous: the same values, but the fused step's two small
+        products with them ran 2-4x faster on the CPU (MKL is slow at 256x256 @ 256x10 with
+        ``W2`` row by row)."""
+        widths = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+        rates = (dropout,) * len(widths) if isinstance(dropout, (int, float)) else tuple(dropout)
+        if len(rates) != len(widths):
+            raise ValueError(f"{len(rates)} dropout rates for {len(widths)} hidden layers")
+        sizes = (NUM_INPUTS, *widths, NUM_CLASSES)
+        # Drawn on the CPU in the seed's order (W1, then W2, ...; biases are zeros) so every
+        # device starts from the same numbers.
+        tensors = []
+        for fan_in, fan_out in zip(sizes, sizes[1:]):
+            std = init_std(init, init_scale, fan_in, fan_out)
+            weight = (
+                torch.randn(fan_in, fan_out, generator=generator) * std
+                if std
+                else torch.zeros(fan_in, fan_out)
+            )
+            tensors += [weight, torch.zeros(fan_out)]
+        # All live in one buffer (each at a 64-byte boundary), so whole-model operations such
+        # as the GPU path's select-or-keep are one kernel instead of one per tensor.
         offsets, end = [], 0
-        for t in (W1, b1, W2, b2):
+        for t in tensors:
             offsets.append(end)
             end += -(-t.numel() // 16) * 16
         self.flat = torch.zeros(end, device=device)
-        views = [
-            self.flat[at : at + t.numel()].view(t.shape) for at, t in zip(offsets, (W1, b1, W2, b2))
-        ]
+        views = [self.flat[at : at + t.numel()].view(t.shape) for at, t in zip(offsets, tensors)]
         if w2_by_class:
-            at = offsets[2]
-            views[2] = self.flat[at : at + W2.numel()].view(NUM_CLASSES, hidden).t()
-        for view, t in zip(views, (W1, b1, W2, b2)):
+            at, last = offsets[-2], tensors[-2]
+            views[-2] = self.flat[at : at + last.numel()].view(NUM_CLASSES, widths[-1]).t()
+        for view, t in zip(views, tensors):
             view.copy_(t)
-        self.W1, self.b1, self.W2, self.b2 = (nn.Parameter(v) for v in views)
+        self.params = [nn.Parameter(v) for v in views]
+        self.NAMES = parameter_names(len(widths))
+        self._by_name = dict(zip(self.NAMES, self.params))
+        self.hidden_layers = list(zip(self.params[:-2:2], self.params[1:-2:2]))
+        self.output = (self.params[-2], self.params[-1])
+        self.layers, self.activation, self.init = widths, activation, init
         self.w2_by_class = w2_by_class
+        self.dropout = rates
+        self._dropout_seed = dropout_seed
+        self.dropout_rng = (
+            torch.Generator(device=self.flat.device).manual_seed(dropout_seed)
+            if any(rates)
+            else None
+        )
 
-    NAMES = ("W1", "b1", "W2", "b2")
+    @classmethod
+    def from_config(
+        cls, config: TrainConfig, device: torch.device | str = "cpu", w2_by_class: bool = False
+    ) -> ScratchMLP:
+        return cls(
+            config.layers,
+            config.init_scale,
+            torch.Generator().manual_seed(config.seed),
+            device,
+            w2_by_class,
+            activation=config.activation,
+            init=config.init,
+            dropout=config.dropout_per_layer,
+            dropout_seed=config.seed,
+        )
 
-    @property
-    def params(self) -> list[nn.Parameter]:
-        return [self.W1, self.b1, self.W2, self.b2]
+    def __getattr__(self, name: str) -> nn.Parameter:
+        """``net.W1``, ``net.b2``...: the parameters by their names."""
+        by_name = self.__dict__.get("_by_name", {})
+        if name in by_name:
+            return by_name[name]
+        raise AttributeError(name)
 
     @property
     def hidden(self) -> int:
-        return self.W1.shape[1]
+        """The first hidden layer's width (the seed's ``num_hiddens``)."""
+        return self.layers[0]
 
-    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+    @property
+    def weights(self) -> list[nn.Parameter]:
+        return self.params[::2]
+
+    # ------------------------------------------------------------------ dropout
+    def seed_dropout(self, step: int) -> None:
+        """Draw the masks of the run's batch ``step`` next: a function of the run's seed and the
+        batch, so that replaying, resuming or forking a batch draws the same masks."""
+        if self.dropout_rng is not None:
+            self.dropout_rng.manual_seed((self._dropout_seed * 0x9E3779B97F4A7C15 + step) % 2**64)
+
+    def dropout_masks(self, rows: int) -> list[torch.Tensor | None]:
+        """d2l's ``(torch.rand(X.shape) > dropout).float()`` for each hidden layer with a rate
+        (None for the others); an empty list without dropout."""
+        if self.dropout_rng is None:
+            return []
+        return [
+            (
+                torch.rand(rows, width, generator=self.dropout_rng, device=self.flat.device) > rate
+            ).float()
+            if rate
+            else None
+            for width, rate in zip(self.layers, self.dropout)
+        ]
+
+    def __call__(self, X: torch.Tensor, masks: Sequence[torch.Tensor | None] = ()) -> torch.Tensor:
+        """The seed's ``net(X)``; with ``masks`` (training), d2l's dropout after each layer."""
         X = X.reshape(-1, NUM_INPUTS)
-        H = relu(X @ self.W1 + self.b1)
-        return H @ self.W2 + self.b2
+        for i, (W, b) in enumerate(self.hidden_layers):
+            X = activations.reference(self.activation, X @ W + b)
+            mask = masks[i] if masks else None
+            if mask is not None:
+                X = mask * X / (1.0 - self.dropout[i])
+        W, b = self.output
+        return X @ W + b
 
 
 loss = nn.CrossEntropyLoss(reduction="none")
@@ -86,7 +191,7 @@ class AutogradStep:
     """The seed's step verbatim: ``l = loss(net(X), y)``; ``zero_grad``; ``l.mean().backward()``.
 
     Split in two so the trainer can look at the loss and refuse a diverged batch before the
-    update touches the parameters.
+    update touches the parameters. With dropout, ``net(X)`` applies d2l's masks.
     """
 
     def __init__(self, net: ScratchMLP) -> None:
@@ -94,7 +199,7 @@ class AutogradStep:
 
     def forward(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch's losses and predicted classes (``y_hat.argmax(axis=1)``, as d2l)."""
-        y_hat = self.net(X)
+        y_hat = self.net(X, self.net.dropout_masks(X.shape[0]))
         self.l = loss(y_hat, y)
         return self.l.detach(), y_hat.detach().argmax(dim=1)
 
@@ -111,11 +216,12 @@ class FusedStep:
     With plain SGD (the seed's: no momentum, no weight decay) the update is folded into the
     backward products; otherwise the gradients go to ``.grad`` and ``optimizer.step()`` runs.
 
-    d(mean CE)/d logits = (softmax - onehot) / B; through ``W2``; through the seed's relu, whose
-    ``torch.max(X, 0)`` backward passes the full gradient where X > 0 and half of it where
-    X == 0 (PyTorch splits ties); through ``W1``. ``X`` needs no gradient.
+    d(mean CE)/d logits = (softmax - onehot) / B; then, layer by layer from the output, through
+    the weights, the dropout mask and the activation (``activations.backward``). ``X`` needs no
+    gradient. relu's backward gives twice the gradient (exactly); the factor is carried down
+    the layers and taken out of each update's alpha, as powers of two, exactly.
 
-    The step follows ``W2``'s storage. Stored by class (``ScratchMLP(w2_by_class=True)``, the
+    The step follows the output weights' storage. Stored by class (``w2_by_class=True``, the
     trainer's choice on the CPU), the logits and everything after them are kept transposed, a
     row per class: the softmax runs along rows of the batch's length instead of rows of 10
     (measured on the CPU: 4 us a batch instead of 25; the values came out identical) and MKL's
@@ -134,14 +240,24 @@ class FusedStep:
         """The batch's losses and predicted classes."""
         net = self.net
         with torch.no_grad():
-            self.X, self.y = X, y
-            self.Z = torch.addmm(net.b1, X, net.W1)
-            self.H = self.Z.clamp_min(0)
+            self.y = y
+            # Each layer's input, pre-activation and activation, kept for the backward pass.
+            self.kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+            self.masks = net.dropout_masks(X.shape[0])
+            A = X
+            for i, (W, b) in enumerate(net.hidden_layers):
+                Z = torch.addmm(b, A, W)
+                H = activations.forward(net.activation, Z)
+                self.kept.append((A, Z, H))
+                mask = self.masks[i] if self.masks else None
+                A = H if mask is None else H * mask.div_(1.0 - net.dropout[i])
+            self.A = A
+            W, b = net.output
             dim = self.class_dim
             if dim == 0:
-                logits = torch.addmm(net.b2.unsqueeze(1), net.W2.t(), self.H.t())
+                logits = torch.addmm(b.unsqueeze(1), W.t(), A.t())
             else:
-                logits = torch.addmm(net.b2, self.H, net.W2)
+                logits = torch.addmm(b, A, W)
             self.log_probs = torch.log_softmax(logits, dim=dim)
             losses = -self.log_probs.gather(dim, y.unsqueeze(dim)).squeeze(dim)
             # argmax's rule (the first of equal maxima); argmax(dim=0) measured 6x slower.
@@ -149,7 +265,7 @@ class FusedStep:
         return losses, predicted
 
     def update(self, optimizer: torch.optim.Optimizer) -> None:
-        net, X, y = self.net, self.X, self.y
+        net, y = self.net, self.y
         n = y.shape[0]
         plain = plain_sgd(optimizer)
         lr = optimizer.param_groups[0]["lr"]
@@ -161,32 +277,43 @@ class FusedStep:
                 self._minus_ones = torch.full(index.shape, -1.0, device=y.device)
             G.scatter_add_(dim, index, self._minus_ones)  # softmax - onehot
             G.div_(n)
-            G_rows = G.t() if dim == 0 else G
-            dH = torch.mm(G_rows, net.W2.t())
-            # relu's slope is 1 where Z > 0, 0.5 where Z == 0 and 0 elsewhere: dH + dH * sign(Z)
-            # is exactly twice dH times it, in two passes instead of four; the 2 comes back out
-            # in the update's alpha (a power of two, so exactly).
-            dH.addcmul_(dH, self.Z.sign_())
-            # W2 = H^T @ G, written in W2's own storage order: as (G^T @ H)^T when by class.
-            W2_out, W2_a, W2_b = (net.W2.t(), G, self.H) if dim == 0 else (net.W2, self.H.t(), G)
+            W, b = net.output
+            dA = torch.mm(G.t() if dim == 0 else G, W.t())  # before W changes
+            # W = A^T @ G, written in W's own storage order: as (G^T @ A)^T when by class.
+            W_out, W_a, W_b = (W.t(), G, self.A) if dim == 0 else (W, self.A.t(), G)
             if plain:
                 # p -= lr * grad, with the product and the update in one GEMM: no gradient
                 # tensor is written and read back. Same math as SGD.step() up to rounding.
-                W2_out.addmm_(W2_a, W2_b, alpha=-lr)
-                net.b2.add_(G.sum(dim=1 - dim), alpha=-lr)
-                net.W1.addmm_(X.t(), dH, alpha=-lr / 2)
-                net.b1.add_(dH.sum(dim=0), alpha=-lr / 2)
+                W_out.addmm_(W_a, W_b, alpha=-lr)
+                b.add_(G.sum(dim=1 - dim), alpha=-lr)
             else:
-                dH.mul_(0.5)
-                assert net.W2.grad is not None  # made by __init__
-                W2_grad = net.W2.grad.t() if dim == 0 else net.W2.grad
-                torch.mm(W2_a, W2_b, out=W2_grad)
-                torch.sum(G, dim=1 - dim, out=net.b2.grad)
-                torch.mm(X.t(), dH, out=net.W1.grad)
-                torch.sum(dH, dim=0, out=net.b1.grad)
+                assert W.grad is not None and b.grad is not None  # made by __init__
+                torch.mm(W_a, W_b, out=W.grad.t() if dim == 0 else W.grad)
+                torch.sum(G, dim=1 - dim, out=b.grad)
+            scale = 1.0  # the factor the gradient carries (powers of two from relu)
+            for i in range(len(self.kept) - 1, -1, -1):
+                A, Z, H = self.kept[i]
+                W, b = net.hidden_layers[i]
+                mask = self.masks[i] if self.masks else None
+                if mask is not None:
+                    dA.mul_(mask)
+                dZ, factor = activations.backward(net.activation, dA, Z, H)
+                if plain:
+                    scale *= factor
+                elif factor != 1.0:
+                    dZ.mul_(1.0 / factor)
+                if i:
+                    dA = torch.mm(dZ, W.t())  # before W changes
+                if plain:
+                    W.addmm_(A.t(), dZ, alpha=-lr / scale)
+                    b.add_(dZ.sum(dim=0), alpha=-lr / scale)
+                else:
+                    assert W.grad is not None and b.grad is not None
+                    torch.mm(A.t(), dZ, out=W.grad)
+                    torch.sum(dZ, dim=0, out=b.grad)
         if not plain:
             optimizer.step()
-        del self.X, self.y, self.Z, self.H, self.log_probs
+        del self.y, self.kept, self.masks, self.A, self.log_probs
 
 
 @torch.no_grad()
@@ -204,7 +331,7 @@ def evaluate(
     the logits as the seed writes them, ``net(X)``; otherwise as the fused step does
     (``addmm``, ``clamp_min``): the same values up to rounding, without the seed's extra passes.
     Chunks of a batch's size run at the products' best rate on the CPU; a GPU gets few large
-    chunks, since there each chunk costs kernel launches."""
+    chunks, since there each chunk costs kernel launches. Dropout is off, as in d2l."""
     chunk = chunk or (256 if X.device.type == "cpu" else 16384)
     probs = []
     for i in range(0, len(X), chunk):
@@ -214,7 +341,9 @@ def evaluate(
         if seed_form:
             logits = net(rows)
         else:
-            H = torch.addmm(net.b1, rows, net.W1).clamp_min_(0)
-            logits = torch.addmm(net.b2, H, net.W2)
+            for W, b in net.hidden_layers:
+                rows = activations.forward(net.activation, torch.addmm(b, rows, W), inplace=True)
+            W, b = net.output
+            logits = torch.addmm(b, rows, W)
         probs.append(torch.softmax(logits, dim=1))
     return Predictions(epoch=0, probs=torch.cat(probs).float().cpu(), labels=y.cpu())

@@ -10,13 +10,12 @@ through ``on_problem``, and never stops the training.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .config import TrainConfig
+from .config import TrainConfig, as_stored
 from .events import (
     BatchRefused,
     BatchReport,
@@ -308,7 +307,7 @@ def continue_run(store: RunStore, run_id: int, trainer: Trainer) -> LossCurve:
                 stored[event["field"]] = event["new"]
         changed = {  # settings the resume overrode, noted as changes where the run resumed
             name: (stored.get(name), value)
-            for name, value in dataclasses.asdict(trainer.config).items()
+            for name, value in as_stored(trainer.config).items()
             if name in stored and stored[name] != value and name != "device"
         }
         db.executemany(

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import FIELDS
+from .config import FIELDS, described_fields, show_stored
 from .parsing import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser
 from .store import (
     EPOCH_FIELDS,
@@ -158,19 +158,20 @@ def differing(summaries: Sequence[RunSummary]) -> list[str]:
     def same(a: object, b: object) -> bool:  # 1 and 1.0 differ, as typed
         return type(a) is type(b) and a == b
 
+    names = described_fields([s.config.get("layers") for s in summaries])
     return [
         name
-        for name in FIELDS
+        for name in names
         if not all(same(s.config.get(name), first.get(name)) for s in summaries)
     ]
 
 
+def _csv_value(value: object) -> object:
+    return show_stored(value) if isinstance(value, list) else value
+
+
 def _cell(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return "-" if value is None else show_stored(value)
 
 
 def _clock(seconds: float) -> str:
@@ -273,7 +274,7 @@ def export_csv(records: Sequence[RunRecord], folder: Path) -> list[Path]:
         written.append(write_atomic(path, out.getvalue().encode()))
     out = io.StringIO()
     writer = csv.writer(out)
-    names = list(FIELDS)
+    names = list(FIELDS)  # every field, hidden and layers alike: a file for other tools
     writer.writerow(["id", "name", "status", "parent", "epochs", "best_test_acc",
                      "final_test_acc", "final_train_loss", "seconds", *names])  # fmt: skip
     for r in records:
@@ -281,6 +282,6 @@ def export_csv(records: Sequence[RunRecord], folder: Path) -> list[Path]:
         parent = None if s.parent is None else short_id(s.parent)
         writer.writerow([s.short_id, s.name, s.status, parent, s.epochs, s.best_test_acc,
                          s.final_test_acc, s.final_train_loss, s.seconds,
-                         *(s.config.get(n) for n in names)])  # fmt: skip
+                         *(_csv_value(s.config.get(n)) for n in names)])  # fmt: skip
     written.append(write_atomic(folder / "runs.csv", out.getvalue().encode()))
     return written

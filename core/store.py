@@ -19,11 +19,11 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import FIELDS, TrainConfig
+from .config import TrainConfig, as_stored, completed, described_fields, show_stored
 
 ENV = "MLP_TUI_STORE"
 FILENAME = "runs.sqlite"
@@ -98,18 +98,15 @@ def now() -> str:
 
 
 def default_name(config: TrainConfig) -> str:
-    """What differs from the seed's defaults, e.g. ``lr 0.5, hidden 64``."""
+    """What differs from the seed's defaults, e.g. ``lr 0.5, hidden 64`` or ``layers
+    512x256, activation tanh``."""
     seed = TrainConfig()
     differs = [
-        f"{name.replace('_', ' ')} {_show(getattr(config, name))}"
-        for name in FIELDS
+        f"{name.replace('_', ' ')} {show_stored(getattr(config, name))}"
+        for name in described_fields([config.layers])
         if name not in ("epochs", "device") and getattr(config, name) != getattr(seed, name)
     ]
     return ", ".join(differs) or "seed defaults"
-
-
-def _show(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def check_name(name: str) -> str:
@@ -198,7 +195,7 @@ def event_text(event: dict[str, Any]) -> str:
     """A stored event in words: ``lr 0.1 -> 0.05``, ``saved run.safetensors``..."""
     kind = event["kind"]
     if kind == "set":
-        old, new = ("-" if v is None else _show(v) for v in (event["old"], event["new"]))
+        old, new = ("-" if v is None else show_stored(v) for v in (event["old"], event["new"]))
         return f"{event['field'].replace('_', ' ')} {old} -> {new}"
     if kind == "saved":
         return f"saved {event['path']}"
@@ -388,7 +385,7 @@ class RunStore:
                     name,
                     status,
                     now(),
-                    json.dumps(asdict(config)),
+                    json.dumps(as_stored(config)),
                     parent,
                     fork_step,
                     os.getpid(),
@@ -527,8 +524,9 @@ class RunStore:
 def _summary(row: tuple) -> RunSummary:
     (rid, uid, name, status, created, ended, config, parent, fork_step, ckpt, sweep) = row[:11]
     count, best, final_acc, final_loss, seconds = row[11:]
+    config = completed(json.loads(config))  # a run recorded before a field was: its default
     return RunSummary(
-        rid, uid, name, status, created, ended, json.loads(config), parent, fork_step, ckpt,
+        rid, uid, name, status, created, ended, config, parent, fork_step, ckpt,
         sweep, count, best, final_acc, final_loss, seconds,
     )  # fmt: skip
 

@@ -21,7 +21,15 @@ import torch
 
 from . import checkpoint
 from .commands import Command, CommandInbox
-from .config import FIELDS, Change, ConfigError, TrainConfig, fields_that_change
+from .config import (
+    ARCHITECTURE,
+    FIELDS,
+    Change,
+    ConfigError,
+    TrainConfig,
+    fields_that_change,
+    show_value,
+)
 from .data import FashionMNIST
 from .device import resolve_device
 from .device_step import DeviceSteps
@@ -72,10 +80,8 @@ class Trainer:
         self.device = resolve_device(config.device)
         self.data = data.to(self.device)
         self.on_event = on_event or (lambda event: None)
-        self.net = ScratchMLP(
-            config.hidden,
-            config.init_scale,
-            torch.Generator().manual_seed(config.seed),
+        self.net = ScratchMLP.from_config(
+            config,
             self.device,
             # The fused step's fast layout on the CPU (same values); cuBLAS is faster without.
             w2_by_class=config.engine == "fused" and self.device.type == "cpu",
@@ -223,7 +229,8 @@ class Trainer:
             self.perm = torch.randperm(len(self.data.train_y), generator=self.shuffle_rng)
             self.epoch_batch_size = self.config.batch_size
             self.metric, self.epoch_clock = Accumulator(), Stopwatch()
-        self.steps.start_epoch(self.perm.to(self.device), self.epoch_batch_size)
+        first_step = self.step_count - self.batch  # the run's number for the epoch's batch 0
+        self.steps.start_epoch(self.perm.to(self.device), self.epoch_batch_size, first_step)
         self.epoch_clock.start()
         while self.batch < self.batches_per_epoch:
             self._obey_commands()  # pause, step, stop and the rest are heard here
@@ -446,7 +453,12 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from ``state`` (a ``state_dict()``, or a checkpoint's ``load``) in a trainer
-        built for the same network."""
+        built for the same network (else a ValueError naming both)."""
+        theirs, ours = state["config"], self.config
+        if any(getattr(theirs, name) != getattr(ours, name) for name in ARCHITECTURE):
+            raise ValueError(
+                f"a {theirs.architecture} network cannot be loaded into a {ours.architecture} one"
+            )
         with torch.no_grad():
             for name, p in zip(self.net.NAMES, self.net.params):
                 p.copy_(state["params"][name])
@@ -490,14 +502,17 @@ class Trainer:
         and the device, not what defines the network."""
         state = checkpoint.load(path, data)
         config: TrainConfig = state["config"]
+        wanted = config.replace(**overrides)
         for name, field in FIELDS.items():
-            new = overrides.get(name, getattr(config, name))
-            if not field.resumable and new != getattr(config, name):
+            old, new = getattr(config, name), getattr(wanted, name)
+            if not field.resumable and new != old:
+                theirs, ours = config.architecture, wanted.architecture
+                both = "" if theirs == ours else f" (a {theirs} network, not {ours})"
                 raise checkpoint.CheckpointError(
-                    f"{path} was trained with {name}={getattr(config, name)}; "
-                    f"it cannot resume with {name}={overrides[name]}"
+                    f"{path} was trained with {name}={show_value(old)}; "
+                    f"it cannot resume with {name}={show_value(new)}{both}"
                 )
-        trainer = cls(config.replace(**overrides), data, on_event, sync_free=sync_free)
+        trainer = cls(wanted, data, on_event, sync_free=sync_free)
         trainer.load_state_dict(state)
         if trainer.lr_changes[-1][1] != trainer.config.lr:
             trainer.lr_changes.append((trainer.step_count, trainer.config.lr))

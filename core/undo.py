@@ -28,9 +28,11 @@ class UndoLog:
         self._anchor_momentum: list[torch.Tensor | None] = []
         self._anchor_at: int | None = None  # the batch of this epoch before whose update
         self._since_anchor: list[tuple[float, float, float]] = []  # each batch's settings
+        self._first_step = 0
 
-    def start_epoch(self) -> None:
+    def start_epoch(self, first_step: int = 0) -> None:
         self._anchor_at = None  # an anchor serves its own epoch only
+        self._first_step = first_step  # the run's number for the epoch's batch 0
 
     def note(self, batch: int, optimizer: torch.optim.Optimizer) -> None:
         """Call before batch ``batch``'s update."""
@@ -39,7 +41,7 @@ class UndoLog:
             if self._anchor is None:
                 self._anchor = self.net.flat.clone()
             else:
-                self._anchor.copy_(self.net.flat)  # all four parameters: one copy
+                self._anchor.copy_(self.net.flat)  # every parameter: one copy
             buffers = [optimizer.state.get(p, {}).get("momentum_buffer") for p in self.net.params]
             self._anchor_momentum = [None if buf is None else buf.clone() for buf in buffers]
             self._anchor_at = batch
@@ -64,6 +66,7 @@ class UndoLog:
             settings = self._since_anchor[: target - first]  # one per batch: strict below
             for number, values in zip(range(first, target), settings, strict=True):
                 group.update(zip(SETTINGS, values))
+                self.net.seed_dropout(self._first_step + number)  # the batch's own masks
                 self.step_fn.forward(*batch(number))
                 self.step_fn.update(optimizer)
         finally:

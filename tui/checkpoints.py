@@ -25,7 +25,7 @@ def ask_to_save(
     """Ask where to save ``run`` (``--save``'s file suggested, else a name in ``save_dir``
     that says where the run stands), save there, and give ``then`` the save's future."""
     default = autosave or files.default_checkpoint_path(
-        save_dir, run.config.hidden, run.epochs_done, run.step
+        save_dir, run.config.layers, run.epochs_done, run.step
     )
 
     def save(path: object) -> None:

@@ -20,9 +20,11 @@ def default_save_dir() -> Path:
     return Path(platformdirs.user_data_dir("mlp-tui"))
 
 
-def default_checkpoint_path(save_dir: Path, hidden: int, epoch: int, step: int) -> Path:
-    """A name that says where the run stands, so saves of one run do not overwrite each other."""
-    return save_dir / f"mlp-h{hidden}-epoch{epoch}-step{step}{SUFFIX}"
+def default_checkpoint_path(save_dir: Path, layers: tuple[int, ...], epoch: int, step: int) -> Path:
+    """A name that says where the run stands, so saves of one run do not overwrite each other:
+    ``mlp-h256-epoch3-step700``, ``mlp-h512x256-...`` for a stack."""
+    widths = "x".join(map(str, layers))
+    return save_dir / f"mlp-h{widths}-epoch{epoch}-step{step}{SUFFIX}"
 
 
 def checked_save_path(text: str) -> Path:

@@ -1,16 +1,26 @@
 """Where left/right take a hyperparameter: the next value on a ladder a person would pick.
 
 Learning rates and scales move in 1-2-5 steps (0.05, 0.1, 0.2, 0.5...), batch sizes and hidden
-units in powers of two, epochs and seeds by one. A value typed off the ladder steps to the
-nearest rung in the chosen direction, so a single press never jumps two rungs.
+units in powers of two (a stack of layers: every layer at once), epochs and seeds by one;
+activation, init and device cycle through their choices. A value typed off the ladder steps to
+the nearest rung in the chosen direction, so a single press never jumps two rungs.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from mlp_tui.core.config import (
+    ACTIVATIONS,
+    INITS,
+    MAX_WIDTH,
+    Change,
+    fields_that_change,
+    show_value,
+)
 from mlp_tui.core.config import FIELDS as CONFIG_FIELDS
-from mlp_tui.core.config import Change, fields_that_change
 from mlp_tui.core.device import resolve_device
 
 NEW_RUN_FIELDS = fields_that_change(Change.NEW_RUN)  # define the network: a new run
@@ -19,8 +29,11 @@ NEW_RUN_FIELDS = fields_that_change(Change.NEW_RUN)  # define the network: a new
 PANEL_ORDER = (
     "lr",
     "batch_size",
-    "hidden",
+    "layers",
+    "activation",
+    "dropout",
     "epochs",
+    "init",
     "init_scale",
     "momentum",
     "weight_decay",
@@ -30,6 +43,7 @@ PANEL_ORDER = (
 FIELDS = tuple((name, CONFIG_FIELDS[name].label) for name in PANEL_ORDER)
 LABELS = {name: field.label for name, field in CONFIG_FIELDS.items()}
 MOMENTA = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 _EPS = 1e-9
 
 
@@ -69,6 +83,19 @@ def from_list(value: float, direction: int, rungs: tuple[float, ...]) -> float |
     return below[-1] if below else None
 
 
+def each(values: tuple, one: Callable[[Any], Any]) -> tuple | None:
+    """``one`` applied to every item (every layer moves together), or None when any ends."""
+    moved = tuple(one(v) for v in values)
+    return None if None in moved else moved
+
+
+def cycle(value: object, direction: int, choices: Sequence[Any]) -> Any:
+    names = list(choices)
+    if value not in names:
+        return names[0]
+    return names[(names.index(value) + direction) % len(names)]
+
+
 def devices() -> list[str]:
     """The device names that work on this machine, in the order left/right cycles them."""
     names = ["auto", "cpu"]
@@ -81,7 +108,7 @@ def devices() -> list[str]:
     return names
 
 
-def step(field: str, value: float | str, direction: int) -> float | str | None:
+def step(field: str, value: Any, direction: int) -> Any:
     """The value one press of right (+1) or left (-1) gives, or None at the end of the ladder."""
     if field == "lr":
         return one_two_five(float(value), direction, 1e-6, 1e3)
@@ -98,21 +125,27 @@ def step(field: str, value: float | str, direction: int) -> float | str | None:
     if field == "batch_size":
         return power_of_two(int(value), direction, 1, 65_536)
     if field == "hidden":
-        return power_of_two(int(value), direction, 1, 16_384)
+        return power_of_two(int(value), direction, 1, MAX_WIDTH)
+    if field == "layers":
+        assert isinstance(value, tuple)
+        return each(value, lambda width: power_of_two(width, direction, 1, MAX_WIDTH))
+    if field == "dropout":
+        assert isinstance(value, tuple)
+        return each(value, lambda rate: from_list(rate, direction, DROPOUTS))
+    if field == "activation":
+        return cycle(value, direction, ACTIVATIONS)
+    if field == "init":
+        return cycle(value, direction, INITS)
     if field in ("epochs", "seed"):
         low = 1 if field == "epochs" else 0
         new = int(value) + direction
         return new if new >= low else None
     if field == "device":
-        names = devices()
-        if value not in names:
-            return names[0]
-        return names[(names.index(value) + direction) % len(names)]
+        return cycle(value, direction, devices())
     raise KeyError(field)
 
 
 def show(field: str, value: object) -> str:
-    """A value as the panel prints it: short, and exactly what would be typed back."""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    """A value as the panel prints it: short, and exactly what would be typed back
+    (``0.1``, a stack of layers as ``512,256``)."""
+    return show_value(value)

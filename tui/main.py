@@ -95,7 +95,7 @@ def save_interrupted(app: MLPApp) -> bool:
     from . import files
 
     path = screen.autosave or files.default_checkpoint_path(
-        screen.save_dir, trainer.config.hidden, trainer.epoch, trainer.step_count
+        screen.save_dir, trainer.config.layers, trainer.epoch, trainer.step_count
     )
     try:  # here and now once the training thread has ended, else by it on its way out
         trainer.save(path).result(files.SAVE_TIMEOUT_S)

@@ -1,8 +1,9 @@
 """What a change to a setting does to the run, and the questions it asks.
 
 lr, momentum, weight decay and epochs go to the running trainer at once, batch size from the
-next epoch; hidden units, init scale, seed and device define the network, so they start a new
-run, after a yes. Every value, stepped or typed, is checked by ``TrainConfig`` first.
+next epoch; the layers, activation, dropout, init, init scale, seed and device define the
+network, so they start a new run, after a yes. Every value, stepped or typed, is checked by
+``TrainConfig`` first.
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ def rewrite(good: Path, path: Path, tensors=None, meta=None, header=None) -> Pat
 
 CRAFTED = {
     # case: (tensors, meta, header, what the message says)
-    "a newer format": (None, None, {"version": "2"}, "reads formats up to 1"),
+    "a newer format": (None, None, {"version": "3"}, "reads formats up to 2"),
     "a format version that is no number": (None, None, {"version": "²"}, "reads formats up to"),
     "W1 of another hidden size": ({"W1": torch.zeros(784, 8)}, None, None, "W1 should be"),
     "W2 in float64": ({"W2": torch.zeros(16, 10, dtype=torch.float64)}, None, None, "W2 should"),

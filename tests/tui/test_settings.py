@@ -66,7 +66,15 @@ async def test_batch_size_changes_from_the_next_epoch(make_app):
 
 
 # field -> value after right: each starts a new run, after the confirmation only
-NEW_RUN_STEPS = {"hidden": 512, "init_scale": 0.02, "seed": 1, "device": "cpu"}
+NEW_RUN_STEPS = {
+    "layers": (512,),
+    "activation": "sigmoid",
+    "dropout": (0.1,),
+    "init": "zeros",
+    "init_scale": 0.02,
+    "seed": 1,
+    "device": "cpu",
+}
 
 
 async def test_network_fields_start_a_new_run_only_after_yes(make_trainer, make_app):
@@ -110,7 +118,10 @@ async def test_enter_types_an_exact_value(make_trainer, make_app):
 BAD = {
     "lr": ["abc", "0", "inf"],
     "batch_size": ["1.5", "0"],
-    "hidden": ["0", "99999999"],
+    "layers": ["0", "99999999", "12,,3", "1,2,3,4,5,6,7,8,9"],
+    "activation": ["foo", ""],
+    "dropout": ["1", "-0.1", "0.1,0.2"],  # two rates for the one layer
+    "init": ["ones"],
     "epochs": ["0", "x"],
     "init_scale": ["-1", "nan"],
     "momentum": ["1.5", ""],
@@ -150,3 +161,37 @@ async def test_more_epochs_continue_a_finished_run(make_trainer, make_app):
         await press_now(pilot, "space")
         await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED)
         assert app.trainer.epoch == 2 and len(app.trainer.history) == 2
+
+
+async def test_layers_typed_as_a_stack_start_a_new_run_after_yes(make_trainer, make_app):
+    app = make_app(make_trainer(), paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = app.trainer
+        panel = await select(pilot, "layers")
+        await pilot.press("enter")
+        await fill(pilot, "64x32")  # the sweep spelling; shown back with commas
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "hidden layers 64,32" in app.screen.question
+        await press_now(pilot, "y")
+        await wait_until(pilot, lambda: app.trainer is not first)
+        assert app.trainer.config.layers == (64, 32)
+        assert [p.shape[1] for p in app.trainer.net.weights] == [64, 32, 10]
+        await wait_until(pilot, lambda: " 64,32 " in row(panel, "layers"))
+        await wait_until(pilot, lambda: app.trainer.step_count > 0)  # the deep run trains
+
+
+async def test_the_panel_scrolls_to_keep_the_cursor_in_view(make_app):
+    """At 80x24 every field fits; a shorter terminal shows the ones around the cursor."""
+    app = make_app(paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = await select(pilot, "device")
+        assert len(str(panel.render()).split("\n")) == len(FIELDS)
+    app = make_app(paused=True)
+    async with app.run_test(size=(80, 20)) as pilot:
+        panel = await select(pilot, "device")
+        lines = str(panel.render()).split("\n")
+        assert len(lines) == panel.content_size.height < len(FIELDS)
+        assert any(line.startswith("▸ device") for line in lines)
+        await select(pilot, "lr")
+        assert str(panel.render()).startswith("▸ learning rate")

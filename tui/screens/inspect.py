@@ -102,6 +102,7 @@ class InspectScreen(Screen):
         return (
             f"Inspector · {trainer.state.label} {where} · "
             f"{len(self.predictions.labels):,} test images · accuracy {accuracy(self.matrix):.2%}"
+            f" · {trainer.config.architecture}"
         )
 
     def on_mount(self) -> None:

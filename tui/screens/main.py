@@ -380,7 +380,7 @@ class MainScreen(Screen):
     def _fork(self) -> None:
         parent_run, parent = self.run, self.run.trainer
         path = files.default_checkpoint_path(
-            self.save_dir, parent_run.config.hidden, parent_run.epochs_done, parent_run.step
+            self.save_dir, parent_run.config.layers, parent_run.epochs_done, parent_run.step
         )
         parent.save(path)  # before the stop: the loop obeys in order
         child = parent.fork()

@@ -87,7 +87,9 @@ class HyperparameterPanel(Widget, can_focus=True):
         muted = self.get_component_rich_style("panel--when")
         text = Text(no_wrap=True, overflow="ellipsis")
         for row, (field, label) in enumerate(FIELDS):
-            if row:
+            if row not in self.visible_rows():
+                continue
+            if len(text):
                 text.append("\n")
             value = show(field, getattr(self.config, field))
             line = Text(f"{label:<14}{value:>8}  ")
@@ -100,6 +102,14 @@ class HyperparameterPanel(Widget, can_focus=True):
                 line.stylize(cursor if self.has_focus else "bold")
             text.append(Text("▸ " if row == self.cursor else "  ") + line)
         return text
+
+    def visible_rows(self) -> range:
+        """Every row when they fit; else as many as fit, with the cursor's in the middle."""
+        height = self.content_size.height
+        if not height or height >= len(FIELDS):
+            return range(len(FIELDS))
+        first = max(0, min(self.cursor - height // 2, len(FIELDS) - height))
+        return range(first, first + height)
 
     def on_focus(self) -> None:
         self.refresh()
