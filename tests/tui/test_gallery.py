@@ -100,3 +100,15 @@ async def test_gallery_before_the_first_evaluation_says_when_images_come(make_ap
         assert "after the first epoch" in shown(app.main.gallery)
         await pilot.press("enter")
         assert not isinstance(app.screen, ImageScreen)  # nothing to show yet
+
+
+async def test_at_80x24_the_gallery_header_is_whole(make_trainer, make_app):
+    """The long header was cut ('Misclassified 37 of 200 test images ·…'): a shorter form
+    that fits says the count, the epoch, the image and the page."""
+    app = make_app(script(make_trainer(), epochs_done=3), train=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        gallery = app.main.gallery
+        first = shown(gallery).split("\n")[0].strip()
+        assert "…" not in first and len(first) <= gallery.content_size.width
+        assert f"{len(gallery.wrong)}/200 wrong · epoch 3 · #1 · p1/{gallery.pages}" == first

@@ -95,20 +95,27 @@ class MisclassifiedGallery(RenderCost, PagedImageGrid):
             self.post_message(self.Opened(self.cursor))
 
     # ------------------------------------------------------------------ drawing
-    def header(self) -> str:
+    def header(self, width: int = 1000) -> str:
+        """The line above the images; shorter forms where the long one does not fit."""
         if self.predictions is None:
             return "Misclassified test images: they appear after the first epoch's evaluation"
         total = len(self.predictions.labels)
         if not self.indices:
             return f"No misclassified test images ({total} right, epoch {self.predictions.epoch})"
-        return (
-            f"Misclassified {len(self.indices)} of {total} test images · epoch "
-            f"{self.predictions.epoch} · #{self.cursor + 1} · page {self.page + 1}/{self.pages}"
-            f" · {self.mode}"
-        )
+        wrong, epoch, page = len(self.indices), self.predictions.epoch, self.page + 1
+        for form in (
+            f"Misclassified {wrong} of {total} test images · epoch {epoch} · "
+            f"#{self.cursor + 1} · page {page}/{self.pages} · {self.mode}",
+            f"Misclassified {wrong} of {total} · epoch {epoch} · #{self.cursor + 1} · "
+            f"page {page}/{self.pages}",
+            f"{wrong}/{total} wrong · epoch {epoch} · #{self.cursor + 1} · p{page}/{self.pages}",
+        ):
+            if len(form) <= width:
+                return form
+        return form
 
     def header_lines(self, width: int) -> list[Strip]:
-        header = self.header()
+        header = self.header(width)
         if len(header) > width:
             header = header[: max(width - 1, 0)] + "…"
         return [Strip([Segment(header, self.get_component_rich_style("gallery--header"))])]
