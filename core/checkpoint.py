@@ -27,7 +27,7 @@ from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST
 from .events import EpochReport
 
 FORMAT = "mlp-tui-checkpoint"
-VERSION = 2  # 2: any stack of layers, activation and dropout; 1: the seed's one relu layer
+VERSION = 2  # 2: any layers, activation, dropout, validation split; 1: the seed's kind
 SUFFIX = ".safetensors"
 _MAX_HEADER = 16 * 1024 * 1024
 
@@ -42,9 +42,11 @@ TENSORS = ("shuffle_rng", "perm")  # state entries stored as tensors as they are
 def format_version(config: TrainConfig) -> int:
     """The oldest format that holds ``config``'s network: a run of the seed's kind stays
     readable by an mlp-tui that knows format 1 only; another is refused by it, clearly, instead
-    of being trained as a relu network of one layer. (The init drew the first weights only.)"""
+    of being trained as a relu network of one layer on every image. (The init drew the first
+    weights only.)"""
     one_relu_layer = len(config.layers) == 1 and config.activation == "relu"
-    return 1 if one_relu_layer and not any(config.dropout) else VERSION
+    seeds_kind = one_relu_layer and not any(config.dropout) and not config.val
+    return 1 if seeds_kind else VERSION
 
 
 def shapes(config: TrainConfig) -> dict[str, tuple[int, ...]]:
@@ -92,7 +94,14 @@ def load(path: str | os.PathLike, data: FashionMNIST) -> dict:
         torch.Generator().set_state(tensors["shuffle_rng"])
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} is damaged (random state: {exc})") from None
-    count = len(data.train_y)
+    config = config_from(path, meta)
+    try:
+        count = len(data.holdout(config.val).train_y)  # the rows the run trains on
+    except ValueError:
+        raise CheckpointError(
+            f"{path} holds out {config.val:,} validation images; the data here has "
+            f"{len(data.train_y) + data.held_out:,} training images"
+        ) from None
     perm = tensors.get("perm")
     if perm is not None and not (
         perm.dtype == torch.int64
@@ -104,7 +113,6 @@ def load(path: str | os.PathLike, data: FashionMNIST) -> dict:
     if batch and (batch >= math.ceil(count / size) or meta["seen"] != batch * size):
         raise CheckpointError(f"{path} is damaged (batch {batch} does not fit the data)")
     reference = meta.get("reference_loss")
-    config = config_from(path, meta)
     names = shapes(config)
     return {
         **meta,

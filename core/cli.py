@@ -39,6 +39,7 @@ CONFIG_FLAGS = (
     ("--init", "init", "normal (randn * init scale, default), zeros, xavier or kaiming"),
     ("--init-scale", "init_scale", "std of the initial weights with --init normal (0.01)"),
     ("--dropout", "dropout", "dropout rate on every hidden layer, or one per layer (0)"),
+    ("--val", "val", "training images held out as a validation set, the same every run (0)"),
     ("--momentum", "momentum", "SGD momentum (default 0)"),
     ("--weight-decay", "weight_decay", "SGD weight decay (default 0)"),
     ("--seed", "seed", "random seed for init and shuffling (default 0)"),
@@ -224,9 +225,14 @@ def load_trainer(args: argparse.Namespace, on_event) -> tuple[Trainer | None, in
 
 
 def format_epoch(report: EpochReport, epochs: int) -> str:
+    val = (
+        ""
+        if report.val_acc is None or report.val_loss is None
+        else f"val loss {report.val_loss:.4f}  val acc {report.val_acc:.4f}  "
+    )
     return (
         f"epoch {report.epoch:>3}/{epochs}  train loss {report.train_loss:.4f}  "
-        f"train acc {report.train_acc:.4f}  test acc {report.test_acc:.4f}  "
+        f"train acc {report.train_acc:.4f}  {val}test acc {report.test_acc:.4f}  "
         f"lr {report.lr:g}  {report.seconds:.2f} s  {report.examples_per_s:,.0f} ex/s"
     )
 
@@ -329,6 +335,8 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         diverged |= isinstance(event, StateChanged) and event.state is RunState.DIVERGED
 
     listeners += [watch, printer]
+    if trainer.data.held_out:
+        print(trainer.data.describe_split())
     recorder = open_recorder(args, trainer, lambda text: print(f"mlp-tui: {text}", file=sys.stderr))
     if recorder is not None:
         listeners.append(recorder)

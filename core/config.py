@@ -39,6 +39,7 @@ class TrainConfig:
     activation: str = "relu"  # the seed's torch.max(X, 0)
     init: str = "normal"  # normal: randn * init_scale; xavier and kaiming set their own std
     dropout: tuple[float, ...] = (0.0,)  # one rate for every hidden layer, or one per layer
+    val: int = 0  # training images held out as a validation set (none in the seed)
 
     def __post_init__(self) -> None:
         """``hidden`` and ``layers`` say the same thing for one layer: ``hidden == layers[0]``
@@ -251,6 +252,7 @@ FIELDS: dict[str, Field] = {
     "activation": Field("activation", Change.NEW_RUN, _choice(ACTIVATIONS), resumable=False),
     "init": Field("init", Change.NEW_RUN, _choice(INITS), resumable=False),
     "dropout": Field("dropout", Change.NEW_RUN, _rates, resumable=False),
+    "val": Field("validation images", Change.NEW_RUN, _integer, 0, 1_000_000, resumable=False),
 }
 ARCHITECTURE = ("layers", "activation", "init", "dropout")  # beyond the seed's hidden
 

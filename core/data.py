@@ -25,6 +25,7 @@ CLASS_NAMES = (
 NUM_CLASSES = len(CLASS_NAMES)
 IMAGE_SIDE = 28
 NUM_INPUTS = IMAGE_SIDE * IMAGE_SIDE
+VAL_SEED = 0  # draws the validation split: one fixed choice for every run
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -192,6 +193,11 @@ class FashionMNIST:
     test_y: torch.Tensor
     test_pixels: torch.Tensor
     source: str
+    # With a validation split (``holdout``): the held-out training images, as the test set's
+    # uint8 rows, and the whole dataset they came from.
+    val_flat: torch.Tensor | None = None
+    val_y: torch.Tensor | None = None
+    whole: FashionMNIST | None = None
 
     def train_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows ``idx`` as ``ToTensor`` makes them, and their labels. Gathering the uint8 rows
@@ -201,9 +207,55 @@ class FashionMNIST:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the dataset in a checkpoint: sizes plus a hash of the test labels."""
+        """Identifies the dataset in a checkpoint: sizes plus a hash of the test labels (of the
+        whole dataset, whatever is held out of it)."""
+        if self.whole is not None:
+            return self.whole.fingerprint
         digest = hashlib.sha256(self.test_y.cpu().numpy().tobytes()).hexdigest()[:16]
         return f"{len(self.train_y)}/{len(self.test_y)}/{digest}"
+
+    @property
+    def held_out(self) -> int:
+        return 0 if self.val_y is None else len(self.val_y)
+
+    def holdout(self, count: int) -> FashionMNIST:
+        """The whole dataset with ``count`` training images set aside as a validation set.
+
+        The same images for every run (``randperm`` seeded ``VAL_SEED``, not the run's seed):
+        runs and sweep members are compared on one validation set. The rest keep their order.
+        Asked of a split dataset, it splits the whole one again."""
+        whole = self.whole or self
+        if count == self.held_out:
+            return self
+        if count == 0:
+            return whole
+        total = len(whole.train_y)
+        if not 0 < count < total:
+            raise ValueError(f"{count:,} of {total:,} training images leave none to train on")
+        order = torch.randperm(total, generator=torch.Generator().manual_seed(VAL_SEED))
+        val = order[:count].sort().values.to(whole.train_y.device)
+        kept = order[count:].sort().values.to(whole.train_y.device)
+        return FashionMNIST(
+            whole.train_pixels.index_select(0, kept),
+            whole.train_y.index_select(0, kept),
+            whole.test_flat,
+            whole.test_y,
+            whole.test_pixels,
+            whole.source,
+            val_flat=whole.train_pixels.index_select(0, val),
+            val_y=whole.train_y.index_select(0, val),
+            whole=whole,
+        )
+
+    def describe_split(self) -> str:
+        """The validation split in words, for a run's report."""
+        if self.whole is None:
+            return "no validation split"
+        total = len(self.whole.train_y)
+        return (
+            f"validation: {self.held_out:,} of the {total:,} training images held out, the same "
+            f"for every run (randperm seeded {VAL_SEED}); {len(self.train_y):,} to train on"
+        )
 
     @classmethod
     def from_uint8(
@@ -228,6 +280,8 @@ class FashionMNIST:
         )
 
     def to(self, device: torch.device | str) -> FashionMNIST:
+        if self.whole is not None:
+            return self.whole.to(device).holdout(self.held_out)
         return FashionMNIST(
             self.train_pixels.to(device),
             self.train_y.to(device),

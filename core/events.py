@@ -49,9 +49,15 @@ class EpochReport:
     lr: float
     seconds: float
     examples_per_s: float
+    val_acc: float | None = None  # with a validation split (--val N)
+    val_loss: float | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Every figure; the validation ones only where there is a validation set."""
+        row = asdict(self)
+        if self.val_acc is None and self.val_loss is None:
+            del row["val_acc"], row["val_loss"]
+        return row
 
 
 @dataclass(frozen=True)

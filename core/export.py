@@ -55,7 +55,10 @@ def _csv(rows: Sequence[Sequence[object]]) -> bytes:
 
 
 def metrics_csv(history: Sequence[EpochReport]) -> bytes:
+    """One row per epoch; the validation columns only where the run had a validation set."""
+    has_val = any(report.val_acc is not None for report in history)
     names = [f.name for f in dataclasses.fields(EpochReport)]
+    names = [n for n in names if has_val or not n.startswith("val_")]
     return _csv([names] + [[getattr(report, n) for n in names] for report in history])
 
 

@@ -316,6 +316,22 @@ class FusedStep:
         del self.y, self.kept, self.masks, self.A, self.log_probs
 
 
+def _logits(net: ScratchMLP, X: torch.Tensor, seed_form: bool, chunk: int | None):
+    """The logits of ``X``, chunk by chunk (see ``evaluate``)."""
+    chunk = chunk or (256 if X.device.type == "cpu" else 16384)
+    for i in range(0, len(X), chunk):
+        rows = X[i : i + chunk]
+        if rows.dtype == torch.uint8:
+            rows = to_unit(rows)
+        if seed_form:
+            yield net(rows)
+        else:
+            for W, b in net.hidden_layers:
+                rows = activations.forward(net.activation, torch.addmm(b, rows, W), inplace=True)
+            W, b = net.output
+            yield torch.addmm(b, rows, W)
+
+
 @torch.no_grad()
 def evaluate(
     net: ScratchMLP,
@@ -332,18 +348,20 @@ def evaluate(
     (``addmm``, ``clamp_min``): the same values up to rounding, without the seed's extra passes.
     Chunks of a batch's size run at the products' best rate on the CPU; a GPU gets few large
     chunks, since there each chunk costs kernel launches. Dropout is off, as in d2l."""
-    chunk = chunk or (256 if X.device.type == "cpu" else 16384)
-    probs = []
-    for i in range(0, len(X), chunk):
-        rows = X[i : i + chunk]
-        if rows.dtype == torch.uint8:
-            rows = to_unit(rows)
-        if seed_form:
-            logits = net(rows)
-        else:
-            for W, b in net.hidden_layers:
-                rows = activations.forward(net.activation, torch.addmm(b, rows, W), inplace=True)
-            W, b = net.output
-            logits = torch.addmm(b, rows, W)
-        probs.append(torch.softmax(logits, dim=1))
+    probs = [torch.softmax(logits, dim=1) for logits in _logits(net, X, seed_form, chunk)]
     return Predictions(epoch=0, probs=torch.cat(probs).float().cpu(), labels=y.cpu())
+
+
+@torch.no_grad()
+def score(
+    net: ScratchMLP, X: torch.Tensor, y: torch.Tensor, seed_form: bool = False
+) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy on ``X`` (the validation set), as ``evaluate`` computes
+    the logits; the loss from the logits, not from rounded probabilities."""
+    correct, total, at = 0.0, 0.0, 0
+    for logits in _logits(net, X, seed_form, None):
+        rows = y[at : at + len(logits)]
+        at += len(logits)
+        correct += float((logits.argmax(dim=1) == rows).sum())
+        total += float(loss(logits, rows).double().sum())
+    return correct / len(y), total / len(y)

@@ -26,7 +26,7 @@ from .events import (
     SettingsChanged,
     StateChanged,
 )
-from .store import EPOCH_FIELDS, RunStore, StoreError, now, short_id
+from .store import EPOCH_COLUMNS, RunStore, StoreError, now, short_id
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -211,9 +211,9 @@ class Recorder:
                 run = self.run_id
                 if epoch is not None:
                     db.execute(
-                        f"INSERT OR REPLACE INTO epochs (run, epoch, {', '.join(EPOCH_FIELDS)})"
-                        f" VALUES (?, ?{', ?' * len(EPOCH_FIELDS)})",
-                        (run, epoch.epoch, *(getattr(epoch, f) for f in EPOCH_FIELDS)),
+                        f"INSERT OR REPLACE INTO epochs (run, epoch, {', '.join(EPOCH_COLUMNS)})"
+                        f" VALUES (?, ?{', ?' * len(EPOCH_COLUMNS)})",
+                        (run, epoch.epoch, *(getattr(epoch, f) for f in EPOCH_COLUMNS)),
                     )
                 if epoch is not None or checkpoint is not None:
                     cut, points = self.curve.take_changes()  # not the whole curve each epoch
@@ -275,10 +275,10 @@ def record(
                 curve.add(step, loss)
             with store.transaction() as db:
                 db.executemany(
-                    f"INSERT INTO epochs (run, epoch, {', '.join(EPOCH_FIELDS)})"
-                    f" VALUES (?, ?{', ?' * len(EPOCH_FIELDS)})",
+                    f"INSERT INTO epochs (run, epoch, {', '.join(EPOCH_COLUMNS)})"
+                    f" VALUES (?, ?{', ?' * len(EPOCH_COLUMNS)})",
                     [
-                        (run_id, r.epoch, *(getattr(r, f) for f in EPOCH_FIELDS))
+                        (run_id, r.epoch, *(getattr(r, f) for f in EPOCH_COLUMNS))
                         for r in trainer.history
                     ],
                 )

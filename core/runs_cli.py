@@ -14,6 +14,7 @@ from .config import FIELDS, described_fields, show_stored
 from .parsing import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser
 from .store import (
     EPOCH_FIELDS,
+    VAL_FIELDS,
     RunRecord,
     RunStore,
     RunSummary,
@@ -25,6 +26,7 @@ from .store import (
 )
 
 COLUMNS = ("id", "name", "status", "epochs", "best acc", "final acc", "final loss", "time")
+VAL_COLUMNS = ("best val", "final val")  # after "final acc", where a run has a validation set
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,11 +181,27 @@ def _clock(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
-def summary_row(s: RunSummary, fields: Sequence[str]) -> list[str]:
-    acc = [None if a is None else f"{a:.4f}" for a in (s.best_test_acc, s.final_test_acc)]
+def columns(summaries: Sequence[RunSummary]) -> tuple[str, ...]:
+    """The summary columns for these runs: the validation ones only where a run has them."""
+    if not any(s.best_val_acc is not None for s in summaries):
+        return COLUMNS
+    at = COLUMNS.index("final acc") + 1
+    return (*COLUMNS[:at], *VAL_COLUMNS, *COLUMNS[at:])
+
+
+def summary_row(s: RunSummary, fields: Sequence[str], val: bool = False) -> list[str]:
+    """One run's cells under ``columns`` (``val``: with the validation columns)."""
+    figures = (s.best_test_acc, s.final_test_acc, *((s.best_val_acc, s.final_val_acc) * val))
+    acc = [None if a is None else f"{a:.4f}" for a in figures]
     loss = None if s.final_train_loss is None else f"{s.final_train_loss:.4f}"
     row = [s.short_id, s.name, s.status, str(s.epochs), *map(_cell, acc), _cell(loss)]
     return [*row, _clock(s.seconds), *(_cell(s.config.get(f)) for f in fields)]
+
+
+def epoch_fields(records: Sequence[RunRecord]) -> tuple[str, ...]:
+    """The per-epoch figures these runs have: the validation ones only where they exist."""
+    has_val = any(e.get("val_acc") is not None for r in records for e in r.epochs)
+    return (*EPOCH_FIELDS, *VAL_FIELDS) if has_val else EPOCH_FIELDS
 
 
 def grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -197,9 +215,10 @@ def grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def table(summaries: Sequence[RunSummary]) -> str:
     if not summaries:
         return "no runs yet"
-    fields = differing(summaries)
-    header = [*COLUMNS, *(f.replace("_", " ") for f in fields)]
-    return grid(header, [summary_row(s, fields) for s in summaries])
+    fields, names = differing(summaries), columns(summaries)
+    header = [*names, *(f.replace("_", " ") for f in fields)]
+    val = names != COLUMNS
+    return grid(header, [summary_row(s, fields, val) for s in summaries])
 
 
 def describe(record: RunRecord) -> str:
@@ -212,9 +231,10 @@ def describe(record: RunRecord) -> str:
     if s.checkpoint:
         lines.append(f"checkpoint: {s.checkpoint}")
     if record.epochs:
-        header = ["epoch", *EPOCH_FIELDS]
+        figures = epoch_fields([record])
+        header = ["epoch", *figures]
         rows = [
-            [str(e["epoch"]), *(_cell(_round(e[f])) for f in EPOCH_FIELDS)] for e in record.epochs
+            [str(e["epoch"]), *(_cell(_round(e.get(f))) for f in figures)] for e in record.epochs
         ]
         lines += ["", grid(header, rows)]
     if record.events:
@@ -267,21 +287,24 @@ def export_csv(records: Sequence[RunRecord], folder: Path) -> list[Path]:
     for record in records:
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["epoch", *EPOCH_FIELDS])
+        figures = epoch_fields([record])
+        writer.writerow(["epoch", *figures])
         for e in record.epochs:
-            writer.writerow([e["epoch"], *(e[f] for f in EPOCH_FIELDS)])
+            writer.writerow([e["epoch"], *(e.get(f) for f in figures)])
         path = folder / f"{record.summary.short_id}.csv"
         written.append(write_atomic(path, out.getvalue().encode()))
     out = io.StringIO()
     writer = csv.writer(out)
     names = list(FIELDS)  # every field, hidden and layers alike: a file for other tools
     writer.writerow(["id", "name", "status", "parent", "epochs", "best_test_acc",
-                     "final_test_acc", "final_train_loss", "seconds", *names])  # fmt: skip
+                     "final_test_acc", "final_train_loss", "seconds", "best_val_acc",
+                     "final_val_acc", *names])  # fmt: skip
     for r in records:
         s = r.summary
         parent = None if s.parent is None else short_id(s.parent)
         writer.writerow([s.short_id, s.name, s.status, parent, s.epochs, s.best_test_acc,
-                         s.final_test_acc, s.final_train_loss, s.seconds,
+                         s.final_test_acc, s.final_train_loss, s.seconds, s.best_val_acc,
+                         s.final_val_acc,
                          *(_csv_value(s.config.get(n)) for n in names)])  # fmt: skip
     written.append(write_atomic(folder / "runs.csv", out.getvalue().encode()))
     return written

@@ -32,6 +32,8 @@ MAX_NAME = 200  # characters
 LIVE_STATUSES = ("running", "paused")  # a run in these whose process is gone was interrupted
 STATUSES = (*LIVE_STATUSES, "diverged", "finished", "failed", "stopped", "interrupted")
 EPOCH_FIELDS = ("train_loss", "train_acc", "test_acc", "lr", "seconds", "examples_per_s")
+VAL_FIELDS = ("val_acc", "val_loss")  # NULL without a validation split
+EPOCH_COLUMNS = (*EPOCH_FIELDS, *VAL_FIELDS)  # every figure an epoch row holds
 
 # Each entry takes the schema from the version before it to its own (index + 1).
 MIGRATIONS = (
@@ -75,6 +77,10 @@ MIGRATIONS = (
     """
     ALTER TABLE runs ADD COLUMN sweep TEXT;    -- the sweep a run belongs to, if any
     CREATE INDEX runs_by_sweep ON runs (sweep);
+    """,
+    """
+    ALTER TABLE epochs ADD COLUMN val_acc REAL;   -- with a validation split (--val N), else NULL
+    ALTER TABLE epochs ADD COLUMN val_loss REAL;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -153,6 +159,8 @@ class RunSummary:
     final_test_acc: float | None
     final_train_loss: float | None
     seconds: float
+    best_val_acc: float | None = None  # with a validation split
+    final_val_acc: float | None = None
 
     @property
     def short_id(self) -> str:
@@ -185,6 +193,8 @@ class RunRecord:
             "best_test_acc": s.best_test_acc,
             "final_test_acc": s.final_test_acc,
             "final_train_loss": s.final_train_loss,
+            "best_val_acc": s.best_val_acc,
+            "final_val_acc": s.final_val_acc,
             "seconds": s.seconds,
             "epochs": self.epochs,
             "events": self.events,
@@ -211,7 +221,8 @@ SELECT r.id, r.uid, r.name, r.status, r.created, r.ended, r.config, r.parent, r.
        count(e.epoch), max(e.test_acc),
        (SELECT test_acc FROM epochs WHERE run = r.id ORDER BY epoch DESC LIMIT 1),
        (SELECT train_loss FROM epochs WHERE run = r.id ORDER BY epoch DESC LIMIT 1),
-       coalesce(sum(e.seconds), 0)
+       coalesce(sum(e.seconds), 0), max(e.val_acc),
+       (SELECT val_acc FROM epochs WHERE run = r.id ORDER BY epoch DESC LIMIT 1)
 FROM runs r LEFT JOIN epochs e ON e.run = r.id
 """
 
@@ -491,10 +502,14 @@ class RunStore:
         everything = ids is None
         where, args = ("", ()) if everything else self._in(wanted)
         for row in self._query(
-            f"SELECT run, epoch, {', '.join(EPOCH_FIELDS)} FROM epochs {where} ORDER BY run, epoch",
+            f"SELECT run, epoch, {', '.join(EPOCH_COLUMNS)} FROM epochs {where}"
+            " ORDER BY run, epoch",
             args,
         ):
-            epochs[row[0]].append({"epoch": row[1], **dict(zip(EPOCH_FIELDS, row[2:]))})
+            figures = dict(zip(EPOCH_COLUMNS, row[2:]))
+            if figures["val_acc"] is None and figures["val_loss"] is None:
+                del figures["val_acc"], figures["val_loss"]  # no validation set: as EpochReport
+            epochs[row[0]].append({"epoch": row[1], **figures})
         if losses:
             for run, step, loss in self._query(
                 f"SELECT run, step, loss FROM losses {where} ORDER BY run, step", args
@@ -523,11 +538,11 @@ class RunStore:
 
 def _summary(row: tuple) -> RunSummary:
     (rid, uid, name, status, created, ended, config, parent, fork_step, ckpt, sweep) = row[:11]
-    count, best, final_acc, final_loss, seconds = row[11:]
+    count, best, final_acc, final_loss, seconds, best_val, final_val = row[11:]
     config = completed(json.loads(config))  # a run recorded before a field was: its default
     return RunSummary(
         rid, uid, name, status, created, ended, config, parent, fork_step, ckpt,
-        sweep, count, best, final_acc, final_loss, seconds,
+        sweep, count, best, final_acc, final_loss, seconds, best_val, final_val,
     )  # fmt: skip
 
 

@@ -49,7 +49,7 @@ from .events import (
     StateChanged,
 )
 from .metrics import Accumulator, Stopwatch
-from .model import AutogradStep, FusedStep, ScratchMLP, evaluate
+from .model import AutogradStep, FusedStep, ScratchMLP, evaluate, score
 from .threads import TRAIN_THREADS, keep_this_thread_serial, use_all_cores
 
 __all__ = ["TRAIN_THREADS", "Trainer", "keep_this_thread_serial"]
@@ -78,7 +78,10 @@ class Trainer:
         lets it replay the seed's step as a CUDA graph on CUDA."""
         self.config = config.validated()
         self.device = resolve_device(config.device)
-        self.data = data.to(self.device)
+        try:  # the validation split, if asked: the same images for every run
+            self.data = data.to(self.device).holdout(config.val)
+        except ValueError as exc:
+            raise ConfigError(f"validation images: {exc}") from None
         self.on_event = on_event or (lambda event: None)
         self.net = ScratchMLP.from_config(
             config,
@@ -240,8 +243,15 @@ class Trainer:
             self._account(figures)
             self._after_batch()
         test = evaluate(self.net, self.data.test_flat, self.data.test_y, self._seed_form)
+        val = self._validate()
         self.epoch_clock.stop()
-        self._end_epoch(test)
+        self._end_epoch(test, val)
+
+    def _validate(self) -> tuple[float | None, float | None]:
+        """The validation set's accuracy and loss, when the run holds one out."""
+        if self.data.val_flat is None or self.data.val_y is None:
+            return None, None
+        return score(self.net, self.data.val_flat, self.data.val_y, self._seed_form)
 
     def _account(self, figures: list[Figures]) -> None:
         """Add the batches whose figures are in to the epoch's sums, oldest first. A refused
@@ -256,7 +266,7 @@ class Trainer:
             self.batch_losses.append(batch.loss)
             self._pending.append((batch.loss, batch.correct / batch.count))
 
-    def _end_epoch(self, test: Predictions) -> None:
+    def _end_epoch(self, test: Predictions, val: tuple[float | None, float | None]) -> None:
         self.elapsed += self.epoch_seconds
         self.epoch += 1
         self.batch = 0
@@ -271,6 +281,8 @@ class Trainer:
             lr=self.config.lr,
             seconds=self.epoch_seconds,
             examples_per_s=self.metric.seen / max(self.epoch_seconds, 1e-9),
+            val_acc=val[0],
+            val_loss=val[1],
         )
         self.history.append(report)
         self._emit(self.predictions)

@@ -197,3 +197,17 @@ async def test_the_panel_scrolls_to_keep_the_cursor_in_view(make_app):
         assert any(line.startswith("▸ device") for line in lines)
         await select(pilot, "lr")
         assert str(panel.render()).startswith("▸ learning rate")
+
+
+async def test_a_run_with_a_validation_split_says_it_and_shows_val_acc(make_trainer, make_app):
+    from mlp_tui.tui.widgets.status_bar import StatusBar
+
+    app = make_app(make_trainer(epochs=1, val=100))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED)
+        notes = [n.message for n in app._notifications]
+        assert any("validation: 100 of the 600 training images held out" in n for n in notes)
+        val = app.trainer.history[-1].val_acc
+        await wait_until(
+            pilot, lambda: f"val acc {val:.2%}" in str(app.query_one(StatusBar).render())
+        )

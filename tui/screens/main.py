@@ -134,6 +134,8 @@ class MainScreen(Screen):
         self.run_state = (RunState.PAUSED if paused else RunState.RUNNING) if start else run.state
         self.redraw()
         if start:
+            if trainer.data.held_out:  # which images the validation figures come from
+                self.notify(trainer.data.describe_split(), timeout=8)
             self._train(trainer, paused)
 
     def _listener(self, run: RunView, *, record: bool) -> Callable[[Event], None]:

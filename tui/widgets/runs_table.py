@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
-from mlp_tui.core.runs_cli import COLUMNS, differing, summary_row
+from mlp_tui.core.runs_cli import COLUMNS, columns, differing, summary_row
 from mlp_tui.core.store import RunSummary
 from rich.cells import cell_len
 from rich.text import Text
@@ -27,6 +27,8 @@ SUMMARY_KEYS: dict[str, Callable[[RunSummary], object]] = {  # COLUMNS' sort val
     "epochs": lambda s: s.epochs,
     "best acc": lambda s: s.best_test_acc,
     "final acc": lambda s: s.final_test_acc,
+    "best val": lambda s: s.best_val_acc,
+    "final val": lambda s: s.final_val_acc,
     "final loss": lambda s: s.final_train_loss,
     "time": lambda s: s.seconds,
 }
@@ -60,7 +62,8 @@ class RunsTable(DataTable):
         self.labels: list[str] = []  # their headers
         self.cells: list[list[str]] = []  # each row's cells but the mark
         self.sort_column, self.reverse = "id", False
-        self._made: dict[int, tuple[RunSummary, tuple[str, ...], list[str]]] = {}
+        self.val = False  # whether the validation columns are shown
+        self._made: dict[int, tuple[RunSummary, tuple[str, ...], bool, list[str]]] = {}
 
     def show(
         self, runs: Sequence[RunSummary], words: Sequence[str], selected: Collection[int]
@@ -72,7 +75,9 @@ class RunsTable(DataTable):
         if words:
             shown = [s for s in runs if _matches(self._row(s, all_fields), words)]
             fields = differing(shown)
-        keys = ["mark", *COLUMNS, *(SETTING + f for f in fields)]
+        names = columns(shown)
+        self.val = names != COLUMNS
+        keys = ["mark", *names, *(SETTING + f for f in fields)]
         if self.sort_column not in keys:
             self.sort_column, self.reverse = "id", False
         ordered = self._sorted(shown)
@@ -108,9 +113,10 @@ class RunsTable(DataTable):
         """``summary_row``, made again only for a run that changed: for a thousand runs at
         every refresh it would cost the UI thread milliseconds."""
         made = self._made.get(s.id)
-        if made is None or made[0] is not s or made[1] != tuple(fields):
-            made = self._made[s.id] = (s, tuple(fields), summary_row(s, fields))
-        return made[2]
+        if made is None or made[0] is not s or made[1:3] != (tuple(fields), self.val):
+            row = summary_row(s, fields, self.val)
+            made = self._made[s.id] = (s, tuple(fields), self.val, row)
+        return made[3]
 
     def _label(self, key: str) -> str:
         if key == "mark":

@@ -42,6 +42,7 @@ class Status:
     examples_per_s: float | None
     elapsed: float
     eta: float | None
+    val_acc: float | None = None  # the last epoch's, with a validation split
 
 
 def status_of(run: RunView, state: RunState) -> Status:
@@ -67,6 +68,7 @@ def status_of(run: RunView, state: RunState) -> Status:
         examples_per_s=rate,
         elapsed=run.progress.elapsed,
         eta=run.progress.eta(examples_left) if running else None,
+        val_acc=run.history[-1].val_acc if run.history else None,
     )
 
 
@@ -77,6 +79,7 @@ def status_line(status: Status, gap: str = "  ") -> Text:
         status.device,
         f"lr {status.lr:g}",
         f"{rate_text(status.examples_per_s)} ex/s",
+        *([] if status.val_acc is None else [f"val acc {status.val_acc:.2%}"]),
         f"elapsed {clock_text(status.elapsed)}",
         f"ETA {clock_text(status.eta)}",
     ]
