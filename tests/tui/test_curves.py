@@ -13,6 +13,7 @@ from mlp_tui.tui.curves import (
     debiased_ema,
     next_smoothing,
 )
+from mlp_tui.tui.widgets.loss_plot import LossPlot
 
 SERIES = [2.302585092994046, 0.1, 1 / 3, 7.25, 0.0004]
 
@@ -79,3 +80,18 @@ def test_a_short_series_is_drawn_point_for_point():
     envelope.extend([3.0, 1.0, 2.0])
     assert envelope.points(100) == ([1.0, 2.0, 3.0], [3.0, 1.0, 2.0])
 
+
+def test_the_loss_plots_last_point_is_the_last_batchs_after_a_long_run():
+    """100,000 batches in reports of 37, as a long run brings them: the plot takes each
+    report's batches only, and what it draws ends at the last one."""
+    rng = random.Random(2)
+    losses: list[float] = []
+    plot = LossPlot()
+    for _ in range(100_000 // 37):
+        losses += [rng.uniform(0.2, 0.6) for _ in range(37)]
+        plot.sync(losses, [])
+    xs, drawn = plot.raw_points()
+    assert (xs[-1], drawn[-1]) == (len(losses), losses[-1])
+    assert len(xs) <= 2 * plot.max_points + 1
+    smoothed = plot.smooth.points(plot.max_points)[1]
+    assert smoothed[-1] == pytest.approx(debiased_ema(losses, plot.smoothing)[-1], rel=1e-9)
