@@ -94,14 +94,20 @@ class Envelope:
         for i, y in enumerate(ys):
             self.add(first_x + i, y)
 
-    def points(self, max_points: int) -> tuple[list[float], list[float]]:
+    def points(self, max_points: int, extremes: bool = True) -> tuple[list[float], list[float]]:
         """(xs, ys) in order: the low and high of about ``max_points`` buckets, then the last
-        point. At most 2 * max_points + 1 points."""
+        point; at most 2 * max_points + 1 points. Without ``extremes``, each bucket's last
+        point only: enough for a curve that is smooth already, at half the drawing."""
         buckets = self.buckets
         group = max(1, math.ceil(len(buckets) / max(max_points, 1)))
         xs: list[float] = []
         ys: list[float] = []
         for start in range(0, len(buckets), group):
+            if not extremes:
+                b = buckets[min(start + group, len(buckets)) - 1]
+                xs.append(b[4])
+                ys.append(b[5])
+                continue
             b = buckets[start]
             for other in buckets[start + 1 : start + group]:
                 b = _merge(b, other)

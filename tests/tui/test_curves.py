@@ -79,6 +79,14 @@ def test_a_short_series_is_drawn_point_for_point():
     envelope = Envelope()
     envelope.extend([3.0, 1.0, 2.0])
     assert envelope.points(100) == ([1.0, 2.0, 3.0], [3.0, 1.0, 2.0])
+    assert envelope.points(100, extremes=False) == envelope.points(100)
+
+
+def test_a_smooth_curve_takes_one_point_a_bucket_and_ends_at_its_last():
+    envelope = Envelope(capacity=64)
+    envelope.extend([1 / (1 + i) for i in range(10_000)])
+    xs, ys = envelope.points(40, extremes=False)
+    assert len(xs) <= 40 and (xs[-1], ys[-1]) == (10_000, 1 / 10_000)
 
 
 def test_the_loss_plots_last_point_is_the_last_batchs_after_a_long_run():
@@ -93,5 +101,5 @@ def test_the_loss_plots_last_point_is_the_last_batchs_after_a_long_run():
     xs, drawn = plot.raw_points()
     assert (xs[-1], drawn[-1]) == (len(losses), losses[-1])
     assert len(xs) <= 2 * plot.max_points + 1
-    smoothed = plot.smooth.points(plot.max_points)[1]
+    smoothed = plot.smoothed_points()[1]
     assert smoothed[-1] == pytest.approx(debiased_ema(losses, plot.smoothing)[-1], rel=1e-9)

@@ -60,9 +60,9 @@ async def test_brackets_change_the_smoothing_of_the_plot_and_the_numbers(make_tr
         await pilot.press("right_square_bracket")
         assert main.smoothing == main.run.smoothing == main.loss_plot.smoothing == 0.98
         assert "smoothed 0.98" in text(main.loss_plot)  # at once, not at the plot's next turn
-        smoothed = main.loss_plot.smooth.points(main.loss_plot.max_points)[1]
+        smoothed = main.loss_plot.smoothed_points()[1]
         assert smoothed[-1] == debiased_ema(losses, 0.98)[-1] == main.run.loss_ema.value
-        assert f"smoothed loss {debiased_ema(losses, 0.98)[-1]:.4g}" in text(main.numbers)
+        assert f"(smoothed): loss {debiased_ema(losses, 0.98)[-1]:.4g}," in text(main.numbers)
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert main.smoothing == 0.9 and "smoothed 0.9 " in text(main.loss_plot)
 
@@ -81,8 +81,8 @@ async def test_the_numbers_show_the_smoothed_figures_then_a_stepped_batchs_own(
         line = text(app.main.query_one(RunNumbers))
         loss, acc = app.main.run.losses[-1], app.main.run.accuracies[-1]
         assert loss == trainer.batch_losses[-1]
-        assert f"batch 1: loss {loss:.4g}  train acc {acc:.1%}" in line
-        assert f"smoothed loss {loss:.4g}" in line  # one batch: its average is itself
+        assert f"batch 1: loss {loss:.4g}, acc {acc:.1%}" in line
+        assert f"(smoothed): loss {loss:.4g}, acc {acc:.1%}" in line  # one batch: itself
         assert "test acc –" in line  # no epoch yet
         await pilot.press("space")
         await wait_until(pilot, lambda: len(app.main.run.history) >= 2, timeout=30)
@@ -93,7 +93,7 @@ async def test_the_numbers_show_the_smoothed_figures_then_a_stepped_batchs_own(
         best = max(history, key=lambda r: r.test_acc)
         line = text(app.main.query_one(RunNumbers))
         assert f"test acc {history[-1].test_acc:.1%}" in line
-        assert f"best {best.test_acc:.1%} (epoch {best.epoch})" in line
+        assert f", best {best.test_acc:.1%} (epoch {best.epoch})" in line
         assert "★" in text(app.main.epoch_plot)  # the best test accuracy, marked
 
 

@@ -94,5 +94,5 @@ async def test_points_after_a_rollback_replace_the_dropped_ones(make_trainer, ma
         screen.redraw({"loss"})
         await pilot.pause()
         assert screen.loss_plot.raw_points()[1] == [2.3, 2.2, 2.1, 2.0]
-        smoothed = screen.loss_plot.smooth.points(100)[1]
+        smoothed = screen.loss_plot.smoothed_points()[1]
         assert smoothed == debiased_ema([2.3, 2.2, 2.1, 2.0], screen.smoothing)  # not the 9.0

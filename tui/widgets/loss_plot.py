@@ -79,13 +79,16 @@ class LossPlot(TrainingPlot):
         """The raw batch losses as drawn: (batch, loss), about a point per braille column."""
         return self.raw.points(self.max_points)
 
+    def smoothed_points(self) -> tuple[list[float], list[float]]:
+        """The moving average as drawn: a point a cell, the last the last batch's average."""
+        return self.smooth.points(self.max_points, extremes=False)
+
     def _ghost_curve(self, i: int, ghost: Ghost) -> tuple[list[float], list[float]]:
         """A ghost's smoothed curve as drawn, computed once per smoothing and width."""
         key = (i, self.smoothing, self.max_points)
         if key not in self._ghost_points:
-            self._ghost_points[key] = envelope_of(*ghost.curve(self.smoothing)).points(
-                self.max_points
-            )
+            curve = envelope_of(*ghost.curve(self.smoothing))
+            self._ghost_points[key] = curve.points(self.max_points, extremes=False)
         return self._ghost_points[key]
 
     def draw(self) -> None:
@@ -102,17 +105,20 @@ class LossPlot(TrainingPlot):
         self.key(title, *lines, *ghosts, short_title=short)
         log = self.log_y
         drawn: list[float] = []  # the lowest and highest loss of each line
-        for i, ghost in enumerate(self.ghosts):  # behind the live lines: drawn first
+        # A cell shows the colour drawn last: the raw batches at the back, as the noise they
+        # are, then the ghosts, then this run's average over them all.
+        if self.raw.count:
+            xs, raw = self.raw_points()
+            plt.plot(xs, log_scaled(raw, log), color="gray", marker=MARKER)
+            drawn += (min(raw), max(raw))
+        for i, ghost in enumerate(self.ghosts):
             gx, gy = self._ghost_curve(i, ghost)
             if gx:
                 plt.plot(gx, log_scaled(gy, log), color=ghost.colour, marker=MARKER)
                 drawn += (min(gy), max(gy))
         if self.raw.count:
-            xs, raw = self.raw_points()
-            sx, smoothed = self.smooth.points(self.max_points)
-            plt.plot(xs, log_scaled(raw, log), color="gray", marker=MARKER)
+            sx, smoothed = self.smoothed_points()
             plt.plot(sx, log_scaled(smoothed, log), color="orange", marker=MARKER)
-            drawn += (min(raw), max(raw))
         last = max([self.seen, 2, *(g.batches for g in self.ghosts), *(x for x, _ in self.refused)])
         bottom, top = min(drawn, default=1.0), max(drawn, default=1.0)
         top = self._mark_refused(top)

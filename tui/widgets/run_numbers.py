@@ -53,26 +53,23 @@ def numbers_line(n: Numbers, short: bool = False) -> Text:
     """One line; ``short`` for 80 columns: fewer words, and while the run waits its last batch's
     figures in place of the smoothed ones."""
     line = Text()
-    space, gap = (" ", " │ ") if short else ("  ", "   ")
 
-    def put(label: str, value: str, end: str = space) -> None:
-        line.append(label)
-        line.append(value, VALUE)
-        line.append(end)
+    def put(*parts: str) -> None:
+        """Words and values in turn: the values bold."""
+        for i, part in enumerate(parts):
+            line.append(part, VALUE if i % 2 else "")
 
-    acc = "acc " if short else "train acc "
+    gap, comma = (" │ ", " ") if short else ("   ", ", ")
     if n.batch is not None:
         step, loss, accuracy = n.batch
-        put(f"batch {step}: loss ", loss_text(loss))
-        put(acc, acc_text(accuracy), gap)
+        put(f"batch {step}: loss ", loss_text(loss), f"{comma}acc ", acc_text(accuracy), gap)
     if n.batch is None or not short:
-        put("smoothed loss ", loss_text(n.loss))
-        put(acc, acc_text(n.train_acc), gap)
-    put("test acc ", acc_text(n.test_acc))
+        label = "smoothed loss " if short else "train (smoothed): loss "
+        put(label, loss_text(n.loss), f"{comma}acc ", acc_text(n.train_acc), gap)
     best = acc_text(n.best_acc)
     if n.best_epoch is not None:
         best += f" @{n.best_epoch}" if short else f" (epoch {n.best_epoch})"
-    put("best ", best, "")
+    put("test acc ", acc_text(n.test_acc), f"{comma}best ", best)
     return line
 
 

@@ -130,9 +130,9 @@ class TrainingPlot(RenderCost, PlotextPlot):
 
     @property
     def max_points(self) -> int:
-        """About a point per braille column (two a cell): more would not show, and each
-        costs build time."""
-        return max(2 * self.size.width, 80)
+        """Buckets a long series is drawn in: one a cell, whose low and high points fill its
+        two braille columns. More would not show, and each point costs build time."""
+        return max(self.size.width, 40)
 
     def render(self) -> RenderResult:
         if self.size.width < MIN_WIDTH or self.size.height < MIN_HEIGHT:
