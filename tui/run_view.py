@@ -27,6 +27,7 @@ from mlp_tui.core.events import (
 from mlp_tui.core.store import default_name
 from mlp_tui.core.trainer import Trainer
 
+from .curves import DEFAULT_SMOOTHING, DebiasedEma
 from .progress import RunProgress
 from .widgets.plot_marks import change_label, lr_markers
 
@@ -48,6 +49,7 @@ class RunView:
         self.trainer = trainer
         self.config = self.applied = trainer.config
         self.name = default_name(trainer.config)  # how it started; "r3 ..." once recorded
+        self.run_id: int | None = None  # in the store, once recorded
         self.device = str(resolve_device(trainer.config.device))  # as the trainer resolved it
         self.state, self.reason = trainer.state, trainer.reason
         # Position: epochs done, batches done in the epoch under way, batches since the start.
@@ -56,7 +58,11 @@ class RunView:
         self.examples = len(trainer.data.train_y)
         self.pixels = trainer.data.test_pixels
         self.losses = list(trainer.batch_losses)  # one per batch that stands
+        # Each batch's train accuracy, beside its loss (a checkpoint keeps only the losses).
+        self.accuracies = [math.nan] * len(self.losses)
         self.rollbacks = 0  # times a refused batch dropped losses: the plot must redraw them all
+        self.refused: list[tuple[int, float]] = []  # (batch, loss) of each refused batch
+        self.set_smoothing(DEFAULT_SMOOTHING)  # the averages the status area shows
         self.lr_changes = list(trainer.lr_changes)
         # Every setting change the plots mark, as (step, label): a checkpoint keeps lr's only.
         self.changes = [(s, change_label("lr", lr)) for s, lr in lr_markers(trainer.lr_changes)]
@@ -75,6 +81,26 @@ class RunView:
         if self.predictions is not None and self.batch == 0:
             self.per_class.add(self.predictions)
         self.saved_step = self.step if saved else 0
+
+    def set_smoothing(self, smoothing: float) -> None:
+        """Smooth the loss and accuracy with this weight of the past (as the loss plot does)."""
+        self.smoothing = smoothing
+        self.loss_ema, self.acc_ema = DebiasedEma(smoothing), DebiasedEma(smoothing)
+        for loss, acc in zip(self.losses, self.accuracies):
+            self.loss_ema.add(loss)
+            self.acc_ema.add(acc)
+
+    @property
+    def last_batch(self) -> tuple[int, float, float] | None:
+        """(batch, loss, accuracy) of the last batch that stands, None before the first."""
+        if not self.losses:
+            return None
+        return self.step, self.losses[-1], self.accuracies[-1]
+
+    @property
+    def best_epoch(self) -> EpochReport | None:
+        """The epoch with the highest test accuracy (the first of equals)."""
+        return max(self.history, key=lambda r: r.test_acc, default=None)
 
     @property
     def unsaved(self) -> bool:
@@ -102,6 +128,10 @@ class RunView:
             self.epochs_done, self.batch, self.step = event.epoch - 1, event.batch, event.step
             self.batches = event.batches
             self.losses.extend(event.losses)
+            self.accuracies.extend(event.accuracies)
+            for loss, acc in zip(event.losses, event.accuracies):
+                self.loss_ema.add(loss)
+                self.acc_ema.add(acc)
             self.progress.record(event.examples_per_s)
             return frozenset({"loss"})
         if isinstance(event, BatchRefused):
@@ -109,7 +139,11 @@ class RunView:
             self.batch -= self.step - event.step
             self.step = event.step
             del self.losses[event.step :]
+            del self.accuracies[event.step :]
+            self.set_smoothing(self.smoothing)  # the averages lose the dropped batches too
             self.rollbacks += 1
+            # Marked where it came: after the batch whose update was undone, if one was.
+            self.refused.append((event.step + (2 if event.undone else 1), event.loss))
             return frozenset({"status", "loss"})
         if isinstance(event, EpochReport):
             self.history.append(event)

@@ -121,7 +121,7 @@ def test_ctrl_c_and_sigterm_end_the_app_within_2_s_and_keep_the_run(
         f"stty -g > {shlex.quote(str(before))}; env {assignments} {shlex.join(program)}; "
         f"echo EXITED $?; stty -g > {shlex.quote(str(after))}; sleep 60"
     )
-    terminal.wait_for("training loss per batch")
+    terminal.wait_for("loss per batch")
     shown = terminal.wait_for(r"epoch ([3-9]|\d\d+)/100000\s+batch")  # a few epochs in
     pid = terminal.child_pid()
 

@@ -140,7 +140,7 @@ async def test_a_resumed_run_opens_paused_with_its_history(make_trainer, make_ap
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
         assert app.main.epoch_plot.history == saved.history
-        assert len(app.main.loss_plot.losses) == saved.step_count
+        assert app.main.loss_plot.seen == saved.step_count
         assert app.main.gallery.predictions is not None  # evaluated on open: the gallery is full
         assert not app.main.run.unsaved
         await pilot.press("q")

@@ -130,7 +130,7 @@ def test_the_real_program_in_a_terminal(tiny_dir, tmp_path):
     socket = start_in_tmux(tiny_dir, tmp_path, "test")
     try:
         wait_for_screen(socket, "Running")
-        wait_for_screen(socket, "training loss per batch")
+        wait_for_screen(socket, "loss per batch")
         tmux("send-keys", "-t", "app", "space", socket=socket)
         wait_for_screen(socket, "Paused")
         tmux("send-keys", "-t", "app", "+", socket=socket)
@@ -171,7 +171,7 @@ def test_two_runs_in_a_real_terminal_are_both_in_the_runs_screen(tiny_dir, tmp_p
         assert "lr 0.2" in rows[1]  # the second run is named by what it changed
         tmux("send-keys", "-t", "app", "Escape", socket=socket)  # the filter, then the screen
         tmux("send-keys", "-t", "app", "Escape", socket=socket)
-        wait_for_screen(socket, "training loss per batch")
+        wait_for_screen(socket, "loss per batch")
         tmux("send-keys", "-t", "app", "q", socket=socket)  # quit, saving first
         wait_for_screen(socket, "Unsaved progress")
         tmux("send-keys", "-t", "app", "s", socket=socket)

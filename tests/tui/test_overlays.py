@@ -37,7 +37,7 @@ async def test_a_restart_keeps_the_previous_run_as_a_ghost_until_x(make_trainer,
         await wait_until(pilot, lambda: app.trainer is not first and app.main.run.step > 2)
         main = app.main
         assert [g.name for g in main.ghosts] == ["lr 0.5, batch size 64"]
-        assert len(main.ghosts[0].smoothed) >= 6
+        assert len(main.ghosts[0].losses) >= 6
         await wait_until(pilot, lambda: "lr 0.5, batch size 64" in plot_text(main.loss_plot))
         await press_now(pilot, "x")
         assert main.ghosts == [] and "lr 0.5, batch size 64" not in plot_text(main.loss_plot)

@@ -8,7 +8,7 @@ from mlp_tui.tui.ladders import FIELDS, step
 from mlp_tui.tui.progress import RunProgress, clock_text, rate_text
 from mlp_tui.tui.widgets.bars import bar
 from mlp_tui.tui.widgets.plot_marks import lr_markers
-from mlp_tui.tui.widgets.training_plot import downsample, key_line, whole_ticks
+from mlp_tui.tui.widgets.training_plot import key_line, whole_ticks
 from rich.console import Console
 
 
@@ -90,14 +90,6 @@ def test_times_and_rates_read_naturally():
     assert clock_text(None) == "–" and clock_text(65) == "1:05"
     assert clock_text(3723) == "1:02:03"
     assert rate_text(None) == "–" and rate_text(1234) == "1,234" and rate_text(104_900) == "105k"
-
-
-def test_downsampling_keeps_the_shape_and_the_number_of_points_bounded():
-    ys = [float(i) for i in range(10_000)]
-    xs, out = downsample(ys, 100)
-    assert len(xs) == len(out) == 100
-    assert out[0] == pytest.approx(49.5) and out[-1] == pytest.approx(9949.5)
-    assert downsample([1.0, 2.0], 100) == ([1.0, 2.0], [1.0, 2.0])
 
 
 def test_ticks_are_round_whole_numbers():

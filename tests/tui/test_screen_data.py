@@ -5,6 +5,7 @@ trainer's."""
 from __future__ import annotations
 
 from mlp_tui.core.events import BatchRefused, BatchReport, RunState, StateChanged
+from mlp_tui.tui.curves import debiased_ema
 from mlp_tui.tui.messages import TrainerEvent
 from mlp_tui.tui.widgets.status_bar import StatusBar
 
@@ -36,8 +37,9 @@ async def test_every_batch_of_a_finished_run_is_on_screen(make_trainer, make_app
     async with app.run_test(size=(120, 40), message_hook=record) as pilot:
         trainer = app.trainer
         await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED, timeout=30)
-        await wait_until(pilot, lambda: len(app.main.loss_plot.losses) == trainer.step_count)
-        assert app.main.loss_plot.losses == trainer.batch_losses == app.main.run.losses
+        await wait_until(pilot, lambda: app.main.loss_plot.seen == trainer.step_count)
+        drawn = app.main.loss_plot.raw_points()[1]  # 30 batches: each its own point
+        assert drawn == trainer.batch_losses == app.main.run.losses
         assert [loss for r in reports for loss in r.losses] == trainer.batch_losses
         assert app.main.epoch_plot.history == trainer.history
         await pilot.pause(0.2)  # drawn: the heavy widgets timed their draws, and still focus
@@ -63,7 +65,7 @@ async def test_a_divergence_rollback_takes_the_undone_batch_off_the_plot(make_ap
     async with app.run_test(size=(120, 40), message_hook=record) as pilot:
         trainer = app.trainer
         await pilot.press(*"nnnnn")
-        await wait_until(pilot, lambda: len(app.main.loss_plot.losses) == 5)
+        await wait_until(pilot, lambda: app.main.loss_plot.seen == 5)
         await pilot.press("l")
         await fill(pilot, "1000")
         await pilot.press("enter")
@@ -72,7 +74,7 @@ async def test_a_divergence_rollback_takes_the_undone_batch_off_the_plot(make_ap
         await wait_until(pilot, lambda: app.main.run_state is RunState.DIVERGED)
         assert [(r.step, r.undone) for r in refused] == [(5, True)]
         await wait_until(pilot, lambda: "Diverged" in str(app.main.query_one(StatusBar).render()))
-        assert app.main.loss_plot.losses == trainer.batch_losses  # waiting: safe to read
+        assert app.main.loss_plot.raw_points()[1] == trainer.batch_losses  # waiting: safe to read
         assert len(trainer.batch_losses) == trainer.step_count == 5
         assert "batch 5/" in str(app.main.query_one(StatusBar).render())
 
@@ -86,10 +88,11 @@ async def test_points_after_a_rollback_replace_the_dropped_ones(make_trainer, ma
         screen.show_event(StateChanged(RunState.RUNNING))
         screen.show_event(report(4, (2.3, 2.2, 2.1, 9.0)))
         screen.redraw({"loss"})
-        assert screen.loss_plot.losses == [2.3, 2.2, 2.1, 9.0]
+        assert screen.loss_plot.raw_points()[1] == [2.3, 2.2, 2.1, 9.0]
         screen.show_event(BatchRefused(step=3, loss=float("nan"), undone=True))
         screen.show_event(report(4, (2.0,)))
         screen.redraw({"loss"})
         await pilot.pause()
-        assert screen.loss_plot.losses == [2.3, 2.2, 2.1, 2.0]
-        assert screen.loss_plot.smoothed[-1] < 2.3
+        assert screen.loss_plot.raw_points()[1] == [2.3, 2.2, 2.1, 2.0]
+        smoothed = screen.loss_plot.smoothed_points()[1]
+        assert smoothed == debiased_ema([2.3, 2.2, 2.1, 2.0], screen.smoothing)  # not the 9.0

@@ -7,9 +7,12 @@ and look at the SVGs in ``__snapshots__`` before committing them.
 from __future__ import annotations
 
 import pytest
-from mlp_tui.core.events import RunState, StateChanged
+from mlp_tui.core.events import BatchRefused, RunState, StateChanged
+from mlp_tui.tui.screens.runs import RunsScreen
 
-from .conftest import script
+from .conftest import script, wait_until
+from .test_plot_keys import store_with_curves
+from .test_runs_screen import open_runs
 
 DIVERGED = (  # the engine's wording
     "loss 23.5 exceeds 10 x the first batch's (2.303) at epoch 4, batch 6 with lr 3.2; "
@@ -23,6 +26,8 @@ def scripted_app(make_trainer, make_app, state: RunState, epochs_done: int, **kw
     app = make_app(trainer, train=False)
 
     def run_before(pilot) -> None:
+        if state is RunState.DIVERGED:  # batch 6's loss refused, batch 5's update undone
+            app.main.show_event(BatchRefused(trainer.step_count - 1, 23.5, undone=True))
         app.main.show_event(StateChanged(state, DIVERGED if state is RunState.DIVERGED else ""))
         if state is RunState.RUNNING:
             app.main.run.progress.record(1234.0)  # as if a batch report had come in
@@ -56,3 +61,19 @@ def test_one_image_with_its_probabilities(snap_compare, make_trainer, make_app):
     assert snap_compare(
         app, terminal_size=(120, 40), run_before=run_before, press=["right", "enter"]
     )
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+def test_three_stored_runs_overlaid(snap_compare, make_trainer, make_app, tmp_path, size):
+    """R, the three runs selected, v: each drawn behind the run on screen in its own colour."""
+    trainer = script(make_trainer(epochs=10), 3, batch=4)
+    app = make_app(trainer, train=False, store=store_with_curves(tmp_path / "runs.sqlite"))
+
+    async def run_before(pilot) -> None:
+        await open_runs(app, pilot)
+        await pilot.press("space", "space", "space", "v")
+        await wait_until(pilot, lambda: not isinstance(app.screen, RunsScreen))
+        app.main.show_event(StateChanged(RunState.PAUSED))
+        app.main.redraw()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -35,7 +35,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from .. import checkpoints, exporting, files, settings
+from .. import checkpoints, exporting, files, ghosts, settings
+from ..curves import DEFAULT_SMOOTHING, next_smoothing
 from ..keys import MAIN_KEYS, applies, bindings
 from ..messages import StoreProblem, TrainerEvent
 from ..recording import Recording
@@ -46,9 +47,10 @@ from ..widgets.epoch_plot import EpochPlot
 from ..widgets.footer import KeyFooter
 from ..widgets.gallery import MisclassifiedGallery
 from ..widgets.hyperparameters import HyperparameterPanel
-from ..widgets.loss_plot import LossPlot, smooth
-from ..widgets.plot_marks import GHOST_COLOURS, MAX_GHOSTS, Ghost
+from ..widgets.loss_plot import LossPlot
+from ..widgets.plot_marks import MAX_GHOSTS, Ghost
 from ..widgets.render_cost import RenderCost
+from ..widgets.run_numbers import RunNumbers, numbers_of
 from ..widgets.status_bar import StatusBar, status_of
 from .image import ImageScreen
 from .inspect import InspectScreen
@@ -87,7 +89,9 @@ class MainScreen(Screen):
         self.run = RunView(trainer, saved=saved, clock=clock)
         self._after_pause: list[Callable[[], object]] = []
         self.ghosts: list[Ghost] = []  # past runs drawn behind this one, newest first
+        self.smoothing = DEFAULT_SMOOTHING  # of the loss plot and the numbers, kept across runs
         self.status_bar = StatusBar(id="status")
+        self.numbers = RunNumbers(id="numbers")
         self.loss_plot = LossPlot(id="loss-plot")
         self.epoch_plot = EpochPlot(id="epoch-plot")
         self.gallery = MisclassifiedGallery(id="gallery")
@@ -104,6 +108,7 @@ class MainScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield self.status_bar
+        yield self.numbers
         with Horizontal(id="plots"):
             yield self.loss_plot
             yield self.epoch_plot
@@ -123,6 +128,7 @@ class MainScreen(Screen):
     def show_run(self, run: RunView, *, paused: bool, start: bool = True) -> None:
         """Show ``run`` (new, restarted or opened) and, with ``start``, train it."""
         self.run, trainer = run, run.trainer
+        run.set_smoothing(self.smoothing)
         trainer.on_event = self._listener(run, record=start)
         # The status line follows the batches 4 times a second: more reports would only wake
         # the UI thread, and each wake takes a core from the training thread's OpenMP team.
@@ -144,6 +150,7 @@ class MainScreen(Screen):
         recorder = self.recording.start(run.trainer) if record else None
         if recorder is not None:
             run.name = f"{recorder.short_id} {run.name}"
+            run.run_id = recorder.run_id
 
         def listen(event: Event) -> None:
             if recorder is not None:
@@ -218,9 +225,12 @@ class MainScreen(Screen):
         with self.app.batch_update():
             if "status" in parts:
                 self.status_bar.show(status_of(run, self.run_state))
+                self.numbers.show(numbers_of(run, self.run_state))
             if "panel" in parts:
                 self.panel.show(run.config, run.pending_batch_size)
-            if "loss" in parts and self.loss_plot.sync(run.losses, run.changes, run.rollbacks):
+            if "loss" in parts and self.loss_plot.sync(
+                run.losses, run.changes, run.rollbacks, run.refused
+            ):
                 self.loss_plot.replot()
             if "epochs" in parts and self.epoch_plot.sync(
                 run.history, run.changes, run.batches, run.config.epochs
@@ -266,7 +276,7 @@ class MainScreen(Screen):
             return
         data, device = self.run.trainer.data, self.run.config.device
         screen = RunsScreen(self.store, data, device, self.has_unsaved, self.opened)
-        self.app.push_screen(screen)
+        self.app.push_screen(screen, self.overlay)
 
     def has_unsaved(self) -> bool:
         return self.run.unsaved  # asked later: the run trains on behind the runs screen
@@ -364,14 +374,22 @@ class MainScreen(Screen):
         self.show_run(RunView(trainer, saved=saved, clock=self.clock), paused=False)
 
     def keep_as_ghost(self, run: RunView) -> None:
-        if not run.losses and not run.history:
-            return
-        used = {ghost.colour for ghost in self.ghosts[: MAX_GHOSTS - 1]}
-        colour = next(c for c in GHOST_COLOURS if c not in used)
-        ghost = Ghost(run.name, smooth(run.losses), tuple(run.history), colour)
-        self.ghosts = [ghost, *self.ghosts][:MAX_GHOSTS]
-        self.loss_plot.show_ghosts(self.ghosts)
-        self.epoch_plot.show_ghosts(self.ghosts)
+        self.show_ghosts(ghosts.with_run(self.ghosts, run))
+
+    def overlay(self, records: object) -> None:
+        """Draw the runs chosen on the runs screen (``v``) as the ghosts, this run left out:
+        it is drawn live."""
+        if not isinstance(records, list):
+            return  # the runs screen closed without an overlay
+        chosen = [r for r in records if r.summary.id != self.run.run_id]
+        if len(chosen) > MAX_GHOSTS:
+            self.notify(f"{len(chosen)} runs chosen: the first {MAX_GHOSTS} are drawn")
+        self.show_ghosts(ghosts.of_records(chosen))
+
+    def show_ghosts(self, shown: list[Ghost]) -> None:
+        self.ghosts = shown
+        self.loss_plot.show_ghosts(shown)
+        self.epoch_plot.show_ghosts(shown)
 
     def action_fork(self) -> None:
         """A/B from here: the run so far is saved and set aside, paused (R, then c, continues
@@ -393,6 +411,25 @@ class MainScreen(Screen):
                     f"the parent is paused, saved in {path} (R, then c, continues it)")  # fmt: skip
 
     def action_clear_ghosts(self) -> None:
-        self.ghosts = []
-        self.loss_plot.show_ghosts([])
-        self.epoch_plot.show_ghosts([])
+        self.show_ghosts([])
+
+    # ------------------------------------------------------------------ how the plots read
+    def action_log_loss(self) -> None:
+        log = not self.loss_plot.log_y
+        self.loss_plot.log_y = self.epoch_plot.log_y = log
+        self.loss_plot.replot()
+        self.epoch_plot.replot()
+
+    def action_smoother(self) -> None:
+        self.set_smoothing(next_smoothing(self.smoothing, 1))
+
+    def action_rougher(self) -> None:
+        self.set_smoothing(next_smoothing(self.smoothing, -1))
+
+    def set_smoothing(self, smoothing: float) -> None:
+        """Smooth the loss plot, its ghosts and the numbers with this weight of the past, now
+        (a key's effect shows at once, not at the plot's next turn)."""
+        self.smoothing = smoothing
+        self.run.set_smoothing(smoothing)
+        self.loss_plot.set_smoothing(smoothing)
+        self.redraw({"status", "loss"})

@@ -52,6 +52,7 @@ class RunsScreen(Screen):
         Binding("n", "rename", "Rename"),
         Binding("d", "delete", "Delete"),
         Binding("c", "continue", "Continue"),
+        Binding("v", "overlay", "Overlay"),
     ]
 
     def __init__(
@@ -228,6 +229,19 @@ class RunsScreen(Screen):
             self.notify(str(exc), severity="error")
             return
         self.app.push_screen(CompareScreen(records))
+
+    def action_overlay(self) -> None:
+        """Back to the training screen with the chosen runs drawn behind the current one:
+        the screen is dismissed with their records (curves included)."""
+        ids = self.picked()
+        if not ids:
+            return
+        try:
+            records = self.store.records(ids)
+        except StoreError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.dismiss(records)
 
     def action_rename(self) -> None:
         at = self.cursor_run()

@@ -13,24 +13,58 @@ from dataclasses import dataclass, field
 
 from mlp_tui.core.events import EpochReport
 
-GHOST_COLOURS = ("blue+", "red+", "cyan+", "gray+")  # none of the live lines' colours
+from ..curves import debiased_ema
+
+# One colour per ghost, none of the live lines' (gray, orange, magenta, green, cyan, red).
+GHOST_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (100, 150, 255),  # blue
+    (235, 110, 150),  # rose
+    (175, 130, 255),  # violet
+    (80, 200, 200),  # teal
+    (225, 205, 90),  # yellow
+    (175, 120, 80),  # brown
+    (160, 210, 255),  # sky
+    (165, 170, 90),  # olive
+    (255, 170, 215),  # pink
+    (145, 145, 175),  # slate
+)
 MAX_GHOSTS = len(GHOST_COLOURS)
 
 
 @dataclass(frozen=True)
 class Ghost:
-    """A past run as the plots draw it: its smoothed batch losses and its epochs."""
+    """A past run as the plots draw it: its batch losses and its epochs.
+
+    ``losses`` are raw, smoothed when drawn with the plot's own smoothing. A run kept after
+    ``r`` has one per batch; one read from the store has its thinned curve, each point the mean
+    of the batches up to its entry in ``steps``.
+    """
 
     name: str
-    smoothed: Sequence[float]
+    losses: Sequence[float]
     history: Sequence[EpochReport] = field(default_factory=tuple)
-    colour: str = GHOST_COLOURS[0]
+    colour: tuple[int, int, int] = GHOST_COLOURS[0]
+    steps: Sequence[int] = field(default_factory=tuple)  # () = one point per batch
+    run_id: int | None = None  # in the store
 
     @property
     def short(self) -> str:
         """Its name where the key is short of room: the run's id, when it has one."""
         first = self.name.split(" ")[0]
         return first if first[:1] == "r" and first[1:].isdigit() else self.name[:10]
+
+    @property
+    def batches(self) -> int:
+        return self.steps[-1] if self.steps else len(self.losses)
+
+    def curve(self, smoothing: float) -> tuple[list[float], list[float]]:
+        """Its smoothed batch-loss curve, (batch, loss): a stored point weighs as many
+        batches as it stands for."""
+        if not self.steps:
+            xs = [float(i) for i in range(1, len(self.losses) + 1)]
+            return xs, debiased_ema(self.losses, smoothing)
+        counts = [b - a for a, b in zip((0, *self.steps), self.steps)]
+        return [float(s) for s in self.steps], debiased_ema(self.losses, smoothing, counts)
 
 
 def lr_markers(changes: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:

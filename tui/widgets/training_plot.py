@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import plotext
@@ -12,25 +13,9 @@ from textual_plotext import PlotextPlot
 from .render_cost import RenderCost
 
 MIN_WIDTH, MIN_HEIGHT = 20, 6  # plotext draws nonsense (or fails) on smaller canvases
-
-
-def downsample(ys: Sequence[float], max_points: int) -> tuple[list[float], list[float]]:
-    """(x, y) with at most ``max_points`` points: means of equal runs of consecutive values.
-
-    x is 1-based (batch numbers). Every rebuild draws the whole figure, so a long history is
-    reduced to about what the plot's width can show anyway.
-    """
-    n = len(ys)
-    if n <= max_points:
-        return [float(i + 1) for i in range(n)], list(ys)
-    xs, out = [], []
-    size = n / max_points
-    for k in range(max_points):
-        lo, hi = int(k * size), max(int((k + 1) * size), int(k * size) + 1)
-        chunk = ys[lo:hi]
-        xs.append((lo + hi + 1) / 2)
-        out.append(sum(chunk) / len(chunk))
-    return xs, out
+Colour = str | tuple[int, int, int]  # as plotext takes them: a name or RGB
+LOG_FLOOR = 1e-12  # what a log axis draws a loss of 0 at
+MARKER = "braille"  # 2x4 dots a cell: thin lines where blocks read like steps
 
 
 def whole_ticks(first: float, last: float, count: int = 5) -> list[int]:
@@ -46,10 +31,52 @@ def whole_ticks(first: float, last: float, count: int = 5) -> list[int]:
     return list(range(max(start, step if first > 0 else 0), int(last) + 1, step)) or [int(first)]
 
 
-def key_line(title: str, lines: Sequence[tuple[str, str, str]], width: int) -> Text:
+def log_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round values for a log axis from ``low`` to ``high``: 1, 2, 5 x 10^k, or only the powers
+    of ten (then every other one...) where those would be more than ``count``."""
+    if not (0 < low <= high) or not math.isfinite(high):
+        return []
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    for mantissas in ((1, 2, 5), (1, 3), (1,)):
+        ticks = [m * 10.0**k for k in range(first, last + 1) for m in mantissas]
+        ticks = [t for t in ticks if low <= t <= high]
+        if len(ticks) <= count:
+            break
+    else:
+        every = math.ceil(len(ticks) / count)
+        ticks = ticks[::every]
+    if len(ticks) < 2:  # a narrow range: its ends
+        ticks = [low, high]
+    return ticks
+
+
+def log_scaled(values: Sequence[float], log: bool) -> list[float]:
+    """``values`` as drawn on a log axis (their log10) or a linear one.
+
+    The plots take logs themselves: plotext's own log scale transforms its data in place at
+    each build, so the second render of a figure took logs of logs (and failed on negatives).
+    """
+    if not log:
+        return list(values)
+    return [math.log10(max(v, LOG_FLOOR)) if math.isfinite(v) else v for v in values]
+
+
+def log_axis(low: float, high: float, count: int) -> tuple[list[float], list[str]]:
+    """Ticks for a log axis drawn with ``log_scaled`` values: where, and what they read."""
+    ticks = log_ticks(max(low, LOG_FLOOR), max(high, LOG_FLOOR), count)
+    return log_scaled(ticks, True), [tick_label(t) for t in ticks]
+
+
+def tick_label(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def key_line(
+    title: str, lines: Sequence[tuple[str, str, Colour]], width: int, short_title: str = ""
+) -> Text:
     """``title`` and a key to the plot's lines, (label, short label, plotext colour) each,
-    centred in ``width``. Where that does not fit: the key alone, then with the short labels,
-    then cut at the end."""
+    centred in ``width``. Where that does not fit: ``short_title`` and the key, the key alone,
+    then with the short labels, then cut at the end."""
 
     def key(labels: Sequence[str], swatch: str, gap: str) -> Text:
         return Text(gap).join(
@@ -58,7 +85,8 @@ def key_line(title: str, lines: Sequence[tuple[str, str, str]], width: int) -> T
         )
 
     full = key([label for label, _, _ in lines], "━━", "  ")
-    for line in (Text(title) + "   " + full, full, key([s for _, s, _ in lines], "━", " ")):
+    titled = [Text(t) + "   " + full for t in (title, short_title) if t]
+    for line in (*titled, full, key([s for _, s, _ in lines], "━", " ")):
         if line.cell_len <= width:
             break
     line.truncate(width, overflow="ellipsis")
@@ -74,16 +102,16 @@ class TrainingPlot(RenderCost, PlotextPlot):
     accuracies sit (at 80x24 it hid the per-epoch curves for the first half of a run). The key
     goes on the title's row instead."""
 
-    _key: tuple[str, Sequence[tuple[str, str, str]]] | None = None
+    _key: tuple[str, Sequence[tuple[str, str, Colour]], str] | None = None
 
     def draw(self) -> None:
         raise NotImplementedError
 
-    def key(self, title: str, *lines: tuple[str, str, str]) -> None:
+    def key(self, title: str, *lines: tuple[str, str, Colour], short_title: str = "") -> None:
         """Title the plot and list its lines as (label, short label, plotext colour), on one
         row (see ``key_line``)."""
         self.plt.title(title)  # keeps the row free; render() writes the key over it
-        self._key = (title, lines)
+        self._key = (title, lines, short_title)
 
     def replot(self) -> None:
         self.plt.clear_figure()  # settings too: each draw() sets all it needs
@@ -102,7 +130,8 @@ class TrainingPlot(RenderCost, PlotextPlot):
 
     @property
     def max_points(self) -> int:
-        """A point per column: more would not show, and each costs build time."""
+        """Buckets a long series is drawn in: one a cell, whose low and high points fill its
+        two braille columns. More would not show, and each point costs build time."""
         return max(self.size.width, 40)
 
     def render(self) -> RenderResult:
@@ -114,7 +143,8 @@ class TrainingPlot(RenderCost, PlotextPlot):
         rows = figure.split("\n", allow_blank=True)
         title_row = rows[0]
         backdrop = title_row.get_style_at_offset(self.app.console, 0) if title_row else None
-        row = key_line(*self._key, self.size.width)
+        title, lines, short_title = self._key
+        row = key_line(title, lines, self.size.width, short_title)
         if backdrop is not None and backdrop.bgcolor is not None:
             row.stylize_before(f"on {backdrop.bgcolor.name}")
         rows[0] = row
