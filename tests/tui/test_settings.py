@@ -182,10 +182,10 @@ async def test_layers_typed_as_a_stack_start_a_new_run_after_yes(make_trainer, m
 
 
 async def test_the_panel_scrolls_to_keep_the_cursor_in_view(make_app):
-    """At 80x24 every field fits; a shorter panel shows the ones around the cursor (below
+    """At 80x30 every field fits; a shorter panel shows the ones around the cursor (below
     80x24 the app shows a notice instead, so the panel is made short here)."""
     app = make_app(paused=True)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 30)) as pilot:
         panel = await select(pilot, "device")
         assert len(str(panel.render()).split("\n")) == len(FIELDS)
     app = make_app(paused=True)

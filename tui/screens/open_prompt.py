@@ -90,12 +90,16 @@ class OpenPrompt(ValuePrompt):
             for summary in self.found:
                 table.add_row(*row(summary), key=str(summary.path))
 
+    browsing = False  # the user has moved into the list: its highlight fills the field
+
     def action_to_list(self) -> None:
-        if self.found:  # at once, not queued as Widget.focus is: the next ↓ must reach the list
+        if self.found:
+            self.browsing = True
+            # at once, not queued as Widget.focus is: the next ↓ must reach the list
             self.set_focus(self.query_one("#checkpoints", DataTable))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value is not None and event.data_table.has_focus:
+        if event.row_key.value is not None and self.browsing:  # not the highlight at mount
             self.query_one(Input).value = event.row_key.value
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
