@@ -159,3 +159,15 @@ def test_the_benchmarks_are_not_installed(tmp_path):
         timeout=60,
     )
     assert done.stdout.strip() == "None", done.stderr
+
+
+def test_the_overlay_benchmark_measures_both_conditions(tiny_dir, capsys):
+    """The app in a turn without ghosts and one with 10, an epoch each (2 s on tiny data)."""
+    from benchmarks import overlay_cost
+
+    assert overlay_cost.main([str(tiny_dir), "--rounds", "1", "--epochs", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for name in ("0 ghosts", "10 ghosts"):
+        assert result[name]["epochs"] == 1 and result[name]["examples_per_s"] > 0
+        assert result[name]["loss_plot_ms"] > 0
+    assert result["ratio"]["examples_per_s"] > 0
