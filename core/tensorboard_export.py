@@ -2,8 +2,9 @@
 runs open in the tool users already have.
 
 One folder per run (``r3_lr_0.5_hidden_64``) holding one event file: the per-epoch figures by
-epoch (``epoch/train_loss``, ``epoch/train_acc``, ``epoch/test_acc``, ``epoch/lr``), the stored
-batch-loss curve by batch (``batch/loss``), each hyperparameter that changed during the run as
+epoch (``epoch/train_loss``, ``epoch/train_acc``, ``epoch/test_acc``, ``epoch/lr``, with --val
+``epoch/val_acc`` and ``epoch/val_loss``), the stored batch-loss curve by batch
+(``batch/loss``), each hyperparameter that changed during the run as
 a curve of its values by batch (``setting/lr``...), the events and the config as text, and the
 config as TensorBoard hparams (its HParams tab lists the runs side by side). ``tensorboard`` is
 an optional extra: without it, ``TensorBoardMissing`` before anything is written.
@@ -19,10 +20,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .config import show_stored
 from .store import RunRecord, StoreError, event_text, short_id
 
 INSTALL = "pip install 'mlp-tui[tensorboard]' (or: pip install tensorboard)"
-EPOCH_TAGS = ("train_loss", "train_acc", "test_acc", "lr")
+EPOCH_TAGS = ("train_loss", "train_acc", "test_acc", "lr", "val_acc", "val_loss")  # val: --val
 EVENTS_PREFIX = "events.out.tfevents."
 MAX_FOLDER = 80  # characters of a run's folder name
 
@@ -85,7 +87,7 @@ def _write(record: RunRecord, folder: Path) -> None:
     try:
         for epoch in record.epochs:
             for tag in EPOCH_TAGS:
-                if epoch[tag] is not None:
+                if epoch.get(tag) is not None:
                     writer.add_scalar(f"epoch/{tag}", epoch[tag], epoch["epoch"])
         for step, loss in record.losses:
             if loss is not None:  # a diverged batch's loss: said in the events
@@ -96,7 +98,11 @@ def _write(record: RunRecord, folder: Path) -> None:
         writer.add_text("config", _config_text(record))
         if record.events:
             writer.add_text("events", _events_text(record))
-        config = {k: v for k, v in s.config.items() if isinstance(v, (int, float, str, bool))}
+        config = {  # a stack of layers (a list) as TensorBoard can show it: 512x256
+            k: show_stored(v) if isinstance(v, list) else v
+            for k, v in s.config.items()
+            if isinstance(v, (int, float, str, bool, list))
+        }
         metrics = {f"epoch/{tag}": 0.0 for tag in ("test_acc", "train_acc", "train_loss")}
         events = writer.file_writer  # made with the writer; typed as maybe None
         assert events is not None

@@ -119,3 +119,28 @@ def test_the_format_is_csv_unless_asked(tmp_path, fmt):
     assert main(["runs", "export", *extra, "r2", str(out), "--store", str(path)]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == (["r2.csv", "runs.csv"] if fmt == "csv" else ["r2_fast_lr_0.5_quick"])
+
+
+def test_a_deep_run_with_a_split_exports_its_layers_and_validation_curves(
+    tiny_dir, tmp_path, capsys
+):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    path, out = tmp_path / "runs.sqlite", tmp_path / "tb"
+    args = ["--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--epochs", "2",
+            "--layers", "16x8", "--val", "100", "--store", str(path), "--name", "deep"]  # fmt: skip
+    assert main(args) == 0
+    assert (
+        main(["runs", "export", "--format", "tensorboard", "r1", str(out), "--store", str(path)])
+        == 0
+    )
+    capsys.readouterr()
+    record = RunStore(path).records([1])[0]
+    events = EventAccumulator(str(out / "r1_deep"), size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()
+    for tag in ("val_acc", "val_loss"):
+        assert scalars(events, f"epoch/{tag}") == [(e["epoch"], f32(e[tag])) for e in record.epochs]
+    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    hparams = HParamsPluginData.FromString(content).session_start_info.hparams
+    assert hparams["layers"].string_value == "16x8" and hparams["val"].number_value == 100
