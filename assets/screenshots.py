@@ -36,8 +36,9 @@ HERE = Path(__file__).resolve().parent
 SIZE, SMALL = (120, 40), (80, 24)
 
 
-async def until(condition: Callable[[], object], timeout: float = 120.0) -> None:
-    """Poll without the pilot's wait for an idle app: a training app is never idle."""
+async def until(condition: Callable[[], object], timeout: float = 600.0) -> None:
+    """Poll without the pilot's wait for an idle app: a training app is never idle. The
+    timeout leaves room for 10 epochs on a busy shared host (10-20 s an epoch seen)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
