@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from mlp_tui.core.events import RunState
 from mlp_tui.core.store import RunStore
 from mlp_tui.tui.app import MLPApp
@@ -146,6 +147,7 @@ async def test_i_pauses_training_then_opens_the_inspector(make_app, monkeypatch)
         assert app.check_action("quit", ()) is False and app.check_action("help", ()) is False
 
 
+@pytest.mark.slow  # every field (or size) in turn: ~10 s
 async def test_resizing_to_20x10_and_back_while_training_keeps_working(make_trainer, make_app):
     app = make_app(script(make_trainer(), epochs_done=2))
     async with app.run_test(size=(120, 40)) as pilot:

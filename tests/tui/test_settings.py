@@ -3,6 +3,7 @@ nothing; the fields that define the network start a new run only after a yes."""
 
 from __future__ import annotations
 
+import pytest
 from mlp_tui.core.events import RunState
 from mlp_tui.tui.ladders import FIELDS
 from mlp_tui.tui.screens.confirm import ConfirmDialog
@@ -77,6 +78,7 @@ NEW_RUN_STEPS = {
 }
 
 
+@pytest.mark.slow  # every field (or size) in turn: ~10 s
 async def test_network_fields_start_a_new_run_only_after_yes(make_trainer, make_app):
     app = make_app(make_trainer(device="auto"), paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -131,6 +133,7 @@ BAD = {
 }
 
 
+@pytest.mark.slow  # every field (or size) in turn: ~10 s
 async def test_bad_input_in_every_field_is_a_message_and_changes_nothing(make_app):
     app = make_app(paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
