@@ -18,6 +18,7 @@ from mlp_tui.core.trainer import Trainer
 from mlp_tui.tui.app import MLPApp
 from textual import events
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 FOREVER = 100_000  # epochs: the tiny run keeps training for as long as a test needs
 
@@ -58,7 +59,9 @@ async def press_now(pilot: Pilot, *keys: str) -> None:
 
 async def fill(pilot: Pilot, text: str) -> None:
     """Replace the focused field's text with ``text``, pasted in one go (typing it key by key
-    makes the pilot wait for the app after every character)."""
+    makes the pilot wait for the app after every character). A dialog's field takes focus a
+    frame after the dialog mounts: wait for it, or the text lands in the screen below."""
+    await wait_until(pilot, lambda: isinstance(pilot.app.focused, Input))
     await press_now(pilot, "ctrl+a", "ctrl+k")  # home, delete to the end
     pilot.app.focused.post_message(events.Paste(text))
     await pilot.pause()

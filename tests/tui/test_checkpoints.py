@@ -219,7 +219,8 @@ async def test_e_on_the_training_screen_pauses_and_exports_the_run(make_app, tmp
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.trainer.epoch >= 1)
         await press_now(pilot, "e")
-        await wait_until(pilot, lambda: app.screen.query("#export-dir"))
+        # the field has focus (not only exists) before the path is pasted into what is focused
+        await wait_until(pilot, lambda: getattr(app.focused, "id", None) == "export-dir")
         assert app.trainer.state is RunState.PAUSED  # the files describe one moment
         await fill(pilot, str(tmp_path / "out"))
         await pilot.press("enter")
