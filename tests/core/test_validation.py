@@ -134,3 +134,23 @@ def test_a_table_without_any_split_has_no_validation_columns(tiny_dir, tmp_path,
     capsys.readouterr()
     assert main(["runs", "--store", str(store)]) == 0
     assert "val" not in capsys.readouterr().out.splitlines()[0]
+
+
+def test_a_comparison_picks_by_validation_and_reads_the_test_set_there(tiny_dir, tmp_path, capsys):
+    """The exercise's "do not tune on the test set": the comparison says which epoch had the best
+    validation accuracy and that epoch's test accuracy, beside the best test accuracy."""
+    store = tmp_path / "runs.sqlite"
+    args = ["--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--epochs", "4",
+            "--hidden", "16", "--val", "100", "--store", str(store)]  # fmt: skip
+    assert main(args) == 0 and main([*args, "--lr", "0.5"]) == 0
+    capsys.readouterr()
+    assert main(["runs", "compare", "r1", "r2", "--store", str(store)]) == 0
+    rows = {
+        line.split("  ")[0].strip(): line.split()[-2:]
+        for line in capsys.readouterr().out.splitlines()
+    }
+    for column, record in enumerate(RunStore(store).records([1, 2])):
+        best = max(record.epochs, key=lambda e: e["val_acc"])
+        assert float(rows["best val acc"][column]) == round(best["val_acc"], 4)
+        assert float(rows["test acc there"][column]) == round(best["test_acc"], 4)
+        assert float(rows["final val acc"][column]) == round(record.epochs[-1]["val_acc"], 4)

@@ -256,3 +256,23 @@ async def test_each_comparison_plot_keeps_its_title_and_key_at_80x24(tmp_path, m
         for plot, title in zip(plots, ("train loss", "train acc", "test acc")):
             key = plot.render().plain.splitlines()[0].split()
             assert " ".join(key) == f"{title} ━r1 ━r2 ━r3"
+
+
+async def test_runs_with_a_validation_split_compare_by_it_too(tmp_path, make_app):
+    from mlp_tui.tui.widgets.runs_plot import RunsPlot
+
+    store = make_store(tmp_path / "runs.sqlite")
+    with store.transaction() as db:  # as a --val run records them: a little under test acc
+        db.execute("UPDATE epochs SET val_acc = test_acc - 0.01 * epoch, val_loss = 0.5")
+    app = make_app(store=store, train=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_runs(app, pilot)
+        await pilot.press("space", "space", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await pilot.pause()
+        titles = [p.render().plain.splitlines()[0].split()[:2] for p in app.screen.query(RunsPlot)]
+        assert [" ".join(t) for t in titles] == ["train loss", "train acc", "test acc", "val acc"]
+        labels = column(
+            app.screen.query_one(DataTable), next(iter(app.screen.query_one(DataTable).columns))
+        )
+        assert {"best val acc", "test acc there", "final val acc"} <= set(labels)

@@ -44,15 +44,21 @@ class CompareScreen(Screen):
         yield Static(f"comparing {ids}", id="compare-title")
         yield DataTable(cursor_type="none", zebra_stripes=True, id="compare-table")
         with Horizontal(id="compare-plots"):
-            for field, title, unit in METRICS:
+            for field, title, unit in self.metrics():
                 yield RunsPlot(title, self.curves(field), unit=unit, id=f"compare-{field}")
         yield KeyFooter(compact=True, show_command_palette=False)
+
+    def metrics(self) -> tuple[tuple[str, str, bool], ...]:
+        """d2l's three curves, and the validation accuracy's where a run holds a split out."""
+        if any(e.get("val_acc") is not None for r in self.records for e in r.epochs):
+            return (*METRICS, ("val_acc", "val acc", True))
+        return METRICS
 
     def curves(self, field: str) -> list[RunCurve]:
         out = []
         for index, record in enumerate(self.records):
             s = record.summary
-            points = [(e["epoch"], e[field]) for e in record.epochs if e[field] is not None]
+            points = [(e["epoch"], e[field]) for e in record.epochs if e.get(field) is not None]
             out.append(RunCurve(f"{s.short_id} {s.name}", s.short_id, colour_of(index)[0], points))
         return out
 
@@ -62,7 +68,7 @@ class CompareScreen(Screen):
         table.add_column("")
         for index, run_id in enumerate(header[1:]):  # each run's column in its curves' colour
             table.add_column(Text(run_id, style=f"bold {colour_of(index)[1]}"))
-        fields = len(rows) - 9  # name, the settings, 5 figures, epochs, status
+        fields = [row[0] for row in rows].index("best test acc") - 1  # the settings' rows
         for row in rows[1 : 1 + fields]:
             row[0] = setting_label(row[0].replace(" ", "_"))
         table.add_rows(rows)
