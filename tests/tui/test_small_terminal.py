@@ -3,6 +3,7 @@ drawing a layout that has fallen apart."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -59,3 +60,35 @@ async def test_the_inspectors_detail_shows_the_image_and_all_ten_probabilities(t
             )
         assert any("true" in row for row in rows) and any("loss" in row for row in rows)
 
+
+def curve_rows(rows: list[str]) -> int:
+    """Rows of a plot with any of its curves on them (braille dots)."""
+    return sum(any("\u2800" <= c <= "\u28ff" for c in row) for row in rows)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_the_plots_keep_room_for_their_curves(make_trainer, make_app, size):
+    """Before, at 80x24 the loss and the epoch curves had 4 rows each: a run's fall read as a
+    flat line. They need 7 at least; the numbers line and the footer's help and quit stay."""
+    trainer = script(make_trainer(epochs=10), 6, batch=4)
+    app = make_app(trainer, train=False)
+
+    async def check() -> None:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            app.main.redraw()
+            await pilot.pause()
+            text = shown(app)
+            loss = region_text(app, app.main.loss_plot)
+            epochs = region_text(app, app.main.epoch_plot)
+            assert curve_rows(loss) >= 7, "\n".join(loss)
+            assert curve_rows(epochs) >= 7, "\n".join(epochs)
+            lines = text.splitlines()
+            assert "test acc" in lines[1] and "best" in lines[1]
+            assert "Help" in lines[-1] and "Quit" in lines[-1]
+            app.main.panel.focus()  # the fields the smaller panel hides are a scroll away
+            await pilot.press(*["up"])  # to the last field, "device"
+            await pilot.pause()
+            assert "▸ device" in shown(app)
+
+    asyncio.run(check())
