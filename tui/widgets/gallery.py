@@ -109,6 +109,7 @@ class MisclassifiedGallery(RenderCost, PagedImageGrid):
             f"Misclassified {wrong} of {total} · epoch {epoch} · #{self.cursor + 1} · "
             f"page {page}/{self.pages}",
             f"{wrong}/{total} wrong · epoch {epoch} · #{self.cursor + 1} · p{page}/{self.pages}",
+            f"{wrong} wrong · epoch {epoch} · #{self.cursor + 1} · p{page}/{self.pages}",
         ):
             if len(form) <= width:
                 return form
@@ -141,8 +142,9 @@ class MisclassifiedGallery(RenderCost, PagedImageGrid):
         """Padded to the full width in the gallery's own style, not left for Textual to pad."""
         width, base = self.size.width, self.rich_style
         cards = bool(self.indices) and self.pixels is not None
-        # in the border, cut to fit with an ellipsis; None where the words fill the gallery
-        self.border_title = self.header(width) if cards and self.header_in_border else None
+        # in the border, which keeps 2 cells of its width for its corners' dashes; none where
+        # the words fill the gallery
+        self.border_title = self.header(width - 2) if cards and self.header_in_border else None
         return [line.extend_cell_length(width, base) for line in super()._build_lines()]
 
     def card(self, index: int, selected: bool) -> list[list[Segment]]:
