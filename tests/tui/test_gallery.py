@@ -10,6 +10,7 @@ from mlp_tui.tui.widgets.gallery import MisclassifiedGallery
 from textual.widgets import Label, Static
 
 from .conftest import script, wait_until
+from .test_inspect import shown as screen_text
 
 
 def shown(gallery: MisclassifiedGallery) -> str:
@@ -104,11 +105,23 @@ async def test_gallery_before_the_first_evaluation_says_when_images_come(make_ap
 
 async def test_at_80x24_the_gallery_header_is_whole(make_trainer, make_app):
     """The long header was cut ('Misclassified 37 of 200 test images ·…'): a shorter form
-    that fits says the count, the epoch, the image and the page."""
+    that fits says the count, the epoch, the image and the page, in the gallery's top border
+    (its row goes to the plots)."""
     app = make_app(script(make_trainer(), epochs_done=3), train=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         gallery = app.main.gallery
-        first = shown(gallery).split("\n")[0].strip()
-        assert "…" not in first and len(first) <= gallery.content_size.width
-        assert f"{len(gallery.wrong)}/200 wrong · epoch 3 · #1 · p1/{gallery.pages}" == first
+        x, y, width, _ = gallery.region
+        border = screen_text(app).splitlines()[y][x : x + width]
+        title = f"{len(gallery.wrong)}/200 wrong · epoch 3 · #1 · p1/{gallery.pages}"
+        assert f" {title} " in border and "…" not in border
+        assert "▀" in shown(gallery).split("\n")[0]  # the cards start on the first line
+
+
+def test_the_shortest_header_keeps_the_image_and_the_page(make_trainer, make_app):
+    """On the full test set the count form ('1775/10000 wrong · epoch 2 · #1 · p1/222') is
+    too long for an 80-column gallery's border: the total goes first."""
+    gallery = MisclassifiedGallery()
+    gallery.predictions = script(make_trainer(), epochs_done=3).predict()
+    gallery.indices = list(range(1775))
+    assert gallery.header(36) == "1775 wrong · epoch 3 · #1 · p1/1775"

@@ -28,6 +28,11 @@ def test_explorer_tab(snap_compare, run):
     assert snap_compare(app_for(run), press=["right"], terminal_size=SIZE)
 
 
+def test_explorer_tab_at_80x24(snap_compare, run):
+    """The detail pane's image at half size beside its labels, so all ten bars show."""
+    assert snap_compare(app_for(run), press=["m"], terminal_size=(80, 24))
+
+
 def test_explorer_mistakes_by_confidence_in_ascii(snap_compare, run):
     assert snap_compare(app_for(run), press=["m", "s", "g"], terminal_size=SIZE)
 

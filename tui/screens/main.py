@@ -60,6 +60,7 @@ from .runs import RunsScreen
 class MainScreen(Screen):
     BINDINGS = bindings(MAIN_KEYS)
     ACTIONS = frozenset(binding.action for binding in MAIN_KEYS)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # see app.tcss
 
     run_state: reactive[RunState] = reactive(RunState.IDLE)  # shown: ahead of the trainer's
 

@@ -44,6 +44,8 @@ def percent_ticks(low: float, high: float, count: int) -> tuple[list[float], lis
 
 
 class EpochPlot(TrainingPlot):
+    OPEN_TOP_BELOW = 12  # at 80x24: 7 rows of curves, not 6
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.history: list[EpochReport] = []

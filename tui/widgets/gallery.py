@@ -109,12 +109,25 @@ class MisclassifiedGallery(RenderCost, PagedImageGrid):
             f"Misclassified {wrong} of {total} · epoch {epoch} · #{self.cursor + 1} · "
             f"page {page}/{self.pages}",
             f"{wrong}/{total} wrong · epoch {epoch} · #{self.cursor + 1} · p{page}/{self.pages}",
+            f"{wrong} wrong · epoch {epoch} · #{self.cursor + 1} · p{page}/{self.pages}",
         ):
             if len(form) <= width:
                 return form
         return form
 
+    @property
+    def header_in_border(self) -> bool:
+        """Too short for the header line and a row of cards (80x24): the header goes into the
+        top border, as the hyperparameters panel's title does, and the plots above get the row."""
+        return 0 < self.size.height < self.HEADER_LINES + self.card_size[1]
+
+    @property
+    def header_height(self) -> int:
+        return 0 if self.header_in_border else self.HEADER_LINES
+
     def header_lines(self, width: int) -> list[Strip]:
+        if self.header_in_border:
+            return []
         header = self.header(width)
         if len(header) > width:
             header = header[: max(width - 1, 0)] + "…"
@@ -128,6 +141,10 @@ class MisclassifiedGallery(RenderCost, PagedImageGrid):
     def _build_lines(self) -> list[Strip]:
         """Padded to the full width in the gallery's own style, not left for Textual to pad."""
         width, base = self.size.width, self.rich_style
+        cards = bool(self.indices) and self.pixels is not None
+        # in the border, which keeps 2 cells of its width for its corners' dashes; none where
+        # the words fill the gallery
+        self.border_title = self.header(width - 2) if cards and self.header_in_border else None
         return [line.extend_cell_length(width, base) for line in super()._build_lines()]
 
     def card(self, index: int, selected: bool) -> list[list[Segment]]:

@@ -65,8 +65,13 @@ class PagedImageGrid(Widget, can_focus=True):
         return max(1, (self.size.width + self.GAP) // (self.card_size[0] + self.GAP))
 
     @property
+    def header_height(self) -> int:
+        """Lines above the cards now: ``HEADER_LINES``, unless a subclass moves them."""
+        return self.HEADER_LINES
+
+    @property
     def rows(self) -> int:
-        height = self.size.height - self.HEADER_LINES + self.GAP
+        height = self.size.height - self.header_height + self.GAP
         return max(1, height // (self.card_size[1] + self.GAP))
 
     @property

@@ -23,6 +23,8 @@ CLAMP = {False: 4.0, True: 100.0}
 
 
 class LossPlot(TrainingPlot):
+    OPEN_TOP_BELOW = 12  # at 80x24: 7 rows of curves, not 6
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.smoothing = DEFAULT_SMOOTHING

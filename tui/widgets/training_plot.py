@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import plotext
 from rich.text import Text
@@ -103,6 +104,10 @@ class TrainingPlot(RenderCost, PlotextPlot):
     goes on the title's row instead."""
 
     _key: tuple[str, Sequence[tuple[str, str, Colour]], str] | None = None
+    # Below this height the frame's top line goes, its row given to the curves (0: never). The
+    # training screen's plots have 10 rows at 80x24, of which the key, the frame and the x
+    # labels took 4.
+    OPEN_TOP_BELOW: ClassVar[int] = 0
 
     def draw(self) -> None:
         raise NotImplementedError
@@ -117,6 +122,8 @@ class TrainingPlot(RenderCost, PlotextPlot):
         self.plt.clear_figure()  # settings too: each draw() sets all it needs
         self._key = None
         self.draw()
+        if 0 < self.size.height < self.OPEN_TOP_BELOW:
+            self.plt.xaxes(True, False)  # the key's row takes the top line's place
         self.refresh()
 
     def on_resize(self) -> None:
