@@ -276,3 +276,13 @@ async def test_runs_with_a_validation_split_compare_by_it_too(tmp_path, make_app
             app.screen.query_one(DataTable), next(iter(app.screen.query_one(DataTable).columns))
         )
         assert {"best val acc", "test acc there", "final val acc"} <= set(labels)
+
+
+def test_side_by_side_keys_never_run_into_the_next_plots_title():
+    from mlp_tui.tui.widgets.runs_plot import RunCurve, compact_key
+
+    curves = [RunCurve(f"r{i} run", f"r{i}", "red", [(1, 0.5)]) for i in range(1, 6)]
+    for width in range(len("train loss") + 1, 40):
+        key = compact_key("train loss", curves, width).plain
+        assert len(key) == width and "train loss" in key, (width, key)
+        assert key.endswith(" "), (width, key)  # the next plot's title starts after a space

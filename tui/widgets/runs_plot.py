@@ -92,11 +92,12 @@ class RunsPlot(TrainingPlot):
 
 def compact_key(title: str, curves: Sequence[RunCurve], width: int) -> Text:
     """``title ━r1 ━r2 ━r3`` centred in ``width``: the title always, then as many runs as
-    fit (the comparison's table above names the rest, each column in its run's colour)."""
+    fit with a column to spare, so that side by side one plot's key never runs into the next
+    one's title (the comparison's table above names the rest, each column in its run's colour)."""
     line = Text(title)
     for curve in curves:
         entry = Text.from_ansi(plotext.colorize("━", curve.colour)) + curve.short
-        if line.cell_len + 1 + entry.cell_len > width:
+        if line.cell_len + 1 + entry.cell_len > width - 1:  # a column apart from the next plot
             break
         line += Text(" ") + entry
     line.truncate(width, overflow="ellipsis")
