@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 import termios
+from typing import IO
 
 ENTER = "\x1b[?1049h\x1b[?25l\x1b[2J\x1b[H"  # alternate screen, cursor hidden, cleared
 LEAVE = "\x1b[2J\x1b[?25h\x1b[?1049l"  # cleared, cursor shown, the shell's screen back
@@ -36,7 +37,7 @@ class LoadingFrame:
         self.active = False
         self._termios: list | None = None
         self._saved_fd: int | None = None
-        self._held: tempfile._TemporaryFileWrapper | None = None
+        self._held: IO[bytes] | None = None
 
     def __enter__(self) -> LoadingFrame:
         try:
@@ -51,9 +52,9 @@ class LoadingFrame:
         termios.tcsetattr(0, termios.TCSANOW, quiet)
         os.write(self.fd, (ENTER + f"\x1b[1m{STATUS[:cols]}\x1b[0m").encode())
         sys.stderr.flush()
-        self._held = tempfile.TemporaryFile()
+        held = self._held = tempfile.TemporaryFile()
         self._saved_fd = os.dup(2)
-        os.dup2(self._held.fileno(), 2)
+        os.dup2(held.fileno(), 2)
         self.active = True
         return self
 
