@@ -15,6 +15,7 @@ importing this must cost nothing.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import termios
@@ -24,6 +25,15 @@ ENTER = "\x1b[?1049h\x1b[?25l\x1b[2J\x1b[H"  # alternate screen, cursor hidden, 
 LEAVE = "\x1b[2J\x1b[?25h\x1b[?1049l"  # cleared, cursor shown, the shell's screen back
 STATUS = "  Loading   torch, the data and the run…"  # where the app's status line goes
 MARKER = "Loading"  # what benchmarks/first_frame.py watches for
+
+
+class Terminated(BaseException):
+    """SIGTERM while the frame is up: raised so that the terminal is restored on the way out
+    (the default action would kill the process on the alternate screen, echo off)."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 class LoadingFrame:
@@ -38,6 +48,7 @@ class LoadingFrame:
         self._termios: list | None = None
         self._saved_fd: int | None = None
         self._held: IO[bytes] | None = None
+        self._sigterm: object = None
 
     def __enter__(self) -> LoadingFrame:
         try:
@@ -55,6 +66,7 @@ class LoadingFrame:
         held = self._held = tempfile.TemporaryFile()
         self._saved_fd = os.dup(2)
         os.dup2(held.fileno(), 2)
+        self._sigterm = signal.signal(signal.SIGTERM, _terminated)
         self.active = True
         return self
 
@@ -72,6 +84,7 @@ class LoadingFrame:
 
     def _release(self, leave: bool) -> None:
         self.active = False
+        signal.signal(signal.SIGTERM, self._sigterm)  # type: ignore[arg-type]
         sys.stderr.flush()
         assert self._saved_fd is not None and self._held is not None
         os.dup2(self._saved_fd, 2)

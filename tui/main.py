@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mlp_tui.core.cli import build_parser, check_paths, load_trainer, run_headless
 from mlp_tui.core.parsing import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED
 
-from .loading import LoadingFrame
+from .loading import LoadingFrame, Terminated
 
 if TYPE_CHECKING:
     from mlp_tui.core.store import RunStore
@@ -167,6 +167,9 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         except KeyboardInterrupt:  # Ctrl+C while torch imports: no traceback
             print("mlp-tui: interrupted while loading", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except Terminated:  # SIGTERM while the loading frame is up
+            print("mlp-tui: terminated while loading", file=sys.stderr)
+            return EXIT_TERMINATED
         if isinstance(app, int):
             return app
         freeze_startup_objects()

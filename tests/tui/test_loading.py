@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import signal
 import subprocess
 import sys
 import time
@@ -96,3 +97,35 @@ def test_the_echo_is_off_while_the_frame_is_up():
     os.waitpid(pid, 0)
     os.close(fd)
     assert b"ECHO=False" in seen
+
+
+def test_sigterm_while_the_frame_is_up_restores_the_terminal():
+    code = (
+        "import sys, time\n"
+        "from mlp_tui.tui.loading import LoadingFrame, Terminated\n"
+        "try:\n"
+        "    with LoadingFrame():\n"
+        "        time.sleep(30)\n"
+        "except Terminated:\n"
+        "    print('terminated', file=sys.stderr)\n"
+    )
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-c", code])
+    seen = b""
+    while MARKER.encode() not in seen:
+        seen += os.read(fd, 65536)
+    os.kill(pid, signal.SIGTERM)
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = seen.decode(errors="replace")
+    assert os.WEXITSTATUS(status) == 0
+    assert "terminated" in text[text.index(LEAVE) :]
