@@ -193,6 +193,8 @@ def measure(args: argparse.Namespace) -> tuple[list[Result], str]:
             results[id(peer)].seconds.append(peer.epoch())
             results[id(peer)].test_acc = peer.test_acc
         turn[0] += 1
+        done = ", ".join(f"{peer.name} {results[id(peer)].seconds[-1]:.2f}" for peer in peers)
+        print(f"turn {turn[0]}: engine {event.seconds:.2f}, {done} s", file=sys.stderr)
 
     trainer = Trainer(config, dataset, on_event=listen)
     trainer.run()
