@@ -107,7 +107,7 @@ class _ReplicaFashionMNIST(torch.utils.data.Dataset):
         return x.float().div(255), int(self.labels[i])
 
 
-def _seed_datasets(files: dict[str, Path], root: Path):
+def seed_datasets(files: dict[str, Path], root: Path):
     """torchvision's datasets when it imports (from unpacked copies), else the replica."""
     try:
         from torchvision import datasets, transforms
@@ -138,7 +138,7 @@ def seed_pipeline(data_dir: str | None, epochs: int = 1, num_workers: int = 4) -
         # More workers than cores is the seed's choice, not ours: no warning about it.
         warnings.simplefilter("ignore", UserWarning)
         try:
-            train, test, note = _seed_datasets(files, Path(tmp))
+            train, test, note = seed_datasets(files, Path(tmp))
         except ImportError as exc:
             return Figure(name, None, None, f"not measured: {exc}")
         loader = torch.utils.data.DataLoader

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from mlp_tui.core.cli import build_parser, check_paths, load_trainer, run_headless
 from mlp_tui.core.parsing import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED
 
+from .loading import LoadingFrame, Terminated
+
 if TYPE_CHECKING:
     from mlp_tui.core.store import RunStore
 
@@ -127,8 +129,9 @@ def open_store(
         return None, text if "not recorded" in text else f"{text}; runs are not recorded"
 
 
-def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Load everything first, so a bad path or file is one line on stderr, not a broken app."""
+def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MLPApp | int:
+    """Load everything first, so a bad path or file is one line on stderr, not a broken app:
+    the app, or the exit code after that line."""
     # torch loads only now: --help, --version and a typo answer at once.
     from mlp_tui.core.trainer import keep_this_thread_serial
 
@@ -143,7 +146,7 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     from .app import MLPApp  # Textual loads only when the app runs
 
-    app = MLPApp(
+    return MLPApp(
         trainer,
         paused=bool(args.resume),
         saved=bool(args.resume),
@@ -154,7 +157,23 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         store_problem=store_problem,
         run_name=args.name,
     )
-    freeze_startup_objects()
+
+
+def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The loading frame at once (on a terminal), then the app once everything has loaded."""
+    with LoadingFrame() as frame:
+        try:
+            app = build_app(args, parser)
+        except KeyboardInterrupt:  # Ctrl+C while torch imports: no traceback
+            print("mlp-tui: interrupted while loading", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Terminated:  # SIGTERM while the loading frame is up
+            print("mlp-tui: terminated while loading", file=sys.stderr)
+            return EXIT_TERMINATED
+        if isinstance(app, int):
+            return app
+        freeze_startup_objects()
+        frame.hand_over()
     interrupts = Interrupts(app)
     try:
         with interrupts:
