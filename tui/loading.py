@@ -61,13 +61,21 @@ class LoadingFrame:
         quiet = list(self._termios)
         quiet[3] &= ~termios.ECHO
         termios.tcsetattr(0, termios.TCSANOW, quiet)
-        os.write(self.fd, (ENTER + f"\x1b[1m{STATUS[:cols]}\x1b[0m").encode())
         sys.stderr.flush()
         held = self._held = tempfile.TemporaryFile()
         self._saved_fd = os.dup(2)
         os.dup2(held.fileno(), 2)
-        self._sigterm = signal.signal(signal.SIGTERM, _terminated)
         self.active = True
+        # SIGTERM's handler goes in before the frame is drawn: a SIGTERM sent on seeing the
+        # frame must find it (before, one sent at once killed the process on the alternate
+        # screen, echo off); one that lands in here restores the terminal on its way out
+        self._sigterm = signal.getsignal(signal.SIGTERM)
+        try:
+            signal.signal(signal.SIGTERM, _terminated)
+            os.write(self._saved_fd, (ENTER + f"\x1b[1m{STATUS[:cols]}\x1b[0m").encode())
+        except Terminated:
+            self._release(leave=True)
+            raise
         return self
 
     def hand_over(self) -> None:
