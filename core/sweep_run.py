@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import sweep_store
 from .data import FashionMNIST
@@ -23,6 +23,9 @@ from .events import Event, RunState, StateChanged
 from .recorder import Recorder
 from .store import RunStore, StoreError, short_id
 from .sweep import Member, SweepSpec
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -77,28 +80,30 @@ class SoloTraining:
 
     def __init__(self) -> None:
         self._stopping = threading.Event()
-        self._current = None
+        self._current: Trainer | None = None
         self._lock = threading.Lock()
 
     def train(self, members: Sequence[Member], data: FashionMNIST, begin: Begin) -> None:
-        from .trainer import Trainer
+        from .trainer import Trainer  # torch's loop: loaded when a sweep trains
 
         for member in members:
             if self._stopping.is_set():
                 return
-            listen = begin(member)
             trainer = Trainer(member.config, data)
+            with self._lock:
+                self._current = trainer
+            listen = begin(member)
 
             def on_event(event: Event, trainer: Trainer = trainer, listen=listen) -> None:
                 listen(event)
-                if isinstance(event, StateChanged) and event.state is RunState.DIVERGED:
+                if not isinstance(event, StateChanged):
+                    return
+                if event.state is RunState.DIVERGED:
                     trainer.stop()  # frozen where it diverged; the sweep goes on
+                elif event.state is RunState.RUNNING and self._stopping.is_set():
+                    trainer.stop()  # asked before the loop could hear it: heard now
 
             trainer.on_event = on_event
-            with self._lock:
-                self._current = trainer
-            if self._stopping.is_set():  # a stop between the check above and now
-                trainer.stop()
             trainer.run()
             with self._lock:
                 self._current = None
