@@ -57,8 +57,14 @@ class Axis:
     @property
     def log_scale(self) -> bool:
         """A learning rate, or a log-uniform draw, reads best on a log axis."""
-        positive = self.numeric and all(v > 0 for v in self.values)
-        return self.draw == "log" or (self.field in ("lr", "weight_decay") and positive)
+        if self.draw:
+            return self.draw == "log"
+        if not self.numeric or not all(v > 0 for v in self.values):
+            return False
+        if self.field in ("lr", "weight_decay", "init_scale"):
+            return True
+        wide = max(self.values) >= 4 * min(self.values)  # widths 16, 64, 256: by factors
+        return self.field in ("hidden", "batch_size") and wide
 
     def sample(self, rng: random.Random) -> object:
         if not self.draw:
@@ -189,13 +195,15 @@ def _range(field: str, kind: str, text: str) -> Axis:
 
 def parse_spec(
     words: Sequence[str],
-    base: TrainConfig = TrainConfig(),
+    base: TrainConfig | None = None,
     *,
     trials: int = 0,
     seeds: int = 1,
     draw_seed: int = 0,
 ) -> SweepSpec:
-    """The sweep ``words`` describe, on top of ``base``; ConfigError for anything wrong."""
+    """The sweep ``words`` describe, on top of ``base`` (the seed's settings when None);
+    ConfigError for anything wrong."""
+    base = base or TrainConfig()
     if not words:
         raise ConfigError("a sweep needs a field to sweep, e.g. lr=0.03,0.1,0.3")
     axes = tuple(parse_axis(word) for word in words)

@@ -38,6 +38,15 @@ class Chart:
     series: tuple[Series, ...]
     points: bool  # a random search: markers, no lines between draws
 
+    @property
+    def x_range(self) -> tuple[float, float]:
+        """The points and ticks with room at both ends, so the end points' error bars are
+        not drawn on the frame."""
+        xs = [x for series in self.series for x in series.xs] + list(self.ticks[0])
+        low, high = (min(xs), max(xs)) if xs else (0.0, 1.0)
+        pad = 0.08 * (high - low) or 0.5
+        return low - pad, high + pad
+
 
 def chart_of(results: SweepResults) -> Chart:
     spec = results.spec
@@ -74,10 +83,12 @@ def chart_of(results: SweepResults) -> Chart:
         for label, configs in lines.items()
     )
     ticks = (tuple(x_of(v) for v in values), tuple(show_stored(v) for v in values))
-    metric = "best validation accuracy" if results.by_val else "best test accuracy"
-    seeds = f", mean ± std over {spec.seeds} seeds" if spec.seeds > 1 else ""
+    if spec.trials and axis.numeric:  # draws are many and uneven: round values instead
+        ticks = _log_ticks(values) if axis.log_scale else ((), ())
+    metric = "best val acc" if results.by_val else "best test acc"
+    seeds = f" (± std, {spec.seeds} seeds)" if spec.seeds > 1 else ""
     return Chart(
-        f"{metric} against {axis.label}{seeds}",
+        f"{metric} by {axis.label}{seeds}",
         axis.label + (" (log)" if axis.log_scale else ""),
         "%",
         axis.log_scale,
@@ -85,6 +96,23 @@ def chart_of(results: SweepResults) -> Chart:
         series,
         bool(spec.trials),
     )
+
+
+def _log_ticks(values: list) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """1, 2, 5 x 10^k (or the powers of ten alone, when those are many) across ``values``."""
+    if not values:
+        return (), ()
+    low, high = min(values), max(values)
+    for mantissas in ((1, 2, 5), (1,)):
+        found = [
+            m * 10.0**k
+            for k in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+            for m in mantissas
+            if low <= m * 10.0**k <= high
+        ]
+        if len(found) <= 6:
+            break
+    return tuple(math.log10(v) for v in found), tuple(f"{v:g}" for v in found)
 
 
 def _order(value: object) -> float:
@@ -100,12 +128,10 @@ def draw(plt, chart: Chart) -> None:
             plt.scatter(list(series.xs), list(series.ys), label=series.label, marker="dot")
         else:
             plt.plot(list(series.xs), list(series.ys), label=series.label, marker="braille")
+            plt.scatter(list(series.xs), list(series.ys), marker="●")
+    plt.xlim(*chart.x_range)
     positions, labels = chart.ticks
-    if positions:  # room at both ends, so the end points' error bars are not on the frame
-        low, high = min(positions), max(positions)
-        pad = 0.08 * (high - low) or 0.5
-        plt.xlim(low - pad, high + pad)
-    if positions and (len(positions) <= 12 or not chart.points):
+    if positions:
         plt.xticks(list(positions), list(labels))
     plt.title(chart.title)
     plt.xlabel(chart.xlabel)

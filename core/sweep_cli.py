@@ -1,10 +1,10 @@
 """``mlp-tui sweep``: train a grid or a random search, every member a run in the store.
 
-    mlp-tui sweep lr=0.03,0.1,0.3 hidden=64,256,1024 --epochs 10 --val 5000
-    mlp-tui sweep lr=log:0.01:1 hidden=int:16:1024 --trials 20 --seeds 3
-    mlp-tui sweep --resume s3       # the members not done yet (running the same spec does too)
-    mlp-tui sweep --show s3 --json  # the ranked results, without training
-    mlp-tui sweep --list
+mlp-tui sweep lr=0.03,0.1,0.3 hidden=64,256,1024 --epochs 10 --val 5000
+mlp-tui sweep lr=log:0.01:1 hidden=int:16:1024 --trials 20 --seeds 3
+mlp-tui sweep --resume s3       # the members not done yet (running the same spec does too)
+mlp-tui sweep --show s3 --json  # the ranked results, without training
+mlp-tui sweep --list
 """
 
 from __future__ import annotations
@@ -23,8 +23,15 @@ from .store import RunStore, StoreError, default_path
 from .sweep import SweepSpec, parse_spec
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
+class _Raising(OneLineParser):
+    """For a sweep typed in the app: a mistake is a ConfigError to show, not an exit."""
+
+    def error(self, message: str):
+        raise ConfigError(message)
+
+
+def build_parser(kind: type[OneLineParser] = OneLineParser) -> argparse.ArgumentParser:
+    parser = kind(
         prog="mlp-tui sweep",
         description="Train every member of a sweep (a grid, or a random search with --trials), "
         "each a run in the store, then rank them.",
@@ -36,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trials", type=_count("--trials"), default=0,
                         help="a random search of this many draws")  # fmt: skip
     parser.add_argument("--seeds", type=_count("--seeds"), default=1,
-                        help="repeat each configuration over this many seeds (mean ± std)")  # fmt: skip
+                        help="repeat each configuration over this many seeds")  # fmt: skip
     parser.add_argument("--draw-seed", type=_count("--draw-seed", 0), default=0,
                         help="the random search's own seed (default 0)")  # fmt: skip
     for field in FIELDS:  # every setting, as for a run: what is not swept is fixed
@@ -88,6 +95,25 @@ def spec_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> SweepS
         )):  # fmt: skip
             parser.error(f"{field} is swept: drop --{field.replace('_', '-')}")
     return spec
+
+
+def parse_command(text: str, base: TrainConfig | None = None) -> SweepSpec:
+    """A sweep as typed in one line (``lr=0.1,0.3 --epochs 3``), on top of ``base``'s device;
+    ConfigError with one line for anything wrong."""
+    parser = build_parser(_Raising)
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise ConfigError(f"{text!r}: {exc}") from None
+    try:
+        args = parser.parse_args(words)
+    except SystemExit:  # --help or --version: words for a terminal, not a sweep
+        raise ConfigError("--help is for the command line: mlp-tui sweep --help") from None
+    if not args.axes:
+        raise ConfigError("name a field to sweep, e.g. lr=0.03,0.1,0.3")
+    if args.device is None and base is not None:
+        args.device = base.device
+    return spec_of(args, parser)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -187,7 +213,9 @@ def _train(path: Path, spec: SweepSpec, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     store = RunStore(path)
     printer = SweepPrinter(out)
-    sweep = SweepRun(spec, store, dataset, printer, lambda t: print(f"mlp-tui: {t}", file=sys.stderr))
+    sweep = SweepRun(
+        spec, store, dataset, printer, lambda t: print(f"mlp-tui: {t}", file=sys.stderr)
+    )
     signalled: list[int] = []
 
     def on_signal(signum, frame) -> None:

@@ -122,8 +122,14 @@ class SweepResults:
                     "test_std": c.test_std,
                     "status": c.status,
                     "members": [
-                        {"run": m.run, "seed": m.member.config.seed, "status": m.status,
-                         "epochs": m.epochs, "score": m.score, "test_acc": m.test_acc}
+                        {
+                            "run": m.run,
+                            "seed": m.member.config.seed,
+                            "status": m.status,
+                            "epochs": m.epochs,
+                            "score": m.score,
+                            "test_acc": m.test_acc,
+                        }
                         for m in c.members
                     ],  # fmt: skip
                 }
@@ -168,7 +174,9 @@ def rank(spec: SweepSpec, sweep: str, records: dict[int, RunRecord]) -> SweepRes
     by_val = all(m.config.val > 0 for m in members)
     groups: dict[int, list[MemberResult]] = {}
     for member in members:
-        groups.setdefault(member.group, []).append(member_result(member, records.get(member.index), by_val))
+        groups.setdefault(member.group, []).append(
+            member_result(member, records.get(member.index), by_val)
+        )
     configs = []
     for group, results in groups.items():
         first = results[0].member

@@ -190,7 +190,9 @@ class SweepRun:
             if not (diverged and ending):
                 recorder(event)
             self.on_event(MemberEvent(member, event))
-            if isinstance(event, StateChanged) and event.state is RunState.DIVERGED:
+            if not isinstance(event, StateChanged):
+                return
+            if event.state is RunState.DIVERGED:
                 diverged = event.reason
             elif ending:
                 state = RunState.DIVERGED if diverged else event.state
