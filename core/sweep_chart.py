@@ -18,6 +18,7 @@ from .config import show_stored
 from .sweep_results import ConfigResult, SweepResults
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+MARKERS = ("●", "■", "▲", "◆", "x", "+", "o", "*")  # each series' points, in plain text
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,16 @@ def chart_of(results: SweepResults) -> Chart:
         x = float(value)  # type: ignore[arg-type]
         return math.log10(x) if axis.log_scale else x
 
-    lines: dict[str, list[ConfigResult]] = {}
-    for config in sorted(scored, key=lambda c: _order(c.values[0]) if axis.numeric else x_of(
-        c.values[0]
-    )):  # fmt: skip
+    lines: dict[str, list[ConfigResult]] = {}  # in the spec's order of the other values
+    for config in sorted(scored, key=lambda c: c.group):
         label = (
             "draws"
             if spec.trials
             else ", ".join(f"{a.label} {show_stored(v)}" for a, v in zip(others, config.values[1:]))
         )
         lines.setdefault(label or results.metric, []).append(config)
+    for configs in lines.values():
+        configs.sort(key=lambda c: x_of(c.values[0]))
     series = tuple(
         Series(
             label,
@@ -121,14 +122,13 @@ def _order(value: object) -> float:
 
 def draw(plt, chart: Chart) -> None:
     """Draw ``chart`` with ``plt``: plotext's module, or a PlotextPlot's ``plt``."""
-    for series in chart.series:
+    for index, series in enumerate(chart.series):
+        xs, ys, marker = list(series.xs), list(series.ys), MARKERS[index % len(MARKERS)]
         if any(series.errs):
-            plt.error(list(series.xs), list(series.ys), yerr=list(series.errs))
-        if chart.points:
-            plt.scatter(list(series.xs), list(series.ys), label=series.label, marker="dot")
-        else:
-            plt.plot(list(series.xs), list(series.ys), label=series.label, marker="braille")
-            plt.scatter(list(series.xs), list(series.ys), marker="●")
+            plt.error(xs, ys, yerr=list(series.errs))
+        if not chart.points:
+            plt.plot(xs, ys, marker="braille")
+        plt.scatter(xs, ys, label=f"{series.label}", marker=marker)  # without colour: the marker
     plt.xlim(*chart.x_range)
     positions, labels = chart.ticks
     if positions:

@@ -130,6 +130,11 @@ def test_the_cli_trains_resumes_and_prints_json_with_run_ids(tiny_dir, tmp_path,
     assert json.loads(capsys.readouterr().out)["ranked"] == ranks
     assert main(["--list", "--store", store]) == 0
     assert "s1  finished" in capsys.readouterr().out
+    from mlp_tui.core.runs_cli import main as runs
+
+    assert runs(["--store", store]) == 0  # mlp-tui runs says which sweep a run is of
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "sweep" and [row.split()[-1] for row in rows] == ["s1"] * 4
 
 
 def test_cli_mistakes_are_one_line_and_exit_2(tiny_dir, tmp_path, capsys):

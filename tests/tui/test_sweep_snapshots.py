@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlp_tui.core import sweep_results
 
-from .sweep_data import stored_sweep
+from tests.sweep_data import stored_sweep
 
 SIZES = [(120, 40), (80, 24)]
 
