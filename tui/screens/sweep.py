@@ -31,8 +31,8 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.coordinate import Coordinate
+from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
 from ..messages import SweepMessage
