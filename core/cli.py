@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mlp-tui",
         description="Train d2l's scratch MLP on Fashion-MNIST: a live terminal app, or --headless.",
         epilog="Subcommands: 'mlp-tui runs' lists and compares the recorded runs, "
+        "'mlp-tui sweep' trains a grid or a random search, "
         "'mlp-tui bench' measures throughput (each has --help).",
     )
     parser.add_argument("--version", action="version", version=f"mlp-tui {__version__}")
@@ -384,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
         from .runs_cli import main as runs
 
         return runs(argv[1:])
+    if argv[:1] == ["sweep"]:
+        from .sweep_cli import main as sweep
+
+        return sweep(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_headless(args, parser)

@@ -218,7 +218,11 @@ def table(summaries: Sequence[RunSummary]) -> str:
     fields, names = differing(summaries), columns(summaries)
     header = [*names, *(f.replace("_", " ") for f in fields)]
     val = names != COLUMNS
-    return grid(header, [summary_row(s, fields, val) for s in summaries])
+    rows = [summary_row(s, fields, val) for s in summaries]
+    if any(s.sweep for s in summaries):  # the sweep a run is a member of (mlp-tui sweep)
+        header.append("sweep")
+        rows = [[*row, s.sweep or "-"] for row, s in zip(rows, summaries)]
+    return grid(header, rows)
 
 
 def describe(record: RunRecord) -> str:

@@ -82,6 +82,16 @@ MIGRATIONS = (
     ALTER TABLE epochs ADD COLUMN val_acc REAL;   -- with a validation split (--val N), else NULL
     ALTER TABLE epochs ADD COLUMN val_loss REAL;
     """,
+    """
+    CREATE TABLE sweeps (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- shown as s1, s2, ...: runs.sweep holds that
+        spec TEXT NOT NULL,                    -- its command line: a rerun finds it by this
+        created TEXT NOT NULL,
+        status TEXT NOT NULL                   -- running, finished or stopped
+    );
+    CREATE INDEX sweeps_by_spec ON sweeps (spec);
+    ALTER TABLE runs ADD COLUMN member INTEGER;  -- a sweep member's place in its sweep
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -367,6 +377,10 @@ class RunStore:
                 db.execute("ROLLBACK")
                 raise
 
+    def select(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        """Rows of a read-only query (for the rooms that keep their own tables: sweeps)."""
+        return self._query(sql, args)
+
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         try:
             with self._lock:
@@ -385,12 +399,13 @@ class RunStore:
         fork_step: int | None = None,
         uid: str | None = None,
         sweep: str | None = None,
+        member: int | None = None,
     ) -> int:
         name = check_name(name) if name is not None else default_name(config)
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO runs (uid, name, status, created, config, parent, fork_step, pid,"
-                " host, sweep) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " host, sweep, member) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     uid or uuid.uuid4().hex,
                     name,
@@ -402,6 +417,7 @@ class RunStore:
                     os.getpid(),
                     socket.gethostname(),
                     sweep,
+                    member,
                 ),
             )
             assert cursor.lastrowid is not None

@@ -33,6 +33,7 @@ from .screens.inspect import InspectScreen
 from .screens.main import MainScreen
 from .screens.quit import QuitDialog
 from .screens.runs import RunsScreen
+from .screens.sweep import SweepScreen
 from .screens.too_small import TooSmallScreen, too_small
 from .widgets.confusion_matrix import ConfusionMatrix
 from .widgets.explorer_grid import PredictionGrid
@@ -59,6 +60,7 @@ HELP: list[Section] = [  # every screen's keys, for ``?``: (where, keys)
     ("weights tab", WeightsView.BINDINGS),
     ("runs", [*RunsScreen.BINDINGS, *APP_KEYS[:1]]),
     ("comparison", CompareScreen.BINDINGS),
+    ("sweep", [*SweepScreen.BINDINGS, *APP_KEYS[:1]]),
     ("anywhere", [QUIT_NOW]),
 ]  # fmt: skip
 SCREEN_KEYS: dict[type[Screen], tuple[str, ...]] = {  # a screen's sections of HELP
@@ -67,6 +69,7 @@ SCREEN_KEYS: dict[type[Screen], tuple[str, ...]] = {  # a screen's sections of H
     InspectScreen: ("inspector", "explorer tab", "confusion tab", "per-class tab", "weights tab"),
     RunsScreen: ("runs",),
     CompareScreen: ("comparison",),
+    SweepScreen: ("sweep",),
 }
 
 

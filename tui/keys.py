@@ -30,6 +30,7 @@ MAIN_KEYS: list[Binding] = [  # the training screen's, in the footer's order
     key("b", "fork", "Fork", "A/B from here: a new run from this exact point", show=False),
     key("x", "clear_ghosts", "Ghosts", "clear the past runs drawn behind this one", show=False),
     key("R", "runs", "Runs", "the recorded runs, to compare or continue", show=False),
+    key("w", "sweep", "Sweep", "set up and train a sweep, then rank it (pauses)", show=False),
     key("L", "log_loss", "Log", "the loss on a log or a linear scale", show=False),
     key("right_square_bracket", "smoother", "Smoother", "smooth the loss curve more", show=False),
     key("left_square_bracket", "rougher", "Rougher", "smooth the loss curve less", show=False),

@@ -193,7 +193,7 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["bench"], ["runs"]):  # subcommands that need no Textual
+    if argv[:1] in (["bench"], ["runs"], ["sweep"]):  # subcommands that need no Textual
         from mlp_tui.core.cli import main as subcommand
 
         return subcommand(argv)

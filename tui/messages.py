@@ -32,3 +32,11 @@ class StoreProblem(Message, bubble=False):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class SweepMessage(Message, bubble=False):
+    """What a sweep's worker says (``core.sweep_run``'s events), for the sweep screen alone."""
+
+    def __init__(self, event: object) -> None:
+        super().__init__()
+        self.event = event

@@ -55,6 +55,7 @@ from ..widgets.status_bar import StatusBar, status_of
 from .image import ImageScreen
 from .inspect import InspectScreen
 from .runs import RunsScreen
+from .sweep import SweepScreen
 
 
 class MainScreen(Screen):
@@ -278,6 +279,16 @@ class MainScreen(Screen):
         data, device = self.run.trainer.data, self.run.config.device
         screen = RunsScreen(self.store, data, device, self.has_unsaved, self.opened)
         self.app.push_screen(screen, self.overlay)
+
+    def action_sweep(self) -> None:
+        """The sweep screen, this run paused: a sweep's members would share its cores."""
+        store = self.store
+        if store is None:
+            self.notify("sweeps record their members in the run store: none in this session",
+                        severity="warning")  # fmt: skip
+            return
+        data, base = self.run.trainer.data, self.run.config
+        self.after_pause(lambda: self.app.push_screen(SweepScreen(store, data, base)))
 
     def has_unsaved(self) -> bool:
         return self.run.unsaved  # asked later: the run trains on behind the runs screen

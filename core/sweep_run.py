@@ -1,0 +1,206 @@
+"""Runs a sweep: the members not yet done, each recorded as a run in the store.
+
+``SweepRun.run()`` blocks (the CLI calls it on its main thread, the app in a worker). What it
+has to say goes to ``on_event`` as the frozen dataclasses below, each member's trainer events
+wrapped with the member they belong to; the app draws from them, the CLI prints them.
+
+How the pending members are trained is one object with ``train`` and ``stop``
+(``MemberTraining``): ``SoloTraining`` trains them one after the other with a solo Trainer
+each. Population training (several members stacked in one batched step) can take its place
+without the rest of the sweep knowing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from . import sweep_store
+from .data import FashionMNIST
+from .events import Event, RunState, StateChanged
+from .recorder import Recorder
+from .store import RunStore, StoreError, short_id
+from .sweep import Member, SweepSpec
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+@dataclass(frozen=True)
+class SweepStarted:
+    sweep: str  # s3
+    members: tuple[Member, ...]
+    done: tuple[int, ...]  # members already done (a resumed sweep)
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class MemberStarted:
+    member: Member
+    run: str  # r12
+
+
+@dataclass(frozen=True)
+class MemberEvent:
+    member: Member
+    event: Event
+
+
+@dataclass(frozen=True)
+class MemberEnded:
+    member: Member
+    status: str  # finished, diverged, stopped or failed
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SweepEnded:
+    sweep: str
+    status: str  # finished or stopped
+
+
+SweepEvent = SweepStarted | MemberStarted | MemberEvent | MemberEnded | SweepEnded
+Begin = Callable[[Member], Callable[[Event], None]]  # a member starts: where its events go
+
+
+class MemberTraining(Protocol):
+    def train(self, members: Sequence[Member], data: FashionMNIST, begin: Begin) -> None:
+        """Train ``members``, calling ``begin(member)`` as each starts and giving its events to
+        what that returns. A member that diverges is stopped (its parameters stay the last
+        good ones) and the others go on."""
+
+    def stop(self) -> None:
+        """From any thread: end the member under way at its next batch, start no other."""
+
+
+class SoloTraining:
+    """The members one after the other, each with its own Trainer on this thread."""
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._current: Trainer | None = None
+        self._lock = threading.Lock()
+
+    def train(self, members: Sequence[Member], data: FashionMNIST, begin: Begin) -> None:
+        from .trainer import Trainer  # torch's loop: loaded when a sweep trains
+
+        for member in members:
+            if self._stopping.is_set():
+                return
+            trainer = Trainer(member.config, data)
+            with self._lock:
+                self._current = trainer
+            listen = begin(member)
+
+            def on_event(event: Event, trainer: Trainer = trainer, listen=listen) -> None:
+                listen(event)
+                if not isinstance(event, StateChanged):
+                    return
+                if event.state is RunState.DIVERGED:
+                    trainer.stop()  # frozen where it diverged; the sweep goes on
+                elif event.state is RunState.RUNNING and self._stopping.is_set():
+                    trainer.stop()  # asked before the loop could hear it: heard now
+
+            trainer.on_event = on_event
+            trainer.run()
+            with self._lock:
+                self._current = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            if self._current is not None:
+                self._current.stop()
+
+
+class SweepRun:
+    def __init__(
+        self,
+        spec: SweepSpec,
+        store: RunStore,
+        data: FashionMNIST,
+        on_event: Callable[[SweepEvent], None] | None = None,
+        on_problem: Callable[[str], None] | None = None,
+        training: MemberTraining | None = None,
+    ) -> None:
+        """Opens the sweep in ``store`` (the one with this spec, else a new one): raises
+        StoreError when the store cannot be written."""
+        self.spec, self.store, self.data = spec, store, data
+        self.on_event = on_event or (lambda event: None)
+        self.on_problem = on_problem or (lambda text: None)
+        self.training = training or SoloTraining()
+        self.members = spec.members()
+        store.mark_interrupted()
+        self.number, self.resumed = sweep_store.open_sweep(store, spec.text)
+        self.stopped = False
+        self.ended: dict[int, str] = {}  # member index -> how it ended, this time
+
+    @property
+    def sweep_id(self) -> str:
+        return sweep_store.sweep_id(self.number)
+
+    def pending(self) -> list[Member]:
+        runs = sweep_store.member_runs(self.store, self.number)
+        return [
+            m for m in self.members if m.index not in runs or runs[m.index].status not in
+            sweep_store.DONE
+        ]  # fmt: skip
+
+    def stop(self) -> None:
+        """From any thread: the member under way stops at its next batch; the sweep can be
+        resumed (the members done are kept)."""
+        self.stopped = True
+        self.training.stop()
+
+    def run(self) -> str:
+        """Train what is left; returns the sweep's status, ``finished`` or ``stopped``."""
+        pending = self.pending()
+        done = tuple(sorted({m.index for m in self.members} - {m.index for m in pending}))
+        self.on_event(SweepStarted(self.sweep_id, tuple(self.members), done, self.resumed))
+        try:
+            self.training.train(pending, self.data, self._begin)
+        finally:
+            left = self.stopped or any(self.ended.get(m.index) is None for m in pending)
+            status = "stopped" if left else "finished"
+            try:
+                sweep_store.set_status(self.store, self.number, status)
+            except StoreError as exc:
+                self.on_problem(str(exc))
+            self.on_event(SweepEnded(self.sweep_id, status))
+        return status
+
+    def _begin(self, member: Member) -> Callable[[Event], None]:
+        """The member's run in the store, and the listener that records it and says how it
+        ended. A member that diverged stays ``diverged`` in the store: the stop that freezes
+        it is not recorded over that."""
+        old = sweep_store.member_runs(self.store, self.number).get(member.index)
+        run_id = sweep_store.member_run(
+            self.store, self.number, member.index, member.config, member.name,
+            None if old is None else old.id,
+        )  # fmt: skip
+        recorder = Recorder(self.store, run_id, self.on_problem, member.config)
+        self.on_event(MemberStarted(member, short_id(run_id)))
+        diverged = ""
+
+        def listen(event: Event) -> None:
+            nonlocal diverged
+            ending = isinstance(event, StateChanged) and event.state in ENDINGS
+            if not (diverged and ending):
+                recorder(event)
+            self.on_event(MemberEvent(member, event))
+            if not isinstance(event, StateChanged):
+                return
+            if event.state is RunState.DIVERGED:
+                diverged = event.reason
+            elif ending:
+                state = RunState.DIVERGED if diverged else event.state
+                if state is not RunState.STOPPED or not self.stopped or diverged:
+                    self.ended[member.index] = state.value
+                self.on_event(MemberEnded(member, state.value, diverged or event.reason))
+
+        return listen
+
+
+ENDINGS = (RunState.FINISHED, RunState.STOPPED, RunState.FAILED)

@@ -1,0 +1,88 @@
+"""What the sweep screen shows while a sweep trains, built from the sweep's events on the UI
+thread: each member's status, run id, loss curve and accuracy by epoch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlp_tui.core.events import BatchReport, EpochReport
+from mlp_tui.core.sweep import Member
+from mlp_tui.core.sweep_run import (
+    MemberEnded,
+    MemberEvent,
+    MemberStarted,
+    SweepEnded,
+    SweepEvent,
+    SweepStarted,
+)
+
+MAX_POINTS = 400  # of each member's loss curve: every report's mean, thinned when longer
+
+
+@dataclass
+class MemberView:
+    member: Member
+    run: str = "-"
+    status: str = "pending"
+    losses: list[tuple[float, float]] = field(default_factory=list)  # (epoch, mean loss)
+    accuracies: list[tuple[int, float]] = field(default_factory=list)  # val (else test) acc
+    epoch: int = 0
+    batch: tuple[int, int] = (0, 0)
+
+
+class SweepView:
+    def __init__(self) -> None:
+        self.sweep = ""
+        self.members: list[MemberView] = []
+        self.current: MemberView | None = None
+        self.status = "starting"
+
+    def apply(self, event: SweepEvent) -> None:
+        if isinstance(event, SweepStarted):
+            self.sweep, self.status = event.sweep, "running"
+            self.members = [MemberView(m) for m in event.members]
+            for index in event.done:
+                self.members[index].status = "done before"
+        elif isinstance(event, MemberStarted):
+            self.current = view = self.members[event.member.index]
+            view.run, view.status = event.run, "running"
+        elif isinstance(event, MemberEnded):
+            self.members[event.member.index].status = event.status
+        elif isinstance(event, SweepEnded):
+            self.status, self.current = event.status, None
+        elif isinstance(event, MemberEvent):
+            self._member_event(self.members[event.member.index], event.event)
+
+    @staticmethod
+    def _member_event(view: MemberView, event: object) -> None:
+        if isinstance(event, BatchReport):
+            at = event.epoch - 1 + event.batch / event.batches
+            view.losses.append((at, sum(event.losses) / len(event.losses)))
+            if len(view.losses) > MAX_POINTS:
+                view.losses = view.losses[::2]
+            view.batch = (event.batch, event.batches)
+        elif isinstance(event, EpochReport):
+            view.epoch = event.epoch
+            acc = event.val_acc if event.val_acc is not None else event.test_acc
+            view.accuracies.append((event.epoch, acc))
+
+    @property
+    def done(self) -> int:
+        return sum(m.status not in ("pending", "running") for m in self.members)
+
+    def headline(self) -> str:
+        """One line: the sweep, how far, the member under way."""
+        if not self.members:
+            return "sweep: starting…"
+        text = f"sweep {self.sweep}: {self.done} of {len(self.members)} members done"
+        current = self.current
+        if current is not None:
+            epochs = current.member.config.epochs
+            batch, batches = current.batch
+            text += (
+                f" · {current.run} {current.member.name}: epoch {current.epoch + 1}/{epochs}"
+                f", batch {batch}/{batches}"
+            )
+        elif self.status != "running":
+            text += f" · {self.status}"
+        return text
