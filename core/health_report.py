@@ -10,7 +10,8 @@ start would lose them, one drawn per epoch would not line up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 PER_DECADE = 3
 SMALLEST, LARGEST = -3, 1  # decades: |x| from 1e-3 to 10 gets its own bins
@@ -69,3 +70,16 @@ class Hint:
     def line(self) -> str:
         """The hint in one line, as a headless run prints it."""
         return f"{self.text} Try: {self.advice}."
+
+
+def layer_to_json(layer: LayerHealth) -> str:
+    """A layer's figures as the run store keeps them."""
+    return json.dumps(asdict(layer))
+
+
+def layer_from_json(text: str) -> LayerHealth:
+    figures = json.loads(text)
+    for name in ("weights", "activations"):
+        if figures.get(name) is not None:
+            figures[name] = tuple(figures[name])
+    return LayerHealth(**figures)

@@ -35,7 +35,6 @@ from .device import resolve_device
 from .device_step import DeviceSteps
 from .divergence import DivergenceCheck, Figures
 from .eager_step import EagerSteps
-from .health import HealthMonitor
 from .events import (
     BatchRefused,
     BatchReport,
@@ -49,6 +48,7 @@ from .events import (
     SettingsChanged,
     StateChanged,
 )
+from .health import HealthMonitor
 from .metrics import Accumulator, Stopwatch
 from .model import AutogradStep, FusedStep, ScratchMLP, evaluate, score
 from .threads import TRAIN_THREADS, keep_this_thread_serial, use_all_cores
