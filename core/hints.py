@@ -10,6 +10,7 @@ falls epoch after epoch while training accuracy rises. On the seed's default run
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Sequence
 
 from .config import TrainConfig
@@ -21,7 +22,9 @@ RATIO_HIGH = 1e-1  # ||dW|| / ||W|| of one step above this: the lr is too large.
 RATIO_LOW = 1e-5  # ...below this (and above 0: no gradient at all is another story): too small
 HEALTHY_RATIO = 1e-3
 BOTTLENECK_UNITS = 1
-OVERFIT_EPOCHS = 2  # epochs in a row of falling validation and rising training accuracy
+OVERFIT_EPOCHS = 3  # compared with the 3 before: falling validation, rising training accuracy
+OVERFIT_MARGIN = 0.01  # the validation accuracy's fall that counts
+OVERFIT_GAP = 0.1  # and training accuracy at least this far above validation accuracy
 
 Rule = Callable[[HealthReport, Sequence[EpochReport], TrainConfig], Hint | None]
 
@@ -148,21 +151,26 @@ def lr_too_low(
 def overfitting(
     report: HealthReport, history: Sequence[EpochReport], config: TrainConfig
 ) -> Hint | None:
-    recent = history[-(OVERFIT_EPOCHS + 1) :]
-    if len(recent) <= OVERFIT_EPOCHS or any(r.val_acc is None for r in recent):
+    """Validation accuracy falling while training accuracy rises, over windows of epochs
+    (their means: one noisy epoch at a high lr is not a trend)."""
+    recent = history[-2 * OVERFIT_EPOCHS :]
+    if len(recent) < 2 * OVERFIT_EPOCHS or any(r.val_acc is None for r in recent):
         return None
-    pairs = list(zip(recent, recent[1:]))
-    if not all(b.val_acc < a.val_acc and b.train_acc > a.train_acc for a, b in pairs):  # type: ignore[operator]
+    before, after = recent[:OVERFIT_EPOCHS], recent[OVERFIT_EPOCHS:]
+    val = [statistics.mean(r.val_acc or 0.0 for r in rows) for rows in (before, after)]
+    train = [statistics.mean(r.train_acc for r in rows) for rows in (before, after)]
+    memorising = train[1] - val[1] >= OVERFIT_GAP  # not a high lr's noise: train is ahead
+    if not (val[1] < val[0] - OVERFIT_MARGIN and train[1] > train[0] and memorising):
         return None
-    first, last = recent[0], recent[-1]
     best = max((r for r in history if r.val_acc is not None), key=lambda r: r.val_acc or 0.0)
+    span = f"epochs {after[0].epoch}-{after[-1].epoch}"
     return Hint(
         "overfitting", report.epoch, report.step,
-        f"validation accuracy fell for {OVERFIT_EPOCHS} epochs ({first.val_acc:.1%} ->"
-        f" {last.val_acc:.1%}) while training accuracy rose ({first.train_acc:.1%} ->"
-        f" {last.train_acc:.1%}): the network is memorising its training images (overfitting).",
-        f"stop at the best epoch ({best.epoch}), or regularise: weight decay 1e-4, dropout 0.5,"
-        " or more training images",
+        f"validation accuracy is falling ({val[0]:.1%} on average, then {val[1]:.1%} over"
+        f" {span}) while training accuracy rises ({train[0]:.1%}, then {train[1]:.1%}): the"
+        " network is memorising its training images (overfitting).",
+        f"stop at the best epoch ({best.epoch}, {best.val_acc:.1%}), or regularise: weight"
+        " decay 1e-4, dropout 0.5, or more training images",
     )  # fmt: skip
 
 
