@@ -35,7 +35,7 @@ def ratio(value: float | None) -> Text:
 def row(layer: LayerHealth) -> list[Text]:
     name = layer.name + (" alike" if layer.alike else "")
     return [
-        Text(name, "bold red" if layer.alike else "bold"),
+        Text(name + " ", "bold red" if layer.alike else "bold"),  # the space: see COLUMNS
         Text(str(layer.units), "bold red" if layer.units == 1 else ""),
         share(layer.dead),
         share(layer.saturated),
@@ -65,7 +65,8 @@ class HealthTable(Static):
             title=f"{where} (batch {report.step}{sampled})",
             title_justify="left",
             box=None,
-            padding=(0, 1),
+            padding=(0, 2, 0, 0),
+            pad_edge=False,
             header_style="bold",
         )
         for layer in report.layers:
