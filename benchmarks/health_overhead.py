@@ -20,7 +20,39 @@ import time
 
 from mlp_tui.core import cli, data
 from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.model import evaluate
 from mlp_tui.core.trainer import Trainer
+
+REPEATS = 7
+
+
+def best(action) -> float:
+    """The fastest of REPEATS runs of ``action`` (a shared machine only ever adds time)."""
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def parts(trainer: Trainer) -> float:
+    """Seconds an epoch's health work takes, each part timed on its own: the evaluation's tap
+    (with it minus without), the report with its hints, and the sampled steps' bracketing."""
+    net, data, health = trainer.net, trainer.data, trainer.health
+    assert health is not None
+    plain = best(lambda: evaluate(net, data.test_flat, data.test_y))
+    tapped = best(lambda: evaluate(net, data.test_flat, data.test_y, observe=health.tally()))
+    tally = health.tally()
+    evaluate(net, data.test_flat, data.test_y, observe=tally)
+    report = best(lambda: health.epoch_end(1, 0, tally, trainer.history, trainer.config))
+
+    def bracket() -> None:
+        health.before_step(0)
+        health.after_step(trainer.optimizer)
+
+    per_epoch = trainer.batches_per_epoch / health.every + 1  # sampled steps an epoch, at most
+    return max(tapped - plain, 0.0) + report + per_epoch * best(bracket)
 
 
 def main() -> int:
@@ -50,6 +82,11 @@ def main() -> int:
     print(f"without health: median {b:.3f} s, min {min(seconds['without']):.3f} s")
     fastest = min(seconds["with"]) / min(seconds["without"]) - 1
     print(f"overhead: {a / b - 1:+.2%} (medians), {fastest:+.2%} (minima)")
+    work = parts(trainers["with"])
+    print(
+        f"health work per epoch, timed alone (min of {REPEATS}): {work * 1e3:.1f} ms = "
+        f"{work / min(seconds['without']):.2%} of the fastest epoch without it"
+    )
     same = trainers["with"].batch_losses == trainers["without"].batch_losses
     print("losses: " + ("identical" if same else "DIFFER"))
     return 0 if same else 1

@@ -26,7 +26,7 @@ from .hints import HintBook
 from .model import ScratchMLP
 
 SAMPLE_EVERY = 200  # batches between two measured steps (the run's first batch is one)
-HISTOGRAM_ROWS = 2048  # test images whose activations are binned
+HISTOGRAM_ROWS = 512  # test images whose activations are binned (131,072 values of 256 units)
 RELU_LIKE = ("relu", "leaky_relu", "gelu")  # a unit is active where its output is > 0
 SATURATED = 0.99  # tanh beyond +-0.99, sigmoid below 0.01 or above 0.99: gradient ~0
 ALIKE = 1e-6  # units whose weights differ by less than this share of the layer's norm
@@ -44,7 +44,8 @@ class Tally:
 
     def __init__(self, net: ScratchMLP) -> None:
         self.activation = net.activation
-        self.active = [torch.zeros(w, dtype=torch.bool, device=net.flat.device) for w in net.layers]
+        # Each unit's largest activation: one reduction a chunk (a unit is dead where it is <= 0).
+        self.peak = [torch.full((w,), -torch.inf, device=net.flat.device) for w in net.layers]
         self.saturated = [torch.zeros((), device=net.flat.device) for _ in net.layers]
         self.hist = [torch.zeros(len(EDGES) + 1, dtype=torch.long) for _ in net.layers]
         self.rows = [0] * len(net.layers)  # binned
@@ -52,7 +53,7 @@ class Tally:
 
     def __call__(self, layer: int, H: torch.Tensor) -> None:
         if self.activation in RELU_LIKE:
-            self.active[layer] |= (H > 0).any(dim=0)
+            torch.maximum(self.peak[layer], H.amax(dim=0), out=self.peak[layer])
         elif self.activation == "tanh":
             self.saturated[layer] += (H.abs() > SATURATED).sum()
         else:  # sigmoid
@@ -66,10 +67,10 @@ class Tally:
     def figures(self) -> list[tuple[float | None, float | None, tuple[int, ...]]]:
         """Per hidden layer: (dead share, saturated share, activation histogram)."""
         out = []
-        for active, saturated, hist, seen in zip(self.active, self.saturated, self.hist, self.seen):
+        for peak, saturated, hist, seen in zip(self.peak, self.saturated, self.hist, self.seen):
             relu_like = self.activation in RELU_LIKE
-            dead = 1.0 - float(active.float().mean()) if relu_like else None
-            sat = None if relu_like else float(saturated) / max(seen * len(active), 1)
+            dead = float((peak <= 0).float().mean()) if relu_like else None
+            sat = None if relu_like else float(saturated) / max(seen * len(peak), 1)
             out.append((dead, sat, tuple(hist.tolist())))
         return out
 
