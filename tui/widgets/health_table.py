@@ -59,7 +59,8 @@ class HealthTable(Static):
         if report is None:
             return Text("no figures yet: they come at each epoch's end", "dim")
         where = "as initialised" if report.epoch == 0 else f"after epoch {report.epoch}"
-        sampled = f", {report.samples} steps measured" if report.samples else ""
+        steps = "step" if report.samples == 1 else "steps"
+        sampled = f", {report.samples} {steps} measured" if report.samples else ""
         table = Table(
             *COLUMNS,
             title=f"{where} (batch {report.step}{sampled})",
