@@ -211,7 +211,7 @@ def test_every_architecture_gets_its_figures(tiny_data):
     assert report.layers[-1].activations is None and sum(report.layers[-1].weights) == 32 * 10
 
 
-def test_hints_and_figures_are_stored_with_the_run(tiny_data, tmp_path):
+def test_hints_and_figures_are_stored_with_the_run(tiny_data, tmp_path, capsys):
     store = RunStore(tmp_path / "runs.sqlite")
     trainer = Trainer(TrainConfig(init="zeros", epochs=2, batch_size=64, device="cpu"), tiny_data)
     recorder = record(trainer, store, print)
@@ -222,6 +222,12 @@ def test_hints_and_figures_are_stored_with_the_run(tiny_data, tmp_path):
     stored = store.health(recorder.run_id)
     assert [r.epoch for r in stored] == [0, 1, 2]
     assert stored[1].layers[0].alike and len(stored[1].layers) == 2
+    store.close()
+    from mlp_tui.core.runs_cli import main as runs
+
+    assert runs(["show", recorder.short_id, "--store", str(tmp_path / "runs.sqlite")]) == 0
+    shown = capsys.readouterr().out
+    assert "hints:\n  epoch 0: the 256 units of hidden layer 1 are all alike" in shown
 
 
 def test_a_headless_run_prints_each_hint_in_one_line(tiny_dir, tmp_path):
