@@ -261,7 +261,7 @@ class HeadlessPrinter:
             print(f"mlp-tui: cannot write --metrics-out: {exc.strerror}", file=sys.stderr)
 
     def __call__(self, event: Event) -> None:
-        from .events import BatchReport, EpochReport, RunState, SaveFailed, StateChanged
+        from .events import BatchReport, EpochReport, Health, RunState, SaveFailed, StateChanged
 
         if isinstance(event, BatchReport) and self.tty:
             done = event.batch / event.batches
@@ -284,6 +284,10 @@ class HeadlessPrinter:
             self.trainer.stop()
         elif isinstance(event, SaveFailed):
             print(f"mlp-tui: {event.message}", file=sys.stderr)
+        elif isinstance(event, Health):
+            prefix = "\r\033[K" if self.tty else ""  # over the progress bar
+            for hint in event.hints:
+                print(f"{prefix}hint: {hint.line}", flush=True)
 
     def close(self) -> None:
         if self.metrics:

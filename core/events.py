@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .config import TrainConfig
+from .health_report import HealthReport, Hint
 
 
 class RunState(str, enum.Enum):
@@ -130,6 +131,15 @@ class Failed:
     traceback: str
 
 
+@dataclass(frozen=True)
+class Health:
+    """The network's health after an epoch (``report``; epoch 0: as initialised) and the hints
+    it raised that were not said before. After a divergence: no report, its hint."""
+
+    report: HealthReport | None
+    hints: tuple[Hint, ...] = ()
+
+
 Event = (
     BatchReport
     | EpochReport
@@ -140,4 +150,5 @@ Event = (
     | Saved
     | SaveFailed
     | Failed
+    | Health
 )

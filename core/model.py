@@ -11,7 +11,7 @@ hold it to the autograd step up to float rounding, for every activation, depth a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -180,6 +180,7 @@ class ScratchMLP:
 
 
 loss = nn.CrossEntropyLoss(reduction="none")
+Observer = Callable[[int, torch.Tensor], None]  # (hidden layer, its activations for a chunk)
 
 
 class AutogradStep:
@@ -205,7 +206,13 @@ class AutogradStep:
         del self.l
 
 
-def _logits(net: ScratchMLP, X: torch.Tensor, seed_form: bool, chunk: int | None):
+def _logits(
+    net: ScratchMLP,
+    X: torch.Tensor,
+    seed_form: bool,
+    chunk: int | None,
+    observe: Observer | None = None,
+):
     """The logits of ``X``, chunk by chunk (see ``evaluate``)."""
     chunk = chunk or (256 if X.device.type == "cpu" else 16384)
     for i in range(0, len(X), chunk):
@@ -213,10 +220,17 @@ def _logits(net: ScratchMLP, X: torch.Tensor, seed_form: bool, chunk: int | None
         if rows.dtype == torch.uint8:
             rows = to_unit(rows)
         if seed_form:
+            if observe is not None:  # the hidden layers the fast way, for the observer only
+                hidden = rows
+                for layer, (W, b) in enumerate(net.hidden_layers):
+                    hidden = activations.forward(net.activation, torch.addmm(b, hidden, W))
+                    observe(layer, hidden)
             yield net(rows)
         else:
-            for W, b in net.hidden_layers:
+            for layer, (W, b) in enumerate(net.hidden_layers):
                 rows = activations.forward(net.activation, torch.addmm(b, rows, W), inplace=True)
+                if observe is not None:
+                    observe(layer, rows)
             W, b = net.output
             yield torch.addmm(b, rows, W)
 
@@ -228,6 +242,7 @@ def evaluate(
     y: torch.Tensor,
     seed_form: bool = False,
     chunk: int | None = None,
+    observe: Observer | None = None,
 ) -> Predictions:
     """d2l's ``evaluate_accuracy``, keeping the probabilities so a UI can show them.
 
@@ -236,8 +251,10 @@ def evaluate(
     the logits as the seed writes them, ``net(X)``; otherwise as the fused step does
     (``addmm``, ``clamp_min``): the same values up to rounding, without the seed's extra passes.
     Chunks of a batch's size run at the products' best rate on the CPU; a GPU gets few large
-    chunks, since there each chunk costs kernel launches. Dropout is off, as in d2l."""
-    probs = [torch.softmax(logits, dim=1) for logits in _logits(net, X, seed_form, chunk)]
+    chunks, since there each chunk costs kernel launches. Dropout is off, as in d2l.
+    ``observe(layer, H)`` sees each chunk's hidden activations: the health figures' tap."""
+    chunks = _logits(net, X, seed_form, chunk, observe)
+    probs = [torch.softmax(logits, dim=1) for logits in chunks]
     return Predictions(epoch=0, probs=torch.cat(probs).float().cpu(), labels=y.cpu())
 
 

@@ -21,11 +21,13 @@ from .events import (
     BatchReport,
     EpochReport,
     Event,
+    Health,
     RunState,
     Saved,
     SettingsChanged,
     StateChanged,
 )
+from .health_report import layer_to_json
 from .store import EPOCH_COLUMNS, RunStore, StoreError, now, short_id
 
 if TYPE_CHECKING:
@@ -139,6 +141,8 @@ class Recorder:
         self.curve = curve or LossCurve()
         self.problem = ""  # why recording stopped, once it has
         self._events: list[tuple[str, int, str, str]] = []  # (at, step, kind, detail)
+        self._health: list[tuple] = []  # health rows and hints not yet written
+        self._hints: list[tuple] = []
         self._epoch: EpochReport | None = None
         self._config = config
         self._step = step  # the batches done, as last reported
@@ -184,6 +188,9 @@ class Recorder:
         elif isinstance(event, EpochReport):
             self._epoch = event
             self._write()
+        elif isinstance(event, Health):
+            self._note_health(event)
+            self._write()
         elif isinstance(event, StateChanged) and event.state in STATUS:
             if event.state is RunState.DIVERGED:
                 self._note(None, "diverged", reason=event.reason)
@@ -194,6 +201,14 @@ class Recorder:
                 self._write(status=self._status, release=True)
             else:
                 self._write(status=STATUS[event.state])
+
+    def _note_health(self, event: Health) -> None:
+        if event.report is not None:
+            r = event.report
+            self._health += [
+                (r.epoch, i, r.step, layer_to_json(layer)) for i, layer in enumerate(r.layers, 1)
+            ]
+        self._hints += [(now(), h.epoch, h.step, h.kind, h.text, h.advice) for h in event.hints]
 
     def _note(self, step: int | None, kind: str, **detail: object) -> None:
         at = self._step if step is None else step
@@ -206,6 +221,8 @@ class Recorder:
         ``release``: no process holds the run any more (a parked run)."""
         epoch, self._epoch = self._epoch, None
         events, self._events = self._events, []
+        health, self._health = self._health, []
+        hints, self._hints = self._hints, []
         try:
             with self.store.transaction() as db:
                 run = self.run_id
@@ -225,6 +242,16 @@ class Recorder:
                 db.executemany(
                     "INSERT INTO events (run, at, step, kind, detail) VALUES (?, ?, ?, ?, ?)",
                     [(run, *e) for e in events],
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO health (run, epoch, layer, step, figures)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(run, *row) for row in health],
+                )
+                db.executemany(
+                    "INSERT INTO hints (run, at, epoch, step, kind, text, advice)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(run, *row) for row in hints],
                 )
                 if status is not None:
                     self._status = status
@@ -301,6 +328,8 @@ def continue_run(store: RunStore, run_id: int, trainer: Trainer) -> LossCurve:
         db.execute("DELETE FROM epochs WHERE run = ? AND epoch > ?", (run_id, trainer.epoch))
         db.execute("DELETE FROM losses WHERE run = ? AND step > ?", (run_id, trainer.step_count))
         db.execute("DELETE FROM events WHERE run = ? AND step > ?", (run_id, trainer.step_count))
+        db.execute("DELETE FROM health WHERE run = ? AND epoch > ?", (run_id, trainer.epoch))
+        db.execute("DELETE FROM hints WHERE run = ? AND step > ?", (run_id, trainer.step_count))
         stored = dict(record.summary.config)  # as created, then as its changes left it
         for event in record.events:
             if event["kind"] == "set" and event["step"] <= trainer.step_count:

@@ -8,9 +8,11 @@ import io
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from .config import FIELDS, described_fields, show_stored
+from .health_report import Hint
 from .parsing import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser
 from .store import (
     EPOCH_FIELDS,
@@ -122,8 +124,12 @@ def _command(args: argparse.Namespace, store: RunStore, ids: list[int]) -> int:
         else:
             print(table(store.runs()))
     elif command == "show":
-        record = store.run(ids[0])
-        print(json.dumps(record.as_dict(), indent=2) if args.json else describe(record))
+        record, hints = store.run(ids[0]), store.hints(ids[0])
+        if args.json:
+            shown = {**record.as_dict(), "hints": [asdict(h) for h in hints]}
+            print(json.dumps(shown, indent=2))
+        else:
+            print(describe(record, hints))
     elif command == "compare":
         records = store.records(ids, losses=False)
         if args.json:
@@ -225,7 +231,7 @@ def table(summaries: Sequence[RunSummary]) -> str:
     return grid(header, rows)
 
 
-def describe(record: RunRecord) -> str:
+def describe(record: RunRecord, hints: Sequence[Hint] = ()) -> str:
     s = record.summary
     parent = (
         "" if s.parent is None else f", forked from {short_id(s.parent)} at batch {s.fork_step}"
@@ -244,6 +250,9 @@ def describe(record: RunRecord) -> str:
     if record.events:
         lines += ["", "events:"]
         lines += [f"  batch {e['step']}: {event_text(e)}" for e in record.events]
+    if hints:  # the training-health hints (health_report.py)
+        lines += ["", "hints:"]
+        lines += [f"  epoch {h.epoch}: {h.line}" for h in hints]
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import TrainConfig, as_stored, completed, described_fields, show_stored
+from .health_report import HealthReport, Hint, LayerHealth, layer_from_json
 
 ENV = "MLP_TUI_STORE"
 FILENAME = "runs.sqlite"
@@ -91,6 +92,27 @@ MIGRATIONS = (
     );
     CREATE INDEX sweeps_by_spec ON sweeps (spec);
     ALTER TABLE runs ADD COLUMN member INTEGER;  -- a sweep member's place in its sweep
+    """,
+    # The health figures and hints (health_report.py).
+    """
+    CREATE TABLE health (
+        run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,                -- 0: as initialised
+        layer INTEGER NOT NULL,                -- 1, 2, ...: the hidden layers, then the output
+        step INTEGER NOT NULL,
+        figures TEXT NOT NULL,                 -- JSON: a LayerHealth
+        PRIMARY KEY (run, epoch, layer)
+    ) WITHOUT ROWID;
+    CREATE TABLE hints (
+        run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        advice TEXT NOT NULL
+    );
+    CREATE INDEX hints_by_run ON hints (run, step);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -540,6 +562,25 @@ class RunStore:
     @staticmethod
     def _in(ids: set[int]) -> tuple[str, tuple[int, ...]]:
         return f"WHERE run IN ({', '.join('?' * len(ids))})", tuple(sorted(ids))
+
+    def hints(self, run_id: int) -> list[Hint]:
+        """The hints a run raised, oldest first."""
+        rows = self._query(
+            "SELECT kind, epoch, step, text, advice FROM hints WHERE run = ? ORDER BY rowid",
+            (run_id,),
+        )
+        return [Hint(*row) for row in rows]
+
+    def health(self, run_id: int) -> list[HealthReport]:
+        """A run's health reports, one per epoch (0: as initialised), oldest first."""
+        rows = self._query(
+            "SELECT epoch, step, figures FROM health WHERE run = ? ORDER BY epoch, layer",
+            (run_id,),
+        )
+        by_epoch: dict[int, tuple[int, list[LayerHealth]]] = {}
+        for epoch, step, figures in rows:
+            by_epoch.setdefault(epoch, (step, []))[1].append(layer_from_json(figures))
+        return [HealthReport(e, s, tuple(layers), 0) for e, (s, layers) in by_epoch.items()]
 
     def find_uid(self, uid: str) -> int | None:
         rows = self._query("SELECT id FROM runs WHERE uid = ?", (uid,))

@@ -48,6 +48,7 @@ from .events import (
     SettingsChanged,
     StateChanged,
 )
+from .health import HealthMonitor
 from .metrics import Accumulator, Stopwatch
 from .model import AutogradStep, FusedStep, ScratchMLP, evaluate, score
 from .threads import TRAIN_THREADS, keep_this_thread_serial, use_all_cores
@@ -72,10 +73,12 @@ class Trainer:
         *,
         sync_free: bool | None = None,
         graphs: bool = True,
+        health: bool = True,
     ) -> None:
         """``sync_free`` (default: on any device but the CPU) checks divergence on the device
         and reads the batches' figures a few times a second (``device_step.py``); ``graphs``
-        lets it replay the seed's step as a CUDA graph on CUDA."""
+        lets it replay the seed's step as a CUDA graph on CUDA. ``health``: measure the
+        network's health each epoch and raise hints (``health.py``; off for benchmarks)."""
         self.config = config.validated()
         self.device = resolve_device(config.device)
         try:  # the validation split, if asked: the same images for every run
@@ -99,6 +102,7 @@ class Trainer:
         self.steps: EagerSteps | DeviceSteps = EagerSteps(
             self.net, self._step_fn, self.data, self.check
         )
+        self.health = HealthMonitor(self.net) if health else None
         # Position: completed epochs, batches done in the current one, batches since the start.
         self.epoch = 0
         self.batch = 0
@@ -208,6 +212,8 @@ class Trainer:
         try:
             self._set_state(RunState.PAUSED if paused else RunState.RUNNING)
             self.optimizer  # noqa: B018 (built now, not on epoch 1's clock: see optimizer)
+            if self.health is not None and self.step_count == 0 and not self.health.reports:
+                self._emit(self.health.initial(self.data.test_flat, self.config))
             self._last_report = time.perf_counter()
             while self.epoch < self.config.epochs:
                 self.train_epoch()
@@ -235,17 +241,30 @@ class Trainer:
         first_step = self.step_count - self.batch  # the run's number for the epoch's batch 0
         self.steps.start_epoch(self.perm.to(self.device), self.epoch_batch_size, first_step)
         self.epoch_clock.start()
+        health = self.health
         while self.batch < self.batches_per_epoch:
             self._obey_commands()  # pause, step, stop and the rest are heard here
+            sampled = health is not None and self.step_count >= health.next_sample
+            if sampled:  # every few hundred batches: this step's update is measured
+                health.before_step(self.step_count)  # type: ignore[union-attr]
             figures = self.steps.step(self.batch, self.optimizer)  # none yet on a device
+            if sampled:
+                health.after_step(self.optimizer)  # type: ignore[union-attr]
             self.batch += 1
             self.step_count += 1
             self._account(figures)
             self._after_batch()
-        test = evaluate(self.net, self.data.test_flat, self.data.test_y, self._seed_form)
+        tally = health.tally() if health is not None else None
+        test = evaluate(
+            self.net, self.data.test_flat, self.data.test_y, self._seed_form, observe=tally
+        )
         val = self._validate()
         self.epoch_clock.stop()
         self._end_epoch(test, val)
+        if health is not None and tally is not None:
+            self._emit(
+                health.epoch_end(self.epoch, self.step_count, tally, self.history, self.config)
+            )
 
     def _validate(self) -> tuple[float | None, float | None]:
         """The validation set's accuracy and loss, when the run holds one out."""
@@ -325,6 +344,18 @@ class Trainer:
             f"({self.reference_loss:.4g}) at {where} with lr {self.config.lr:g}; "
             f"parameters {kept}. Lower the lr and resume.",
         )
+        if self.health is not None:  # the hint: what was refused, and what to try
+            self._emit(
+                self.health.diverged(
+                    epoch=self.epoch,
+                    batch=self.batch + undone,  # the refused batch, as in ``where``
+                    step=self.step_count,
+                    loss=loss,
+                    reference=self.reference_loss or 0.0,
+                    factor=self.config.divergence_factor,
+                    lr=self.config.lr,
+                )
+            )
 
     def _report_batches(self, now: float | None = None) -> None:
         """One BatchReport for the batches since the last (after settling the queued ones)."""

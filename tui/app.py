@@ -27,6 +27,7 @@ from .files import SAVE_TIMEOUT_S
 from .keys import APP_KEYS, MAIN_KEYS, bindings
 from .render import RenderMode
 from .screens.compare import CompareScreen
+from .screens.health import HealthScreen
 from .screens.help import HelpScreen, Section, key_rows
 from .screens.image import ImageScreen
 from .screens.inspect import InspectScreen
@@ -61,6 +62,7 @@ HELP: list[Section] = [  # every screen's keys, for ``?``: (where, keys)
     ("runs", [*RunsScreen.BINDINGS, *APP_KEYS[:1]]),
     ("comparison", CompareScreen.BINDINGS),
     ("sweep", [*SweepScreen.BINDINGS, *APP_KEYS[:1]]),
+    ("training health", [*HealthScreen.BINDINGS, *APP_KEYS[:1]]),
     ("anywhere", [QUIT_NOW]),
 ]  # fmt: skip
 SCREEN_KEYS: dict[type[Screen], tuple[str, ...]] = {  # a screen's sections of HELP
@@ -70,6 +72,7 @@ SCREEN_KEYS: dict[type[Screen], tuple[str, ...]] = {  # a screen's sections of H
     RunsScreen: ("runs",),
     CompareScreen: ("comparison",),
     SweepScreen: ("sweep",),
+    HealthScreen: ("training health",),
 }
 
 

@@ -26,6 +26,7 @@ MAIN_KEYS: list[Binding] = [  # the training screen's, in the footer's order
     key("r", "restart", "Restart", "start a new run with the current settings"),
     key("g", "app.render_mode", "Render", "draw images with blocks or in ASCII"),
     key("i", "inspector", "Inspect", "open the prediction inspector (pauses)"),
+    key("h", "health", "Health", "training health: dead units, update sizes, hints", show=False),
     key("e", "export", "Export", "export tables, pictures and curves (pauses)", show=False),
     key("b", "fork", "Fork", "A/B from here: a new run from this exact point", show=False),
     key("x", "clear_ghosts", "Ghosts", "clear the past runs drawn behind this one", show=False),

@@ -18,12 +18,14 @@ from mlp_tui.core.events import (
     BatchReport,
     EpochReport,
     Event,
+    Health,
     Predictions,
     RunState,
     Saved,
     SettingsChanged,
     StateChanged,
 )
+from mlp_tui.core.health_report import HealthReport, Hint
 from mlp_tui.core.store import default_name
 from mlp_tui.core.trainer import Trainer
 
@@ -81,6 +83,8 @@ class RunView:
         if self.predictions is not None and self.batch == 0:
             self.per_class.add(self.predictions)
         self.saved_step = self.step if saved else 0
+        self.health: list[HealthReport] = []  # one per epoch (0: as initialised), from Health
+        self.hints: list[Hint] = []
 
     def set_smoothing(self, smoothing: float) -> None:
         """Smooth the loss and accuracy with this weight of the past (as the loss plot does)."""
@@ -176,6 +180,10 @@ class RunView:
             return frozenset({"status"})
         if isinstance(event, Saved):
             self.saved_step = self.step  # the loop reports its batches before it saves
+        if isinstance(event, Health):  # for the health screen, which polls: nothing here
+            if event.report is not None:
+                self.health.append(event.report)
+            self.hints.extend(event.hints)
         return frozenset()
 
     def _start_epoch_with(self, batch_size: int) -> None:

@@ -158,7 +158,9 @@ def test_migration_4_adds_the_sweeps_table_to_an_older_store(tmp_path):
     with RunStore(path) as store:
         store.create_run(TrainConfig(), "old")
     db = sqlite3.connect(path)
-    db.executescript("DROP TABLE sweeps; ALTER TABLE runs DROP COLUMN member;")
+    db.executescript(  # back to schema 3: before the sweeps (4) and the health figures (5)
+        "DROP TABLE sweeps; ALTER TABLE runs DROP COLUMN member; DROP TABLE health; DROP TABLE hints;"
+    )
     db.execute("PRAGMA user_version = 3")
     db.commit()
     db.close()

@@ -21,6 +21,7 @@ from mlp_tui.core.events import (
     EpochReport,
     Event,
     Failed,
+    Health,
     RunState,
     Saved,
     SaveFailed,
@@ -52,6 +53,7 @@ from ..widgets.plot_marks import MAX_GHOSTS, Ghost
 from ..widgets.render_cost import RenderCost
 from ..widgets.run_numbers import RunNumbers, numbers_of
 from ..widgets.status_bar import StatusBar, status_of
+from .health import HealthScreen
 from .image import ImageScreen
 from .inspect import InspectScreen
 from .runs import RunsScreen
@@ -209,6 +211,9 @@ class MainScreen(Screen):
             self.notify(event.message, title="not saved", severity="error")
         elif isinstance(event, Failed):
             self.notify(event.message, title="training failed", severity="error", timeout=30)
+        elif isinstance(event, Health):
+            for hint in event.hints:
+                self.notify(hint.line, title="hint (h: training health)", severity="warning")
 
     def watch_run_state(self, state: RunState) -> None:
         if state is RunState.RUNNING:
@@ -268,6 +273,9 @@ class MainScreen(Screen):
             self.app.push_screen(screen)
 
         self.after_pause(inspect)
+
+    def action_health(self) -> None:
+        self.app.push_screen(HealthScreen(lambda: self.run, self.app.render_mode))  # type: ignore[attr-defined]
 
     def action_export(self) -> None:
         self.after_pause(lambda: exporting.ask_to_export(self.app, self.run, self.save_dir))
