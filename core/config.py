@@ -246,6 +246,16 @@ def _factor(name: str, text: str) -> float:
     return value
 
 
+def _rate(name: str, text: str) -> float:
+    """Slow motion in batches a second; ``off`` (0) is full speed. ``2/s`` reads as 2."""
+    stripped = text.strip().lower().removesuffix("/s")
+    if stripped == "off":
+        return 0.0
+    value = _number(name, stripped)
+    _in_range(name, value, 0.0, 1000.0)
+    return value
+
+
 def _schedule(name: str, text: str) -> str:
     from .schedules import canonical
 
@@ -277,7 +287,7 @@ FIELDS: dict[str, Field] = {
     "dropout": Field("dropout", Change.NEW_RUN, _rates, resumable=False),
     "val": Field("validation images", Change.NEW_RUN, _integer, 0, 1_000_000, resumable=False),
     "schedule": Field("lr schedule", Change.LIVE, _schedule),
-    "slow": Field("slow motion", Change.LIVE, _number, 0.0, 1000.0),
+    "slow": Field("slow motion", Change.LIVE, _rate),
 }
 ARCHITECTURE = ("layers", "activation", "init", "dropout")  # beyond the seed's hidden
 

@@ -319,7 +319,8 @@ class Trainer:
         """Report the batches now and then, and at the epoch's end (settling the device's
         figures, which may find a divergence that moves the position back); end a step(n)."""
         now = time.perf_counter()
-        if now - self._last_report >= self.report_interval or self.batch == self.batches_per_epoch:
+        due = now - self._last_report >= self.report_interval or self.config.slow  # each, slowly
+        if due or self.batch == self.batches_per_epoch:
             self._report_batches(now)
         if self._steps_allowed > 0:
             self._steps_allowed -= 1

@@ -30,6 +30,7 @@ from .screens.compare import CompareScreen
 from .screens.help import HelpScreen, Section, key_rows
 from .screens.image import ImageScreen
 from .screens.inspect import InspectScreen
+from .screens.lr_find import LrFindScreen
 from .screens.main import MainScreen
 from .screens.quit import QuitDialog
 from .screens.runs import RunsScreen
@@ -59,6 +60,7 @@ HELP: list[Section] = [  # every screen's keys, for ``?``: (where, keys)
     ("weights tab", WeightsView.BINDINGS),
     ("runs", [*RunsScreen.BINDINGS, *APP_KEYS[:1]]),
     ("comparison", CompareScreen.BINDINGS),
+    ("lr range test", LrFindScreen.BINDINGS),
     ("anywhere", [QUIT_NOW]),
 ]  # fmt: skip
 SCREEN_KEYS: dict[type[Screen], tuple[str, ...]] = {  # a screen's sections of HELP
@@ -67,6 +69,7 @@ SCREEN_KEYS: dict[type[Screen], tuple[str, ...]] = {  # a screen's sections of H
     InspectScreen: ("inspector", "explorer tab", "confusion tab", "per-class tab", "weights tab"),
     RunsScreen: ("runs",),
     CompareScreen: ("comparison",),
+    LrFindScreen: ("lr range test",),
 }
 
 

@@ -145,7 +145,7 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     app = MLPApp(
         trainer,
-        paused=bool(args.resume),
+        paused=bool(args.resume) or args.paused,
         saved=bool(args.resume),
         save_dir=Path(args.save_dir).expanduser() if args.save_dir else None,
         autosave=Path(args.save).expanduser() if args.save else None,
@@ -174,7 +174,7 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["bench"], ["runs"]):  # subcommands that need no Textual
+    if argv[:1] in (["bench"], ["runs"], ["lr-find"]):  # subcommands that need no Textual
         from mlp_tui.core.cli import main as subcommand
 
         return subcommand(argv)

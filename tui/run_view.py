@@ -64,6 +64,7 @@ class RunView:
         self.refused: list[tuple[int, float]] = []  # (batch, loss) of each refused batch
         self.set_smoothing(DEFAULT_SMOOTHING)  # the averages the status area shows
         self.lr_changes = list(trainer.lr_changes)
+        self.lr_now = trainer.lr_now  # the latest batch's lr
         # Every setting change the plots mark, as (step, label): a checkpoint keeps lr's only.
         self.changes = [(s, change_label("lr", lr)) for s, lr in lr_markers(trainer.lr_changes)]
         if trainer.fork_step is not None:  # the fork point shows on a child's curves
@@ -133,6 +134,7 @@ class RunView:
                 self.loss_ema.add(loss)
                 self.acc_ema.add(acc)
             self.progress.record(event.examples_per_s)
+            self.lr_now = event.lr  # a schedule's, batch by batch
             return frozenset({"loss"})
         if isinstance(event, BatchRefused):
             # The undone update's batch no longer stands: the same batch trains again.
@@ -166,7 +168,7 @@ class RunView:
             self.changes += [
                 (event.step, change_label(name, getattr(event.config, name)))
                 for name in event.changed
-                if name != "epochs"  # a longer or shorter run: no change in how it learns
+                if name not in ("epochs", "slow")  # no change in how it learns
             ]
             if "batch_size" in event.changed and self.state in STOPPED_STATES and not self.batch:
                 self._start_epoch_with(event.config.batch_size)  # no epoch under way

@@ -64,7 +64,7 @@ def status_of(run: RunView, state: RunState) -> Status:
         batch=run.batches if done else run.batch,
         batches=run.batches,
         device=run.device,
-        lr=config.lr,
+        lr=config.lr if config.schedule == "constant" else run.lr_now,  # a schedule's now
         examples_per_s=rate,
         elapsed=run.progress.elapsed,
         eta=run.progress.eta(examples_left) if running else None,
