@@ -64,7 +64,6 @@ class RunView:
         self.refused: list[tuple[int, float]] = []  # (batch, loss) of each refused batch
         self.set_smoothing(DEFAULT_SMOOTHING)  # the averages the status area shows
         self.lr_changes = list(trainer.lr_changes)
-        self.lr_now = trainer.lr_now  # the latest batch's lr
         # Every setting change the plots mark, as (step, label): a checkpoint keeps lr's only.
         self.changes = [(s, change_label("lr", lr)) for s, lr in lr_markers(trainer.lr_changes)]
         if trainer.fork_step is not None:  # the fork point shows on a child's curves
@@ -97,6 +96,11 @@ class RunView:
         if not self.losses:
             return None
         return self.step, self.losses[-1], self.accuracies[-1]
+
+    @property
+    def schedule_step(self) -> int:
+        """The next batch's place in the lr schedule (``schedules.py``: epochs x batches)."""
+        return self.epochs_done * self.batches + self.batch
 
     @property
     def best_epoch(self) -> EpochReport | None:
@@ -134,7 +138,6 @@ class RunView:
                 self.loss_ema.add(loss)
                 self.acc_ema.add(acc)
             self.progress.record(event.examples_per_s)
-            self.lr_now = event.lr  # a schedule's, batch by batch
             return frozenset({"loss"})
         if isinstance(event, BatchRefused):
             # The undone update's batch no longer stands: the same batch trains again.

@@ -52,9 +52,7 @@ def test_the_lr_rises_exponentially_until_the_loss_blows_up(tiny_data):
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9], ids=["sgd", "momentum"])
-def test_a_paused_run_is_bit_identical_after_the_test_and_trains_on_the_same(
-    tiny_data, momentum
-):
+def test_a_paused_run_is_bit_identical_after_the_test_and_trains_on_the_same(tiny_data, momentum):
     config = CONFIG.replace(momentum=momentum)
     log = EventLog()
     trainer = Trainer(config, tiny_data, log)

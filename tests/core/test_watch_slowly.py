@@ -7,7 +7,7 @@ import time
 
 import pytest
 from mlp_tui.core.config import ConfigError, TrainConfig, parse_field
-from mlp_tui.core.events import BatchReport, BatchRefused, RunState
+from mlp_tui.core.events import BatchRefused, BatchReport, RunState
 from mlp_tui.core.trainer import Trainer
 
 from tests.core._helpers import EventLog, finish, run_cli, start
@@ -70,8 +70,8 @@ def test_with_the_factor_off_a_rising_loss_trains_on(tiny_data):
 
 
 def test_headless_takes_off_and_refuses_paused(tiny_dir):
-    done = run_cli("--headless", "--data-dir", str(tiny_dir), "--device", "cpu", "--epochs",
-                   "1", "--divergence-factor", "off", "--no-store", "--schedule", "cosine")  # fmt: skip
+    flags = ["--epochs", "1", "--divergence-factor", "off", "--no-store", "--schedule", "cosine"]
+    done = run_cli("--headless", "--data-dir", str(tiny_dir), "--device", "cpu", *flags)
     assert done.returncode == 0, done.stderr
     done = run_cli("--headless", "--data-dir", str(tiny_dir), "--paused")
     assert done.returncode == 2 and "--paused: only the app" in done.stderr

@@ -51,8 +51,7 @@ class LrFindScreen(ModalScreen[float | None]):
             yield self.plot
             yield Label("", id="lr-find-verdict")
             yield Label(
-                "A copy of the run from its current weights, the lr rising each batch until "
-                "the loss blows up; the run itself is not changed.",
+                "On a copy from the current weights: the run itself is not changed.",
                 classes="dialog-hint",
             )
         yield KeyFooter(compact=True, show_command_palette=False)

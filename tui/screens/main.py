@@ -231,7 +231,7 @@ class MainScreen(Screen):
             if "status" in parts:
                 self.status_bar.show(status_of(run, self.run_state))
                 self.numbers.show(numbers_of(run, self.run_state))
-                self.lr_plan.show(run.config, run.batches, run.step)
+                self.lr_plan.show(run.config, run.batches, run.schedule_step)
             if "panel" in parts:
                 self.panel.show(run.config, run.pending_batch_size)
             if "loss" in parts and self.loss_plot.sync(

@@ -12,11 +12,18 @@ from textual.widget import Widget
 BARS = " ▁▂▃▄▅▆▇█"
 
 
+def planned_lr(config: TrainConfig, batches: int, step: int) -> float:
+    """The lr the schedule gives batch ``step`` (``epoch x batches + batch``): the next one."""
+    total = config.epochs * batches
+    at = min(step, max(total - 1, 0))
+    return lr_at(at, total, batches, config.lr, parse(config.schedule))
+
+
 def plan_row(config: TrainConfig, batches: int, step: int, width: int) -> Text:
-    """``lr <schedule> <bars> now <lr>`` in ``width`` cells."""
+    """``lr <schedule> <bars> now <lr>`` in ``width`` cells; ``step`` as ``planned_lr``'s."""
     schedule = parse(config.schedule)
     total = config.epochs * batches
-    now = lr_at(min(step, max(total - 1, 0)), total, batches, config.lr, schedule)
+    now = planned_lr(config, batches, step)
     head = f"lr {schedule} "
     tail = f" now {now:.3g} (base {config.lr:g})"
     cells = max(width - len(head) - len(tail), 4)
