@@ -207,3 +207,14 @@ def test_a_schedule_can_change_live(tiny_data):
     lrs = [r.lr for r in log.of(BatchReport)]
     assert lrs[:19] == [0.2] * 19
     assert lrs[19:38] == [0.1] * 19 and lrs[38:] == [0.05] * 19  # epochs 2 and 3 of step:1
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "step:1:0.5"])
+def test_the_device_path_follows_the_schedule_as_the_eager_one(tiny_data, schedule):
+    """The GPU path (run here on the CPU, its graphs' body uncaptured) replays no graph while
+    a schedule runs (a graph holds its lr) and trains exactly as the eager path."""
+    config = CONFIG.replace(schedule=schedule, lr=0.3)
+    device = Trainer(config, tiny_data, sync_free=True)
+    assert device.run() is RunState.FINISHED
+    assert not device.steps.graphs
+    assert_same_run(device, straight(tiny_data, config))

@@ -11,7 +11,7 @@ from mlp_tui.core.lr_find import RULES, RangeTest
 from mlp_tui.tui import main as tui_main
 from mlp_tui.tui.screens.lr_find import LrFindScreen
 
-from .conftest import script, wait_until
+from .conftest import messages, script, wait_until
 
 
 def text(widget) -> str:
@@ -110,8 +110,12 @@ async def test_the_panel_sets_a_schedule_live_and_the_plan_shows(make_trainer, m
         assert main.lr_plan.display
         plan = text(main.lr_plan)
         assert plan.startswith("lr cosine ") and "now 0.0" in plan and "(base 0.1)" in plan
+        await pilot.press("escape", "plus")  # the lr is the schedule's base, and says so
+        assert main.run.config.lr == 0.2
+        assert any("cosine schedule's base" in m for m in messages(app))
         marks = [label for _, label in main.run.changes]
-        assert marks[-2:] == ["schedule step:3:0.1", "schedule cosine"]
+        assert marks[-3:] == ["schedule step:3:0.1", "schedule cosine", "lr 0.2"]
+        main.panel.focus()  # its cursor still on the schedule
         await pilot.press("down", "down", "right", "right", "right", "right")  # 10: 20 ... off
         assert main.panel.field == "divergence_factor"
         assert main.run.config.divergence_factor == 0.0

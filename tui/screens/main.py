@@ -279,8 +279,7 @@ class MainScreen(Screen):
         def apply(lr: float | None) -> None:
             if lr is not None:
                 self.apply_setting("lr", lr)
-                base = " (the schedule's base lr)" if self.run.config.schedule != "constant" else ""
-                self.notify(f"lr {lr:g}{base}: space to train with it")
+                self.notify(f"lr {lr:g}: space to train with it")
 
         self.after_pause(lambda: self.app.push_screen(LrFindScreen(self.run.trainer), apply))
 
@@ -369,6 +368,8 @@ class MainScreen(Screen):
         self.redraws.mark("status", "panel", "epochs")
         if change.note:
             self.notify(change.note)
+        elif field == "lr" and run.config.schedule != "constant":
+            self.notify(f"lr {value:g} is the {run.config.schedule} schedule's base: it scales")
         if change.continues:
             self.run_state = RunState.PAUSED
             self._train(run.trainer, True)
