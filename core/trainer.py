@@ -95,6 +95,7 @@ class Trainer:
         self._seed_form = config.engine == "autograd"  # evaluate as the seed writes it, too
         self.check = DivergenceCheck(config.divergence_factor)
         self.schedule = schedules.parse(config.schedule)
+        self._scheduled = not self.schedule.constant  # checked before every batch
         self.lr_now = config.lr  # the lr of the latest batch: the schedule's, or the setting
         self._batch_started = 0.0  # when the latest batch began (slow motion paces from it)
         self.sync_free = self.device.type != "cpu" if sync_free is None else sync_free
@@ -243,7 +244,7 @@ class Trainer:
             if self.config.slow:
                 self._slow_down()
             self._obey_commands()  # pause, step, stop and the rest are heard here
-            if not self.schedule.constant:  # the seed's constant lr never touches the optimizer
+            if self._scheduled:  # the seed's constant lr never touches the optimizer
                 self._schedule_lr()
             figures = self.steps.step(self.batch, self.optimizer)  # none yet on a device
             self.batch += 1
@@ -426,6 +427,7 @@ class Trainer:
         self.config = new
         self.check.factor = new.divergence_factor
         self.schedule = schedules.parse(new.schedule)
+        self._scheduled = not self.schedule.constant
         self.lr_now = new.lr  # until the schedule, if any, sets the next batch's
         if isinstance(self.steps, DeviceSteps):
             self.steps.allow_graphs(self.schedule.constant)
