@@ -45,7 +45,13 @@ CONFIG_FLAGS = (
     ("--seed", "seed", "random seed for init and shuffling (default 0)"),
     ("--device", "device", "auto, cpu, cuda, cuda:N or mps (default auto)"),
     ("--engine", "engine", "fused (fast, default) or autograd (the seed verbatim)"),
-    ("--divergence-factor", "divergence_factor", "stop when loss > this x first loss (10)"),
+    ("--divergence-factor", "divergence_factor", "stop when loss > this x first loss (10); off"),
+    (
+        "--schedule",
+        "schedule",
+        "lr schedule: constant (default), step:E:F, cosine, warmup:W, onecycle",
+    ),
+    ("--slow", "slow", "slow motion: at most this many batches a second (0: full speed)"),
 )
 
 
@@ -65,11 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mlp-tui",
         description="Train d2l's scratch MLP on Fashion-MNIST: a live terminal app, or --headless.",
         epilog="Subcommands: 'mlp-tui runs' lists and compares the recorded runs, "
-        "'mlp-tui sweep' trains a grid or a random search, "
-        "'mlp-tui bench' measures throughput (each has --help).",
+        "'mlp-tui sweep' trains a grid or a random search, 'mlp-tui lr-find' runs the lr "
+        "range test, 'mlp-tui bench' measures throughput (each has --help).",
     )
     parser.add_argument("--version", action="version", version=f"mlp-tui {__version__}")
     parser.add_argument("--headless", action="store_true", help="train without the app")
+    parser.add_argument(
+        "--paused", action="store_true", help="app: start paused (space trains, n one batch)"
+    )
     for flag, field, help_text in CONFIG_FLAGS:
         parser.add_argument(flag, dest=field, type=_field_type(field), help=help_text)
     parser.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files")
@@ -305,6 +314,8 @@ def save_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str 
 
 
 def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.paused:
+        parser.error("--paused: only the app starts paused (a headless run has no keys)")
     check_paths(parser, args)
     if args.name is not None:
         from .store import StoreError, check_name
@@ -393,6 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         from .sweep_cli import main as sweep
 
         return sweep(argv[1:])
+    if argv[:1] == ["lr-find"]:
+        from .lr_find_cli import main as lr_find
+
+        return lr_find(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_headless(args, parser)

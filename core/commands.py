@@ -46,8 +46,9 @@ class CommandInbox:
             self._wake.clear()
         return commands
 
-    def wait(self) -> None:
-        self._wake.wait()
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a command (at most ``timeout`` seconds); whether one came."""
+        return self._wake.wait(timeout)
 
     def serve(self) -> None:
         """The calling thread's loop reads the inbox from now on."""

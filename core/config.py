@@ -32,7 +32,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # none in the seed
     seed: int = 0  # torch.manual_seed for init and shuffling
     device: str = "auto"  # auto: cuda, then mps, then cpu
-    divergence_factor: float = 10.0  # diverged when loss > factor x first batch loss
+    divergence_factor: float = 10.0  # diverged when loss > factor x first batch loss; 0: off
     engine: str = "fused"  # fused: hand-written backward; autograd: the seed verbatim
     # The exercises' architecture: the seed is one hidden layer of 256, relu, randn * 0.01.
     layers: tuple[int, ...] = (SEED_HIDDEN,)  # hidden layers' widths, input side first
@@ -40,6 +40,8 @@ class TrainConfig:
     init: str = "normal"  # normal: randn * init_scale; xavier and kaiming set their own std
     dropout: tuple[float, ...] = (0.0,)  # one rate for every hidden layer, or one per layer
     val: int = 0  # training images held out as a validation set (none in the seed)
+    schedule: str = "constant"  # the seed's one lr throughout; see schedules.py for the others
+    slow: float = 0.0  # batches a second, to watch them one by one; 0 = full speed
 
     def __post_init__(self) -> None:
         """``hidden`` and ``layers`` say the same thing for one layer: ``hidden == layers[0]``
@@ -232,6 +234,37 @@ def _rates(name: str, text: str) -> tuple[float, ...]:
     return rates
 
 
+def _factor(name: str, text: str) -> float:
+    """The divergence factor: a number above 1, or ``off`` (kept as 0): no ratio check, so
+    that a run can be watched diverging (a loss that is not a number still stops it)."""
+    if text.strip().lower() == "off":
+        return 0.0
+    value = _number(name, text)
+    if value == 0:
+        return 0.0
+    _in_range(name, value, 1.0, 1e12, low_open=True)
+    return value
+
+
+def _rate(name: str, text: str) -> float:
+    """Slow motion in batches a second; ``off`` (0) is full speed. ``2/s`` reads as 2."""
+    stripped = text.strip().lower().removesuffix("/s")
+    if stripped == "off":
+        return 0.0
+    value = _number(name, stripped)
+    _in_range(name, value, 0.0, 1000.0)
+    return value
+
+
+def _schedule(name: str, text: str) -> str:
+    from .schedules import canonical
+
+    try:
+        return canonical(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 # The one table of what each field is. Bounds are generous but keep a run meaningful and in
 # memory. The trainer, the checkpoint loader, the CLI and the app's panel all read it.
 FIELDS: dict[str, Field] = {
@@ -246,13 +279,15 @@ FIELDS: dict[str, Field] = {
     "weight_decay": Field("weight decay", Change.LIVE, _number, 0.0, 1.0),
     "seed": Field("seed", Change.NEW_RUN, _integer, 0, 2**63 - 1, resumable=False),
     "device": Field("device", Change.NEW_RUN, _text),
-    "divergence_factor": Field("divergence factor", Change.LIVE, _number, 1.0, 1e12, low_open=True),
+    "divergence_factor": Field("divergence factor", Change.LIVE, _factor),
     "engine": Field("engine", Change.NEW_RUN, _engine),
     "layers": Field("hidden layers", Change.NEW_RUN, _widths, resumable=False),
     "activation": Field("activation", Change.NEW_RUN, _choice(ACTIVATIONS), resumable=False),
     "init": Field("init", Change.NEW_RUN, _choice(INITS), resumable=False),
     "dropout": Field("dropout", Change.NEW_RUN, _rates, resumable=False),
     "val": Field("validation images", Change.NEW_RUN, _integer, 0, 1_000_000, resumable=False),
+    "schedule": Field("lr schedule", Change.LIVE, _schedule),
+    "slow": Field("slow motion", Change.LIVE, _rate),
 }
 ARCHITECTURE = ("layers", "activation", "init", "dropout")  # beyond the seed's hidden
 

@@ -62,6 +62,7 @@ class DeviceSteps:
         # On the CPU the graph's body runs as it is, uncaptured: the same bookkeeping, testable.
         # Dropout draws its masks from a generator seeded on the host each batch: no graph.
         self.graphs = graphs and isinstance(step_fn, FusedStep) and net.dropout_rng is None
+        self._may_graph = self.graphs
         self._capture = device.type == "cuda"
         # On CUDA the training images are also kept converted (60,000 rows: 188 MB of device
         # memory), so the graph gathers floats rather than gathering bytes and converting them:
@@ -139,12 +140,19 @@ class DeviceSteps:
         """The divergence limit, in float64 as the eager path compares it."""
         assert self.ref is not None, "set by the run's first batch"
         if self._limit_key != (factor, self.ref.data_ptr()):
-            self._limit_key, self._limit_value = (factor, self.ref.data_ptr()), factor * self.ref
+            # factor 0 is "off": no limit, only a loss that is not a number is refused
+            limit = factor * self.ref if factor else torch.full_like(self.ref, float("inf"))
+            self._limit_key, self._limit_value = (factor, self.ref.data_ptr()), limit
         return self._limit_value
 
     def reset_verdict(self) -> None:
         """A diverged run resumes: batches may be accepted again."""
         self.ok.fill_(True)
+
+    def allow_graphs(self, allowed: bool) -> None:
+        """An lr schedule changes the lr every batch, and a graph holds its lr: replay none
+        while one runs (each batch would capture a new graph)."""
+        self.graphs = allowed and self._may_graph and not self.graph_error
 
     # ------------------------------------------------------------------ one batch
     def _batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

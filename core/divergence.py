@@ -2,6 +2,7 @@
 
 A batch whose mean loss is not finite or exceeds ``factor`` times the run's first batch's loss is
 refused: its update is not applied, and the update before it, which caused the jump, is undone.
+A factor of 0 is ``off``: only a loss that is not a number is refused.
 """
 
 from __future__ import annotations
@@ -33,4 +34,4 @@ class DivergenceCheck:
     def accepts(self, loss: float) -> bool:
         if self.reference is None:
             self.reference = loss
-        return math.isfinite(loss) and loss <= self.factor * self.reference
+        return math.isfinite(loss) and (not self.factor or loss <= self.factor * self.reference)

@@ -142,7 +142,8 @@ def default_name(config: TrainConfig) -> str:
     differs = [
         f"{name.replace('_', ' ')} {show_stored(getattr(config, name))}"
         for name in described_fields([config.layers])
-        if name not in ("epochs", "device") and getattr(config, name) != getattr(seed, name)
+        # where and how fast it ran, not what it learnt
+        if name not in ("epochs", "device", "slow") and getattr(config, name) != getattr(seed, name)
     ]
     return ", ".join(differs) or "seed defaults"
 

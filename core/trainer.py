@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint
+from . import checkpoint, schedules
 from .commands import Command, CommandInbox
 from .config import (
     ARCHITECTURE,
@@ -97,6 +97,10 @@ class Trainer:
         self._step_fn = (FusedStep if config.engine == "fused" else AutogradStep)(self.net)
         self._seed_form = config.engine == "autograd"  # evaluate as the seed writes it, too
         self.check = DivergenceCheck(config.divergence_factor)
+        self.schedule = schedules.parse(config.schedule)
+        self._scheduled = not self.schedule.constant  # checked before every batch
+        self.lr_now = config.lr  # the lr of the latest batch: the schedule's, or the setting
+        self._batch_started = 0.0  # when the latest batch began (slow motion paces from it)
         self.sync_free = self.device.type != "cpu" if sync_free is None else sync_free
         self._graphs = graphs
         self.steps: EagerSteps | DeviceSteps = EagerSteps(
@@ -209,6 +213,7 @@ class Trainer:
         use_all_cores()  # per thread: see threads.py
         if self.sync_free:
             self.steps = DeviceSteps(self.net, self._step_fn, self.data, self.check, self._graphs)
+            self.steps.allow_graphs(self.schedule.constant)
         try:
             self._set_state(RunState.PAUSED if paused else RunState.RUNNING)
             self.optimizer  # noqa: B018 (built now, not on epoch 1's clock: see optimizer)
@@ -243,7 +248,11 @@ class Trainer:
         self.epoch_clock.start()
         health = self.health
         while self.batch < self.batches_per_epoch:
+            if self.config.slow:
+                self._slow_down()
             self._obey_commands()  # pause, step, stop and the rest are heard here
+            if self._scheduled:  # the seed's constant lr never touches the optimizer
+                self._schedule_lr()
             sampled = health is not None and self.step_count >= health.next_sample
             if sampled:  # every few hundred batches: this step's update is measured
                 health.before_step(self.step_count)  # type: ignore[union-attr]
@@ -265,6 +274,25 @@ class Trainer:
             self._emit(
                 health.epoch_end(self.epoch, self.step_count, tally, self.history, self.config)
             )
+
+    def _schedule_lr(self) -> None:
+        """Set the lr of the batch about to train from the schedule (``schedules.py``)."""
+        batches = self.batches_per_epoch
+        step = self.epoch * batches + self.batch
+        lr = schedules.lr_at(
+            step, self.config.epochs * batches, batches, self.config.lr, self.schedule
+        )
+        self.lr_now = lr
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def _slow_down(self) -> None:
+        """Slow motion: start a batch no sooner than 1 / ``slow`` seconds after the last one,
+        waking at once for a command (pause, a faster setting, stop)."""
+        due = self._batch_started + 1.0 / self.config.slow
+        while self.config.slow and not self.inbox and time.perf_counter() < due:
+            self.inbox.wait(due - time.perf_counter())
+        self._batch_started = time.perf_counter()
 
     def _validate(self) -> tuple[float | None, float | None]:
         """The validation set's accuracy and loss, when the run holds one out."""
@@ -297,7 +325,7 @@ class Trainer:
             train_loss=self.metric.loss_sum / self.metric.seen,
             train_acc=self.metric.correct / self.metric.seen,
             test_acc=self.predictions.accuracy,
-            lr=self.config.lr,
+            lr=self.lr_now,
             seconds=self.epoch_seconds,
             examples_per_s=self.metric.seen / max(self.epoch_seconds, 1e-9),
             val_acc=val[0],
@@ -311,7 +339,8 @@ class Trainer:
         """Report the batches now and then, and at the epoch's end (settling the device's
         figures, which may find a divergence that moves the position back); end a step(n)."""
         now = time.perf_counter()
-        if now - self._last_report >= self.report_interval or self.batch == self.batches_per_epoch:
+        due = now - self._last_report >= self.report_interval or self.config.slow  # each, slowly
+        if due or self.batch == self.batches_per_epoch:
             self._report_batches(now)
         if self._steps_allowed > 0:
             self._steps_allowed -= 1
@@ -338,10 +367,15 @@ class Trainer:
             else "kept from the last accepted batch"
         )
         self._emit(BatchRefused(self.step_count, loss, undone))
+        factor = self.config.divergence_factor
+        limit = (
+            f"exceeds {factor:g} x the first batch's ({self.reference_loss:.4g})"
+            if factor
+            else "(the divergence factor is off, but nothing trains on from such a loss)"
+        )
         self._set_state(
             RunState.DIVERGED,
-            f"loss {what} exceeds {self.config.divergence_factor:g} x the first batch's "
-            f"({self.reference_loss:.4g}) at {where} with lr {self.config.lr:g}; "
+            f"loss {what} {limit} at {where} with lr {self.lr_now:g}; "
             f"parameters {kept}. Lower the lr and resume.",
         )
         if self.health is not None:  # the hint: what was refused, and what to try
@@ -373,7 +407,7 @@ class Trainer:
                 step=self.step_count,
                 losses=tuple(loss for loss, _ in self._pending),
                 accuracies=tuple(acc for _, acc in self._pending),
-                lr=self.config.lr,
+                lr=self.lr_now,
                 examples_per_s=count / window if window > 0 else 0.0,
             )
         )
@@ -423,6 +457,11 @@ class Trainer:
         changed = tuple(k for k, v in changes.items() if getattr(self.config, k) != v)
         self.config = new
         self.check.factor = new.divergence_factor
+        self.schedule = schedules.parse(new.schedule)
+        self._scheduled = not self.schedule.constant
+        self.lr_now = new.lr  # until the schedule, if any, sets the next batch's
+        if isinstance(self.steps, DeviceSteps):
+            self.steps.allow_graphs(self.schedule.constant)
         for group in self._optimizer.param_groups if self._optimizer else ():
             group.update(lr=new.lr, momentum=new.momentum, weight_decay=new.weight_decay)
         if "lr" in changed:

@@ -31,6 +31,7 @@ from .screens.health import HealthScreen
 from .screens.help import HelpScreen, Section, key_rows
 from .screens.image import ImageScreen
 from .screens.inspect import InspectScreen
+from .screens.lr_find import LrFindScreen
 from .screens.main import MainScreen
 from .screens.quit import QuitDialog
 from .screens.runs import RunsScreen
@@ -63,6 +64,7 @@ HELP: list[Section] = [  # every screen's keys, for ``?``: (where, keys)
     ("comparison", CompareScreen.BINDINGS),
     ("sweep", [*SweepScreen.BINDINGS, *APP_KEYS[:1]]),
     ("training health", [*HealthScreen.BINDINGS, *APP_KEYS[:1]]),
+    ("lr range test", LrFindScreen.BINDINGS),
     ("anywhere", [QUIT_NOW]),
 ]  # fmt: skip
 SCREEN_KEYS: dict[type[Screen], tuple[str, ...]] = {  # a screen's sections of HELP
@@ -73,6 +75,7 @@ SCREEN_KEYS: dict[type[Screen], tuple[str, ...]] = {  # a screen's sections of H
     CompareScreen: ("comparison",),
     SweepScreen: ("sweep",),
     HealthScreen: ("training health",),
+    LrFindScreen: ("lr range test",),
 }
 
 

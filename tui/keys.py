@@ -35,6 +35,9 @@ MAIN_KEYS: list[Binding] = [  # the training screen's, in the footer's order
     key("L", "log_loss", "Log", "the loss on a log or a linear scale", show=False),
     key("right_square_bracket", "smoother", "Smoother", "smooth the loss curve more", show=False),
     key("left_square_bracket", "rougher", "Rougher", "smooth the loss curve less", show=False),
+    key("f", "lr_find", "lr find", "the lr range test from here (pauses)", show=False),
+    key("less_than_sign", "slower", "Slower", "slow motion: fewer batches a second", show=False),
+    key("greater_than_sign", "faster", "Faster", "slow motion: more, up to full speed", show=False),
 ]
 APP_KEYS: list[Binding] = [  # the app's, after those
     key("question_mark", "help", "Help", "show every key"),

@@ -22,6 +22,7 @@ from mlp_tui.core.config import (
 )
 from mlp_tui.core.config import FIELDS as CONFIG_FIELDS
 from mlp_tui.core.device import resolve_device
+from mlp_tui.core.schedules import PRESETS
 
 NEW_RUN_FIELDS = fields_that_change(Change.NEW_RUN)  # define the network: a new run
 
@@ -39,11 +40,18 @@ PANEL_ORDER = (
     "weight_decay",
     "seed",
     "device",
+    "schedule",
+    "slow",
+    "divergence_factor",
 )
-FIELDS = tuple((name, CONFIG_FIELDS[name].label) for name in PANEL_ORDER)
+SHORT_LABELS = {"divergence_factor": "divergence ×"}  # the panel has 14 cells for a label
+FIELDS = tuple((name, SHORT_LABELS.get(name, CONFIG_FIELDS[name].label)) for name in PANEL_ORDER)
 LABELS = {name: field.label for name, field in CONFIG_FIELDS.items()}
 MOMENTA = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
 DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+# Slow motion in batches a second, slowest first; 0 (full speed) is the fastest, at the end.
+SLOW_RATES = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 0.0)
+FACTORS = (2.0, 5.0, 10.0, 20.0, 100.0, 1000.0, 0.0)  # divergence factors; 0 is off, at the end
 _EPS = 1e-9
 
 
@@ -142,10 +150,33 @@ def step(field: str, value: Any, direction: int) -> Any:
         return new if new >= low else None
     if field == "device":
         return cycle(value, direction, devices())
+    if field == "schedule":
+        return cycle(value, direction, PRESETS)
+    if field == "slow":
+        return along(float(value), direction, SLOW_RATES)
+    if field == "divergence_factor":
+        return along(float(value), direction, FACTORS)
     raise KeyError(field)
+
+
+def along(value: float, direction: int, rungs: tuple[float, ...]) -> float | None:
+    """The next rung of an ordered ladder (not sorted by value: 0 may be its top); a value off
+    it steps to the first rung past it by value."""
+    if value in rungs:
+        at = rungs.index(value) + direction
+        return rungs[at] if 0 <= at < len(rungs) else None
+    numbers = [r for r in rungs if r]
+    if direction > 0:
+        return next((r for r in numbers if r > value), rungs[-1])
+    return next((r for r in reversed(numbers) if r < value), None)
 
 
 def show(field: str, value: object) -> str:
     """A value as the panel prints it: short, and exactly what would be typed back
-    (``0.1``, a stack of layers as ``512,256``)."""
+    (``0.1``, a stack of layers as ``512,256``); slow motion and the divergence factor at 0
+    are ``off``."""
+    if field in ("slow", "divergence_factor") and value == 0:
+        return "off"
+    if field == "slow":
+        return f"{value:g}/s"
     return show_value(value)

@@ -148,7 +148,7 @@ def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MLPA
 
     return MLPApp(
         trainer,
-        paused=bool(args.resume),
+        paused=bool(args.resume) or args.paused,
         saved=bool(args.resume),
         save_dir=Path(args.save_dir).expanduser() if args.save_dir else None,
         autosave=Path(args.save).expanduser() if args.save else None,
@@ -193,7 +193,12 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["bench"], ["runs"], ["sweep"]):  # subcommands that need no Textual
+    if argv[:1] in (
+        ["bench"],
+        ["runs"],
+        ["sweep"],
+        ["lr-find"],
+    ):  # subcommands that need no Textual
         from mlp_tui.core.cli import main as subcommand
 
         return subcommand(argv)

@@ -102,6 +102,11 @@ class RunView:
         return self.step, self.losses[-1], self.accuracies[-1]
 
     @property
+    def schedule_step(self) -> int:
+        """The next batch's place in the lr schedule (``schedules.py``: epochs x batches)."""
+        return self.epochs_done * self.batches + self.batch
+
+    @property
     def best_epoch(self) -> EpochReport | None:
         """The epoch with the highest test accuracy (the first of equals)."""
         return max(self.history, key=lambda r: r.test_acc, default=None)
@@ -170,7 +175,7 @@ class RunView:
             self.changes += [
                 (event.step, change_label(name, getattr(event.config, name)))
                 for name in event.changed
-                if name != "epochs"  # a longer or shorter run: no change in how it learns
+                if name not in ("epochs", "slow")  # no change in how it learns
             ]
             if "batch_size" in event.changed and self.state in STOPPED_STATES and not self.batch:
                 self._start_epoch_with(event.config.batch_size)  # no epoch under way

@@ -159,7 +159,8 @@ def test_migration_4_adds_the_sweeps_table_to_an_older_store(tmp_path):
         store.create_run(TrainConfig(), "old")
     db = sqlite3.connect(path)
     db.executescript(  # back to schema 3: before the sweeps (4) and the health figures (5)
-        "DROP TABLE sweeps; ALTER TABLE runs DROP COLUMN member; DROP TABLE health; DROP TABLE hints;"
+        "DROP TABLE sweeps; ALTER TABLE runs DROP COLUMN member;"
+        "DROP TABLE health; DROP TABLE hints;"
     )
     db.execute("PRAGMA user_version = 3")
     db.commit()

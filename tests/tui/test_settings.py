@@ -130,6 +130,9 @@ BAD = {
     "weight_decay": ["2", "?"],
     "seed": ["-1", "0.5"],
     "device": ["tpu", "cuda:99"],
+    "schedule": ["linear", "step:0:0.1", "onecycle:2"],
+    "slow": ["-1", "fast", "5000"],
+    "divergence_factor": ["1", "0.5", "never"],
 }
 
 

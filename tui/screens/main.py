@@ -39,6 +39,7 @@ from textual.worker import Worker, WorkerState
 from .. import checkpoints, exporting, files, ghosts, settings
 from ..curves import DEFAULT_SMOOTHING, next_smoothing
 from ..keys import MAIN_KEYS, applies, bindings
+from ..ladders import show, step
 from ..messages import StoreProblem, TrainerEvent
 from ..recording import Recording
 from ..redraw import PROGRESS_INTERVAL_S, RedrawSchedule
@@ -49,6 +50,7 @@ from ..widgets.footer import KeyFooter
 from ..widgets.gallery import MisclassifiedGallery
 from ..widgets.hyperparameters import HyperparameterPanel
 from ..widgets.loss_plot import LossPlot
+from ..widgets.lr_plan import LrPlan
 from ..widgets.plot_marks import MAX_GHOSTS, Ghost
 from ..widgets.render_cost import RenderCost
 from ..widgets.run_numbers import RunNumbers, numbers_of
@@ -56,6 +58,7 @@ from ..widgets.status_bar import StatusBar, status_of
 from .health import HealthScreen
 from .image import ImageScreen
 from .inspect import InspectScreen
+from .lr_find import LrFindScreen
 from .runs import RunsScreen
 from .sweep import SweepScreen
 
@@ -98,6 +101,7 @@ class MainScreen(Screen):
         self.numbers = RunNumbers(id="numbers")
         self.loss_plot = LossPlot(id="loss-plot")
         self.epoch_plot = EpochPlot(id="epoch-plot")
+        self.lr_plan = LrPlan(id="lr-plan")
         self.gallery = MisclassifiedGallery(id="gallery")
         self.panel = HyperparameterPanel(self.run.config, id="panel")
         heavy: dict[str, RenderCost] = {
@@ -116,6 +120,7 @@ class MainScreen(Screen):
         with Horizontal(id="plots"):
             yield self.loss_plot
             yield self.epoch_plot
+        yield self.lr_plan
         with Horizontal(id="bottom"):
             yield self.gallery
             yield self.panel
@@ -233,6 +238,7 @@ class MainScreen(Screen):
             if "status" in parts:
                 self.status_bar.show(status_of(run, self.run_state))
                 self.numbers.show(numbers_of(run, self.run_state))
+                self.lr_plan.show(run.config, run.batches, run.schedule_step)
             if "panel" in parts:
                 self.panel.show(run.config, run.pending_batch_size)
             if "loss" in parts and self.loss_plot.sync(
@@ -276,6 +282,31 @@ class MainScreen(Screen):
 
     def action_health(self) -> None:
         self.app.push_screen(HealthScreen(lambda: self.run, self.app.render_mode))  # type: ignore[attr-defined]
+
+    def action_lr_find(self) -> None:
+        """Pause, then the lr range test on a copy; its ``a`` gives the run the lr."""
+
+        def apply(lr: float | None) -> None:
+            if lr is not None:
+                self.apply_setting("lr", lr)
+                self.notify(f"lr {lr:g}: space to train with it")
+
+        self.after_pause(lambda: self.app.push_screen(LrFindScreen(self.run.trainer), apply))
+
+    def action_slower(self) -> None:
+        self._pace(-1)
+
+    def action_faster(self) -> None:
+        self._pace(1)
+
+    def _pace(self, direction: int) -> None:
+        """Slow motion a rung slower or faster (``ladders.SLOW_RATES``): full speed is the top."""
+        rate = step("slow", self.run.config.slow, direction)
+        if rate is None:
+            self.app.bell()
+            return
+        self.apply_setting("slow", rate)
+        self.notify(f"slow motion: {show('slow', rate)}" if rate else "full speed", timeout=2)
 
     def action_export(self) -> None:
         self.after_pause(lambda: exporting.ask_to_export(self.app, self.run, self.save_dir))
@@ -357,6 +388,8 @@ class MainScreen(Screen):
         self.redraws.mark("status", "panel", "epochs")
         if change.note:
             self.notify(change.note)
+        elif field == "lr" and run.config.schedule != "constant":
+            self.notify(f"lr {value:g} is the {run.config.schedule} schedule's base: it scales")
         if change.continues:
             self.run_state = RunState.PAUSED
             self._train(run.trainer, True)

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ..progress import clock_text, rate_text
+from .lr_plan import planned_lr
 
 if TYPE_CHECKING:
     from ..run_view import RunView
@@ -64,7 +65,7 @@ def status_of(run: RunView, state: RunState) -> Status:
         batch=run.batches if done else run.batch,
         batches=run.batches,
         device=run.device,
-        lr=config.lr,
+        lr=planned_lr(config, run.batches, run.schedule_step),  # a schedule's, for the next batch
         examples_per_s=rate,
         elapsed=run.progress.elapsed,
         eta=run.progress.eta(examples_left) if running else None,
