@@ -223,12 +223,15 @@ class Population:
                 val = stack.net.score(data.val_flat, data.val_y)
             evaluation = (stack.net.test(data.test_flat), val)
         seconds = stack.seconds + time.perf_counter() - clock
-        sums, correct, ok = stack.sums.cpu().double(), stack.correct.cpu(), stack.ok.cpu()
+        # Per member, each batch's loss sum and correct count: plain floats, summed in order
+        # as d2l's accumulator sums them.
+        sums, correct = stack.sums.t().tolist(), stack.correct.t().tolist()
+        accepted = stack.ok[:done].sum(dim=0).tolist()  # a refusal freezes: they are a prefix
         size, n = stack.batch_size, len(data.train_y)
         counts = [min(size, n - b * size) for b in range(stack.batches)]
         gone = []
         for r, m in enumerate(stack.members):
-            kept = int(ok[:done, r].sum())  # a refused batch freezes the member: a prefix
+            kept = int(accepted[r])
             m.step_count += kept
             if kept:
                 emit(
@@ -238,14 +241,14 @@ class Population:
                         batch=kept,
                         batches=stack.batches,
                         step=m.step_count,
-                        losses=tuple(float(sums[b, r]) / counts[b] for b in range(kept)),
-                        accuracies=tuple(float(correct[b, r]) / counts[b] for b in range(kept)),
+                        losses=tuple(sums[r][b] / counts[b] for b in range(kept)),
+                        accuracies=tuple(correct[r][b] / counts[b] for b in range(kept)),
                         lr=m.config.lr,
                         examples_per_s=sum(counts[:kept]) / max(stack.seconds, 1e-9),
                     ),
                 )
             if kept < done:
-                loss, reference = float(sums[kept, r]) / counts[kept], stack.reference
+                loss, reference = sums[r][kept] / counts[kept], stack.reference
                 assert reference is not None  # drawn by the first batch
                 self._diverged(m, epoch, kept, loss, float(reference[r]), emit)
                 gone.append(m)
@@ -257,8 +260,8 @@ class Population:
                 predictions = Predictions(epoch + 1, probs[r], data.test_y.cpu())
                 report = EpochReport(
                     epoch=epoch + 1,
-                    train_loss=float(sums[:, r].sum()) / n,  # d2l's accumulator's sums
-                    train_acc=float(correct[:, r].sum()) / n,
+                    train_loss=sum(sums[r]) / n,
+                    train_acc=sum(correct[r]) / n,
                     test_acc=predictions.accuracy,
                     lr=m.config.lr,
                     seconds=seconds,
