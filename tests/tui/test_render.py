@@ -37,3 +37,17 @@ def test_a_confidence_never_reads_100_percent_when_it_is_not():
     assert confidence(0.99996) == ">99.9%" and confidence(1.0, 1) == ">99.9%"
     assert caption(0, 3, 0.998) == ("t-shirt ->", "dress 99.8%")
     assert caption(7, 9, 0.99996, width=16) == ("sneaker ->", "ankle boot >99%")  # fits whole
+
+
+def test_the_inspectors_cards_and_bars_never_read_100_percent_either():
+    """The gallery's captions were fixed first; the explorer's cards, its detail bars and the
+    big image's bars printed 99.8% as 100% and 99.96% as 100.0% (#19 item 8)."""
+    from mlp_tui.tui.widgets.class_bars import ClassBars
+    from mlp_tui.tui.widgets.probability_bars import probability_bars
+
+    probs = [0.0] * 10
+    probs[3], probs[0] = 0.9996, 0.0004
+    text = probability_bars(probs, true=0, predicted=3, width=10).plain
+    assert ">99.9%" in text and "100" not in text
+    drawn = ClassBars(torch.tensor(probs), 0).render().plain
+    assert ">99.9%" in drawn and "100" not in drawn

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ..render import RenderMode
+from ..render import RenderMode, confidence
 from .bars import bar
 
 NAME_WIDTH = max(len(name) for name in CLASS_NAMES)
@@ -42,5 +42,5 @@ class ClassBars(Widget):
                 text.append("\n")
             text.append(f"{mark} {name:<{NAME_WIDTH}} ", style)
             text.append(bar(p, width, self.mode), style or "dim")
-            text.append(f" {p:6.1%}", style)
+            text.append(f" {confidence(p, 1):>6}", style)
         return text

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from mlp_tui.core.data import CLASS_NAMES
 from rich.text import Text
 
+from ..render import confidence
 from .bars import bar
 
 HEIGHTS = " ▁▂▃▄▅▆▇█"
@@ -31,7 +32,7 @@ def probability_bars(probs: Sequence[float], true: int, predicted: int, width: i
         style = class_style(cls, true, predicted)
         text.append(f"{mark} {CLASS_NAMES[cls]:<10} ", style)
         text.append(bar(p, width), style)
-        text.append_text(Text(f"{p:>7.1%}", style=style))
+        text.append_text(Text(f"{confidence(p, 1):>7}", style=style))
         if cls < len(probs) - 1:
             text.append("\n")
     return text
