@@ -56,6 +56,12 @@ def build_parser(kind: type[OneLineParser] = OneLineParser) -> argparse.Argument
     parser.add_argument("--list", action="store_true", help="the sweeps in the store")
     parser.add_argument("--json", action="store_true", help="print the ranked results as JSON")
     parser.add_argument("--no-chart", action="store_true", help="the table only")
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="train the members as populations, stacked by layer shape, in one pass over the "
+        "data (each equal to its solo run up to float rounding; dropout members solo)",
+    )
     return parser
 
 
@@ -202,7 +208,7 @@ def _train(path: Path, spec: SweepSpec, args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointError
     from .data import DataError
     from .device import resolve_device
-    from .sweep_run import SweepRun
+    from .sweep_run import PopulationTraining, SweepRun
 
     out = sys.stderr if args.json else sys.stdout  # --json: stdout holds the JSON alone
     try:
@@ -213,8 +219,9 @@ def _train(path: Path, spec: SweepSpec, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     store = RunStore(path)
     printer = SweepPrinter(out)
+    training = PopulationTraining() if args.together else None
     sweep = SweepRun(
-        spec, store, dataset, printer, lambda t: print(f"mlp-tui: {t}", file=sys.stderr)
+        spec, store, dataset, printer, lambda t: print(f"mlp-tui: {t}", file=sys.stderr), training
     )
     signalled: list[int] = []
 
@@ -244,6 +251,8 @@ class SweepPrinter:
     def __init__(self, out) -> None:
         self.out = out
         self.total = 0
+        self.runs: dict[int, str] = {}  # member index -> its run's id
+        self.last = -1  # the member whose line came last
 
     def __call__(self, event) -> None:
         from .events import EpochReport
@@ -257,8 +266,14 @@ class SweepPrinter:
         elif isinstance(event, MemberStarted):
             member = event.member
             self._say(f"[{member.index + 1}/{self.total}] {event.run} {member.name}")
+            self.runs[member.index], self.last = event.run, member.index
         elif isinstance(event, MemberEvent) and isinstance(event.event, EpochReport):
-            self._say("    " + epoch_line(event.event, event.member.config.epochs))
+            index = event.member.index
+            # members trained together (--together) take turns: each line says whose it is
+            if index != self.last:
+                self.last = -1  # from now on, every line names its run
+            who = "    " if index == self.last else f"  {self.runs.get(index, '?')} "
+            self._say(f"{who}{epoch_line(event.event, event.member.config.epochs)}")
         elif isinstance(event, MemberEnded) and event.status != "finished":
             reason = f": {event.reason}" if event.reason else ""
             self._say(f"    {event.member.name}: {event.status}{reason}")

@@ -25,6 +25,7 @@ from .store import RunStore, StoreError, short_id
 from .sweep import Member, SweepSpec
 
 if TYPE_CHECKING:
+    from .population import Population
     from .trainer import Trainer
 
 
@@ -113,6 +114,45 @@ class SoloTraining:
         with self._lock:
             if self._current is not None:
                 self._current.stop()
+
+
+class PopulationTraining:
+    """The members trained together as populations (``population.py``): stacked by layer
+    shape, each member equal to its solo run up to float rounding. Members with dropout, which
+    a population does not take, are trained solo after them. A member that diverges is frozen
+    by the population (its last accepted update is kept, not undone as a solo run would) and
+    the others go on."""
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._population: Population | None = None
+        self._solo = SoloTraining()
+        self._lock = threading.Lock()
+
+    def train(self, members: Sequence[Member], data: FashionMNIST, begin: Begin) -> None:
+        from .population import Population
+
+        together = [m for m in members if not any(m.config.dropout)]
+        alone = [m for m in members if any(m.config.dropout)]
+        if together and not self._stopping.is_set():
+            population = Population([m.config for m in together], data)
+            with self._lock:
+                self._population = population
+            if self._stopping.is_set():  # asked while it was being built
+                population.stop()
+            listeners = [begin(m) for m in together]  # all start at once
+            population.run(lambda index, event: listeners[index](event))
+            with self._lock:
+                self._population = None
+        if alone and not self._stopping.is_set():
+            self._solo.train(alone, data, begin)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            if self._population is not None:
+                self._population.stop()
+        self._solo.stop()
 
 
 class SweepRun:

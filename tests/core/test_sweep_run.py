@@ -169,3 +169,51 @@ def test_migration_4_adds_the_sweeps_table_to_an_older_store(tmp_path):
         assert store.runs()[0].name == "old" and sweep_store.sweeps(store) == []
         number, existed = sweep_store.open_sweep(store, "lr=0.1")
         assert (number, existed) == (1, False) and sweep_store.open_sweep(store, "lr=0.1")[1]
+
+
+def test_together_trains_the_members_as_a_population_equal_to_their_solo_runs(
+    tiny_dir, tmp_path, capsys
+):
+    """``--together``: one pass over the data for every member of a shape; each member's
+    stored figures are its solo run's up to float rounding (population.py's own tests hold
+    the arithmetic; this holds the sweep's recording of it), and a dropout member runs solo."""
+    common = ["lr=0.05,0.1", "hidden=8,16", "--epochs", "2", "--batch-size", "64", "--val", "100",
+              "--device", "cpu", "--data-dir", str(tiny_dir)]  # fmt: skip
+    solo, together = str(tmp_path / "solo.sqlite"), str(tmp_path / "together.sqlite")
+    assert main([*common, "--store", solo]) == 0
+    capsys.readouterr()
+    assert main([*common, "--store", together, "--together"]) == 0
+    out = capsys.readouterr().out
+    assert "chosen by validation accuracy" in out
+    epoch_lines = [line for line in out.splitlines() if "epoch " in line and "/2" in line]
+    assert len(epoch_lines) == 8 and all(
+        line.split()[:2] in (["r1", "epoch"], ["r2", "epoch"], ["r3", "epoch"], ["r4", "epoch"])
+        for line in epoch_lines
+    )
+    runs = {}
+    for path in (solo, together):
+        with RunStore(path) as store:
+            runs[path] = {r.summary.name: r for r in store.records()}
+    assert sorted(runs[solo]) == sorted(runs[together]) and len(runs[solo]) == 4
+    for name, alone in runs[solo].items():
+        stacked = runs[together][name]
+        assert stacked.summary.status == alone.summary.status == "finished"
+        assert stacked.summary.sweep == "s1"
+        for a, b in zip(alone.epochs, stacked.epochs, strict=True):
+            assert abs(a["train_loss"] - b["train_loss"]) < 1e-4, name
+            assert (
+                abs(a["val_acc"] - b["val_acc"]) <= 0.02
+                and abs(a["test_acc"] - b["test_acc"]) <= 0.02
+            )
+    # trained as one: the members of a shape share each epoch's time (their stack's)
+    by_width = {}
+    for record in runs[together].values():
+        by_width.setdefault(record.summary.config["layers"][0], []).append(record)
+    for pair in by_width.values():
+        assert [e["seconds"] for e in pair[0].epochs] == [e["seconds"] for e in pair[1].epochs]
+    mixed_store = str(tmp_path / "mixed.sqlite")
+    mixed = ["dropout=0,0.5", "--epochs", "1", "--batch-size", "64", "--device", "cpu",
+             "--data-dir", str(tiny_dir), "--store", mixed_store, "--together"]  # fmt: skip
+    assert main(mixed) == 0
+    with RunStore(mixed_store) as store:
+        assert [r.status for r in store.runs()] == ["finished", "finished"]
