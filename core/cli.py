@@ -404,10 +404,6 @@ def main(argv: list[str] | None = None) -> int:
         from .sweep_cli import main as sweep
 
         return sweep(argv[1:])
-    if argv[:1] == ["lr-find"]:
-        from .lr_find_cli import main as lr_find
-
-        return lr_find(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_headless(args, parser)

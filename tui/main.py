@@ -193,12 +193,11 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (
-        ["bench"],
-        ["runs"],
-        ["sweep"],
-        ["lr-find"],
-    ):  # subcommands that need no Textual
+    if argv[:1] == ["lr-find"]:  # here, not in core.cli: lr_find_cli builds on core.cli
+        from mlp_tui.core.lr_find_cli import main as lr_find
+
+        return lr_find(argv[1:])
+    if argv[:1] in (["bench"], ["runs"], ["sweep"]):  # subcommands that need no Textual
         from mlp_tui.core.cli import main as subcommand
 
         return subcommand(argv)
