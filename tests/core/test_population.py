@@ -89,6 +89,7 @@ def same_run(a: Member, b: Member) -> bool:
     )
 
 
+@pytest.mark.slow  # real data, 2 epochs, a population and each member solo
 def test_each_member_of_a_grid_trains_as_its_solo_run(subset):
     """lr x hidden width x seed: two stacks (one per width), each gathering its members'
     rows member by member (two seeds, two data orders)."""
@@ -104,6 +105,7 @@ def test_the_grid_on_the_whole_data_trains_as_solo_runs(real_data):
         assert_as_solo(member, real_data)
 
 
+@pytest.mark.slow  # real data, 2 epochs, a population and each member solo
 def test_momentum_weight_decay_and_validation_as_solo(subset):
     """Each member's own momentum and weight decay (torch.optim.SGD's step, member by member),
     plain SGD beside them, and the validation split's figures."""
