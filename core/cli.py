@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
-from .config import ConfigError, TrainConfig, parse_field, show_value
+from .config import ConfigError, TrainConfig, show_value
 from .parsing import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -19,6 +19,7 @@ from .parsing import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     OneLineParser,
+    field_type,
 )
 
 # torch is imported only once the arguments are good: --help, --version and a typo answer at once.
@@ -55,17 +56,6 @@ CONFIG_FLAGS = (
 )
 
 
-def _field_type(name: str):
-    def parse(text: str) -> object:
-        try:
-            return parse_field(name, text)
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
-
-    parse.__name__ = name
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="mlp-tui",
@@ -80,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--paused", action="store_true", help="app: start paused (space trains, n one batch)"
     )
     for flag, field, help_text in CONFIG_FLAGS:
-        parser.add_argument(flag, dest=field, type=_field_type(field), help=help_text)
+        parser.add_argument(flag, dest=field, type=field_type(field), help=help_text)
     parser.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files")
     parser.add_argument(
         "--save", metavar="FILE", help="checkpoint to write (each epoch and at exit)"

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from .cli import CONFIG_FLAGS, _field_type, check_paths, load_trainer
+from .cli import CONFIG_FLAGS, check_paths, load_trainer
 from .lr_find import BATCHES, END_LR, RULES, START_LR
-from .parsing import EXIT_FAILED, EXIT_OK, OneLineParser
+from .parsing import EXIT_FAILED, EXIT_OK, OneLineParser, field_type
 
 
 def _positive(text: str) -> float:
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(--resume); the checkpoint is not changed.",
     )
     for flag, field, help_text in CONFIG_FLAGS:
-        parser.add_argument(flag, dest=field, type=_field_type(field), help=help_text)
+        parser.add_argument(flag, dest=field, type=field_type(field), help=help_text)
     parser.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files")
     parser.add_argument("--resume", metavar="FILE", help="test from this checkpoint's weights")
     parser.add_argument("--start-lr", type=_positive, default=START_LR, help="(default 1e-5)")

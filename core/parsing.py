@@ -14,3 +14,18 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")  # one form: "mlp-tui: what"
+
+
+def field_type(name: str):
+    """An argparse ``type`` for the config field ``name``: its own parser, so a bad value reads
+    as it does everywhere else ("0 is outside [1, 65536]")."""
+    from .config import ConfigError, parse_field
+
+    def parse(text: str) -> object:
+        try:
+            return parse_field(name, text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
+
+    parse.__name__ = name
+    return parse

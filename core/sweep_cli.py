@@ -17,8 +17,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import FIELDS, ConfigError, TrainConfig, parse_field
-from .parsing import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE, OneLineParser
+from .config import FIELDS, ConfigError, TrainConfig
+from .parsing import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    OneLineParser,
+    field_type,
+)
 from .store import RunStore, StoreError, default_path
 from .sweep import SweepSpec, parse_spec
 
@@ -48,7 +55,7 @@ def build_parser(kind: type[OneLineParser] = OneLineParser) -> argparse.Argument
                         help="the random search's own seed (default 0)")  # fmt: skip
     for field in FIELDS:  # every setting, as for a run: what is not swept is fixed
         flag = "--" + field.replace("_", "-")
-        parser.add_argument(flag, dest=field, type=_field_type(field), help=FIELDS[field].label)
+        parser.add_argument(flag, dest=field, type=field_type(field), help=FIELDS[field].label)
     parser.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files")
     parser.add_argument("--store", metavar="PATH", help="the run store (default as for a run)")
     parser.add_argument("--resume", metavar="SWEEP", help="train what is left of sweep SWEEP")
@@ -63,17 +70,6 @@ def build_parser(kind: type[OneLineParser] = OneLineParser) -> argparse.Argument
         "data (each equal to its solo run up to float rounding; dropout members solo)",
     )
     return parser
-
-
-def _field_type(name: str):
-    def parse(text: str) -> object:
-        try:
-            return parse_field(name, text)
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
-
-    parse.__name__ = name
-    return parse
 
 
 def _count(flag: str, least: int = 1):
