@@ -203,6 +203,8 @@ def measure(args: argparse.Namespace) -> tuple[list[Result], str]:
     engine.test_acc = trainer.history[-1].test_acc
     for peer in peers:
         getattr(peer, "tmp", None) and peer.tmp.cleanup()
+        if isinstance(peer, RooflinePeer):  # the rate its epochs ran at, not its calibration's
+            results[id(peer)].note = peer.floor.note(results[id(peer)].median())
     return [engine, *(results[id(peer)] for peer in peers), *skipped], dataset.source
 
 

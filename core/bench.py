@@ -81,7 +81,9 @@ def engine_beside_roofline(
     trainer.run()
     n_train = len(data.train_y)
     engine = engine_figure(trainer, config, n_train)
-    roof = median_epoch(roof_seconds, n_train, ROOFLINE, floor.note())
+    kept_roof = roof_seconds[1:] if len(roof_seconds) > 2 else roof_seconds
+    note = floor.note(statistics.median(kept_roof) if kept_roof else None)
+    roof = median_epoch(roof_seconds, n_train, ROOFLINE, note)
     pairs = list(zip((report.seconds for report in trainer.history), roof_seconds))
     kept = pairs[1:] if len(pairs) > 2 else pairs
     return engine, roof, [mine / floor_s for mine, floor_s in kept]

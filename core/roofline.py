@@ -162,11 +162,18 @@ class Roofline:
         _sync(self.device)
         return time.perf_counter() - started
 
-    def note(self) -> str:
+    def note(self, epoch_seconds: float | None = None) -> str:
+        """What an epoch of products is, and the rate an epoch of ``epoch_seconds`` means.
+        Without it, the largest product's rate measured when its layout was chosen: a moment
+        that can be far busier or calmer than the epochs timed later."""
         big = self.products[0]
+        shape = f"{big.what} {big.m}x{big.k}@{big.k}x{big.n}"
+        if epoch_seconds:
+            rate = f"{self.total_flops / epoch_seconds / 1e9:.0f} GFLOP/s over its epochs"
+            return f"{self.total_flops / 1e9:.1f} GFLOP/epoch at {rate}; largest {shape}"
         return (
-            f"{self.total_flops / 1e9:.1f} GFLOP/epoch; {big.what} {big.m}x{big.k}@{big.k}x"
-            f"{big.n} at {self.rates[big.shape] / 1e9:.0f} GFLOP/s"
+            f"{self.total_flops / 1e9:.1f} GFLOP/epoch; {shape}"
+            f" at {self.rates[big.shape] / 1e9:.0f} GFLOP/s"
         )
 
     def release(self) -> None:

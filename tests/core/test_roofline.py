@@ -106,3 +106,17 @@ def test_a_roofline_epoch_uses_the_layout_found_fastest(monkeypatch):
     left, right = roofline._layout((64, 32, 16), torch.device("cpu"), index)
     assert not left.is_contiguous() and right.is_contiguous()
     assert left.shape == (64, 32) and right.shape == (32, 16)
+
+
+def test_the_note_gives_the_rate_its_epochs_ran_at(tiny_data):
+    """The printed rate is the epoch's FLOPs over the epoch's time, not the calibration's (a
+    busy moment at startup once printed 7 GFLOP/s beside epochs that ran at 160)."""
+    config = TrainConfig(epochs=1, batch_size=64, hidden=32, device="cpu")
+    floor = roofline.Roofline(
+        config, len(tiny_data.train_y), len(tiny_data.test_y), torch.device("cpu"), **QUICK
+    )
+    floor.rates[floor.products[0].shape] = 7e9  # what a calibration in a busy moment measured
+    note = floor.note(floor.total_flops / 160e9)
+    assert "160 GFLOP/s over its epochs" in note and " 7 GFLOP/s" not in note
+    assert note.startswith(f"{floor.total_flops / 1e9:.1f} GFLOP/epoch")
+    assert "at 7 GFLOP/s" in floor.note()  # without epochs: the calibration, said as such
