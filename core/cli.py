@@ -209,6 +209,9 @@ def make_trainer(args: argparse.Namespace, on_event) -> Trainer:
 def load_trainer(args: argparse.Namespace, on_event) -> tuple[Trainer | None, int]:
     """``make_trainer`` for the app and headless alike: (trainer, 0), or (None, exit code)
     after one line on stderr for bad data, a bad checkpoint, a bad value or Ctrl+C."""
+    from .data_files import prefetch
+
+    prefetch(args.data_dir)  # the files read and inflated while torch imports, on a thread
     from .checkpoint import CheckpointError
     from .data import DataError
 
@@ -316,6 +319,9 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             parser.error(f"--name: {exc}")
     save_to = save_path(args, parser)
     prepare_folders(parser, args, save_to)
+    from .data_files import prefetch
+
+    prefetch(args.data_dir)  # the files read and inflated while torch imports, on a thread
     from .checkpoint import CheckpointError
     from .events import RunState, StateChanged
 

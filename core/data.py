@@ -7,7 +7,6 @@ are slices of a seeded permutation: no DataLoader, no per-image work.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import sys
@@ -16,6 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from .data_files import (  # noqa: F401  (where the files lie: torch-free, for the launch)
+    DEBIAN_DIR,
+    FILES,
+    DataError,
+    _find_in,
+    cache_dir,
+    how_to_provide,
+    locate,
+    read_bytes,
+)
 
 # d2l.get_fashion_mnist_labels
 CLASS_NAMES = (
@@ -26,97 +36,13 @@ NUM_CLASSES = len(CLASS_NAMES)
 IMAGE_SIDE = 28
 NUM_INPUTS = IMAGE_SIDE * IMAGE_SIDE
 VAL_SEED = 0  # draws the validation split: one fixed choice for every run
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
 _MAGIC = {3: 0x00000803, 1: 0x00000801}  # unsigned bytes, 3-d images / 1-d labels
-
-
-class DataError(RuntimeError):
-    """The data cannot be found or read; the message names the file and says what to do."""
-
-
-def cache_dir() -> Path:
-    """The user cache dir where a download lands (``$XDG_CACHE_HOME/mlp-tui``)."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("mlp-tui")) / "fashion-mnist"
-
-
-def _layouts(directory: Path) -> tuple[Path, Path]:
-    """Where the files may lie: flat in ``directory``, or torchvision's ``FashionMNIST/raw``."""
-    return directory, directory / "FashionMNIST" / "raw"
-
-
-def _find_in(directory: Path) -> dict[str, Path] | None:
-    """The four files in ``directory`` (flat, or torchvision's ``FashionMNIST/raw``), .gz or raw."""
-    for base in _layouts(directory):
-        found = {}
-        for key, stem in FILES.items():
-            for name in (stem, stem + ".gz"):
-                if (base / name).is_file():
-                    found[key] = base / name
-                    break
-        if len(found) == len(FILES):
-            return found
-    return None
-
-
-def how_to_provide() -> str:
-    return (
-        "Fashion-MNIST was not found. Provide it in one of these ways:\n"
-        "  - pass --data-dir DIR (a folder with the four IDX files, .gz or not)\n"
-        "  - set MLP_TUI_DATA=DIR\n"
-        f"  - put the files in {cache_dir()}\n"
-        "  - on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist\n"
-        "  - go online with a working torchvision: mlp-tui downloads it into the cache dir"
-    )
-
-
-def locate(data_dir: str | os.PathLike | None = None) -> dict[str, Path] | None:
-    """Search ``data_dir``, ``$MLP_TUI_DATA``, the cache dir, then Debian's dir, in that order.
-
-    A directory the user named explicitly must exist and hold the files: silently falling back
-    to another copy would hide a typo.
-    """
-    explicit = [("--data-dir", data_dir), ("MLP_TUI_DATA", os.environ.get("MLP_TUI_DATA"))]
-    for label, value in explicit:
-        if value:
-            path = Path(value).expanduser()
-            if not path.is_dir():
-                raise DataError(f"{label}: {path} is not a directory")
-            found = _find_in(path)
-            if found is None:
-                # Only the two layouts: a recursive search of --data-dir ~ or / could take minutes.
-                missing = [
-                    stem
-                    for stem in FILES.values()
-                    if not any(
-                        (b / n).is_file() for b in _layouts(path) for n in (stem, stem + ".gz")
-                    )
-                ]
-                raise DataError(
-                    f"{label}: {path} does not hold the Fashion-MNIST files"
-                    + (f" (missing: {', '.join(missing)})" if missing else "")
-                )
-            return found
-    for path in (cache_dir(), DEBIAN_DIR):
-        found = _find_in(path)
-        if found is not None:
-            return found
-    return None
 
 
 def read_idx(path: Path, dims: int) -> torch.Tensor:
     """Read one IDX file of unsigned bytes with ``dims`` dimensions, validating it on the way."""
     try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
+        raw = read_bytes(path)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot be read ({exc})") from None
     header = 4 + 4 * dims

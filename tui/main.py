@@ -132,7 +132,11 @@ def open_store(
 def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MLPApp | int:
     """Load everything first, so a bad path or file is one line on stderr, not a broken app:
     the app, or the exit code after that line."""
-    # torch loads only now: --help, --version and a typo answer at once.
+    # torch loads only now: --help, --version and a typo answer at once. The data's files are
+    # read and inflated on a thread meanwhile.
+    from mlp_tui.core.data_files import prefetch
+
+    prefetch(args.data_dir)
     from mlp_tui.core.trainer import keep_this_thread_serial
 
     keep_this_thread_serial()  # the UI thread must not start a second OpenMP team (see there)

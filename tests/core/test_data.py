@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from mlp_tui.core import data
+from mlp_tui.core import data, data_files
 from mlp_tui.core.cli import main
 from mlp_tui.core.data import to_unit
 
@@ -41,7 +41,7 @@ def four_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Pa
     }
     for size, folder in zip((100, 110, 120, 130), places.values()):
         write_dataset(folder, train=size, test=20)
-    monkeypatch.setattr(data, "DEBIAN_DIR", places["debian"])
+    monkeypatch.setattr(data_files, "DEBIAN_DIR", places["debian"])
     monkeypatch.setenv("MLP_TUI_DATA", str(places["env"]))
     return places
 
@@ -256,7 +256,7 @@ WAYS = ("--data-dir", "MLP_TUI_DATA", "apt-get install dataset-fashion-mnist", "
 
 
 def test_no_data_anywhere_says_how_to_provide_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(data_files, "DEBIAN_DIR", tmp_path / "nowhere")
     monkeypatch.setitem(sys.modules, "torchvision", None)  # unusable, as on a broken install
     with pytest.raises(data.DataError) as err:
         data.load()
@@ -269,8 +269,8 @@ def test_no_data_anywhere_says_how_to_provide_it(tmp_path, monkeypatch):
 NO_DATA_RUN = """
 import sys
 from pathlib import Path
-from mlp_tui.core import data
-data.DEBIAN_DIR = Path(sys.argv[1])
+from mlp_tui.core import data, data_files
+data_files.DEBIAN_DIR = Path(sys.argv[1])
 sys.modules["torchvision"] = None  # unusable, whatever this machine has
 from mlp_tui.core.cli import main
 sys.exit(main(["--headless", "--device", "cpu"]))
