@@ -169,3 +169,22 @@ def rewrite(path: Path, edit) -> None:
     edit(meta)
     header["meta"] = json.dumps(meta)
     save_file(load_file(str(path)), str(path), metadata=header)
+
+
+def test_a_resumed_checkpoint_recorded_as_a_new_run_keeps_its_hints(tiny_data, tmp_path):
+    """Opened where its run is not in the store: the new run gets the history as it gets the
+    epochs, so ``mlp-tui runs show`` lists the hint said before the save, once."""
+    from mlp_tui.core.recorder import record
+    from mlp_tui.core.store import RunStore
+
+    path = tmp_path / "zeros.safetensors"
+    saved_mid_epoch(CONFIG.replace(init="zeros"), tiny_data, path)
+    store = RunStore(tmp_path / "runs.sqlite")
+    trainer = resumed(path, tiny_data)
+    recorder = record(trainer, store, print)
+    assert recorder is not None
+    trainer.on_event = recorder
+    assert trainer.run() is RunState.FINISHED
+    assert [(h.kind, h.epoch) for h in store.hints(recorder.run_id)] == [("symmetry", 0)]
+    assert [r.epoch for r in store.health(recorder.run_id)] == [0, 1, 2, 3]
+    store.close()
