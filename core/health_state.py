@@ -17,7 +17,7 @@ from dataclasses import asdict, fields
 
 from .health_report import BINS, HealthReport, Hint, LayerHealth
 
-KEPT = 2000  # reports (and hints) a checkpoint keeps: ~1 MB for a network of three layers
+KEPT = 500  # reports (and hints) a checkpoint keeps: the heat maps sample fewer rows than that
 
 _LAYER_FIELDS = tuple(f.name for f in fields(LayerHealth))
 _HINT_FIELDS = tuple(f.name for f in fields(Hint))

@@ -188,3 +188,13 @@ def test_a_resumed_checkpoint_recorded_as_a_new_run_keeps_its_hints(tiny_data, t
     assert [(h.kind, h.epoch) for h in store.hints(recorder.run_id)] == [("symmetry", 0)]
     assert [r.epoch for r in store.health(recorder.run_id)] == [0, 1, 2, 3]
     store.close()
+
+
+def test_a_long_history_keeps_the_first_report_and_the_latest():
+    from mlp_tui.core import health_state
+    from mlp_tui.core.health_report import HealthReport
+
+    reports = [HealthReport(e, e * 10, (), 0) for e in range(health_state.KEPT + 100)]
+    plain = health_state.to_plain(reports, [], set(), 0, [])
+    kept = [r.epoch for r in health_state.reports(plain)]
+    assert kept == [0, *range(100, health_state.KEPT + 100)]
