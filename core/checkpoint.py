@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from . import __version__
+from . import __version__, health_state
 from .config import ConfigError, TrainConfig, parse_field
 from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST
 from .events import EpochReport
@@ -73,6 +73,10 @@ def save(state: dict, path: str | os.PathLike) -> Path:
     }
     meta["config"] = dataclasses.asdict(state["config"])
     meta["history"] = [report.as_dict() for report in state["history"]]
+    if state.get("health") is not None:  # figures may be nan: JSON of its own (health_state)
+        meta["health"] = health_state.to_text(state["health"])
+    else:
+        meta.pop("health", None)
     meta["saved_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     meta["mlp_tui_version"] = __version__
     version = str(format_version(state["config"]))
@@ -129,6 +133,7 @@ def load(path: str | os.PathLike, data: FashionMNIST) -> dict:
         "reference_loss": None if reference is None else float(reference),
         "history": [EpochReport(**row) for row in meta["history"]],
         "lr_changes": [(int(step), float(lr)) for step, lr in meta["lr_changes"]],
+        "health": None if meta.get("health") is None else health_state.from_text(meta["health"]),
     }
 
 
@@ -281,6 +286,13 @@ def _check(path: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         [EpochReport(**row) for row in meta["history"]]
         if not [(int(step), float(lr)) for step, lr in meta["lr_changes"]]:
             raise ValueError("no learning rate history")
+        if meta.get("health") is not None:
+            health = health_state.from_text(meta["health"])
+            depth = len(config.layers) + 1  # ||dW||, ||grad||, ||W|| of each weight
+            if any(len(row) != 3 * depth for row in health["pending"]):
+                raise ValueError("health samples do not fit the network")
+            if any(len(r.layers) != depth for r in health_state.reports(health)):
+                raise ValueError("a health report does not fit the network")
         if meta["batch"] and "perm" not in tensors:
             raise ValueError("mid-epoch position without its permutation")
     except (KeyError, TypeError, ValueError) as exc:

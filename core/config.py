@@ -272,9 +272,8 @@ FIELDS: dict[str, Field] = {
     "lr": Field("learning rate", Change.LIVE, _number, 0.0, 1e6, low_open=True),
     "batch_size": Field("batch size", Change.NEXT_EPOCH, _integer, 1, 65_536),
     "hidden": Field("hidden units", Change.NEW_RUN, _integer, 1, MAX_WIDTH, resumable=False),
-    "init_scale": Field(
-        "init scale", Change.NEW_RUN, _number, 0.0, 100.0, low_open=True, resumable=False
-    ),
+    # 0 is allowed: with init normal it is the all-zero initialisation (the symmetry hint's).
+    "init_scale": Field("init scale", Change.NEW_RUN, _number, 0.0, 100.0, resumable=False),
     "momentum": Field("momentum", Change.LIVE, _number, 0.0, 0.999),
     "weight_decay": Field("weight decay", Change.LIVE, _number, 0.0, 1.0),
     "seed": Field("seed", Change.NEW_RUN, _integer, 0, 2**63 - 1, resumable=False),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
-from . import activations
+from . import activations, health_state
 from .config import TrainConfig
 from .data import to_unit
 from .events import EpochReport, Health
@@ -95,6 +95,8 @@ class HealthMonitor:
         self.next_sample = 0  # the run's batch whose step is measured next
         self.book = HintBook()
         self.reports = 0
+        self.history: list[HealthReport] = []  # every report so far, and every hint
+        self.hints: list[Hint] = []
         self._before: torch.Tensor | None = None
         self._views: list[torch.Tensor] = []  # each weight's place in ``_before``
         self._samples: list[torch.Tensor] = []  # per sample: ||dW||, ||grad||, ||W|| per layer
@@ -148,11 +150,42 @@ class HealthMonitor:
         config: TrainConfig,
     ) -> Health:
         report = self.report(epoch, step, tally)
-        return Health(report, self.book.after_epoch(report, history, config))
+        hints = self.book.after_epoch(report, history, config)
+        self.history.append(report)
+        self.hints.extend(hints)
+        return Health(report, hints)
 
     def diverged(self, **figures) -> Health:
         """A refused batch: no report, its hint (``HintBook.diverged``'s figures)."""
-        return Health(None, (self.book.diverged(**figures),))
+        hint = self.book.diverged(**figures)
+        self.hints.append(hint)
+        return Health(None, (hint,))
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """The history so far, as plain data (``health_state.py``): a checkpoint or a fork
+        carries it, so that the run's health view and hints go on where they were."""
+        pending = torch.stack(self._samples).cpu().tolist() if self._samples else []
+        return health_state.to_plain(
+            self.history, self.hints, self.book.seen, self.next_sample, pending
+        )
+
+    def load_state_dict(self, plain: dict | None) -> None:
+        """Go on from ``state_dict()``'s data; None (a checkpoint from before it was kept)
+        starts the history empty, sampling at the next step."""
+        if plain is None:
+            self.history, self.hints, self.book = [], [], HintBook()
+            self.next_sample, self._samples = 0, []
+            return
+        health_state.check(plain)
+        self.history = health_state.reports(plain)
+        self.hints = health_state.hints(plain)
+        self.book = HintBook()
+        self.book.seen.update(plain["seen"])
+        self.next_sample = plain["next_sample"]
+        device = self.net.flat.device
+        self._samples = [torch.tensor(row, device=device) for row in plain["pending"]]
+        self.reports = len(self.history)
 
     def report(self, epoch: int, step: int, tally: Tally) -> HealthReport:
         net, samples, self._samples = self.net, self._samples, []

@@ -5,11 +5,13 @@ that each kind is said once (a divergence each time it happens).
 The thresholds are the usual rules of thumb: accuracy near chance (1 in 10 classes); a step
 that changes a layer's weights by more than a tenth of their norm (or by less than 1e-5 of it:
 ~1e-3 is healthy); a layer of one unit; units with the same weights; validation accuracy that
-falls epoch after epoch while training accuracy rises. On the seed's default run none fires.
+falls epoch after epoch while training accuracy rises; an epoch's training loss ten times a
+guess's (the divergence check off). On the seed's default run none fires.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Sequence
 
@@ -25,6 +27,8 @@ BOTTLENECK_UNITS = 1
 OVERFIT_EPOCHS = 3  # compared with the 3 before: falling validation, rising training accuracy
 OVERFIT_MARGIN = 0.01  # the validation accuracy's fall that counts
 OVERFIT_GAP = 0.1  # and training accuracy at least this far above validation accuracy
+CHANCE_LOSS = math.log(10)  # the cross-entropy of a uniform guess over 10 classes
+BLOWN_UP = 10  # an epoch's training loss above this many times a guess's: blown up
 
 Rule = Callable[[HealthReport, Sequence[EpochReport], TrainConfig], Hint | None]
 
@@ -56,14 +60,19 @@ def _too_slow(report: HealthReport) -> list[LayerHealth]:
     ]
 
 
+def _narrow(report: HealthReport) -> list[LayerHealth]:
+    return [layer for layer in report.hidden if layer.units <= BOTTLENECK_UNITS]
+
+
 def chance(
     report: HealthReport, history: Sequence[EpochReport], config: TrainConfig
 ) -> Hint | None:
     """Test accuracy at chance after an epoch: every unit dead, or an lr far too high. Left to
-    the symmetry and small-update hints when those explain it."""
+    the symmetry, bottleneck and small-update hints when those explain it (a one-unit layer at
+    chance is no sign of a high lr)."""
     if report.epoch == 0 or not history or history[-1].test_acc >= CHANCE_BELOW:
         return None
-    if any(layer.alike for layer in report.hidden) or _too_slow(report):
+    if any(layer.alike for layer in report.hidden) or _too_slow(report) or _narrow(report):
         return None
     acc = (
         f"test accuracy {history[-1].test_acc:.1%} is chance (1 in 10 classes): the network"
@@ -97,14 +106,21 @@ def symmetry(
         f"the {units} units of hidden {_names(alike)} are all alike (an all-zero initialisation):"
         " every unit gets the same gradient, so they stay copies of one another and nothing but"
         " the biases learn.",
-        "init normal, xavier or kaiming: random initial weights break the symmetry",
+        _symmetry_advice(config),
     )  # fmt: skip
+
+
+def _symmetry_advice(config: TrainConfig) -> str:
+    """What breaks the symmetry: with init normal (zero only through its scale), a scale."""
+    if config.init == "normal" and config.init_scale == 0:
+        return "init scale 0.01 (the seed's): random initial weights break the symmetry"
+    return "init normal, xavier or kaiming: random initial weights break the symmetry"
 
 
 def bottleneck(
     report: HealthReport, history: Sequence[EpochReport], config: TrainConfig
 ) -> Hint | None:
-    narrow = [layer for layer in report.hidden if layer.units <= BOTTLENECK_UNITS]
+    narrow = _narrow(report)
     if not narrow:
         return None
     return Hint(
@@ -112,6 +128,32 @@ def bottleneck(
         f"hidden {_names(narrow)} has a single unit: all the network knows about an image must"
         " pass through one number (a bottleneck), which cannot tell 10 classes apart well.",
         "a wider layer, e.g. hidden layers 256 (the seed's)",
+    )  # fmt: skip
+
+
+def blown_up(
+    report: HealthReport, history: Sequence[EpochReport], config: TrainConfig
+) -> Hint | None:
+    """An epoch's training loss far above a guess's (ln 10), or not a number: what the
+    divergence check would have refused, said when the check is off or lets it through."""
+    if not history:
+        return None
+    loss = history[-1].train_loss
+    if math.isfinite(loss) and loss <= BLOWN_UP * CHANCE_LOSS:
+        return None
+    what = "is not a number" if math.isnan(loss) else f"blew up to {loss:.3g}"
+    factor = config.divergence_factor
+    check = (
+        "with the divergence check off nothing stopped it"
+        if not factor
+        else f"the divergence check (factor {factor:g}) let it through"
+    )
+    return Hint(
+        "blown-up", report.epoch, report.step,
+        f"the training loss {what} in epoch {history[-1].epoch} (a network that guesses"
+        f" scores ln 10 = {CHANCE_LOSS:.2f}): lr {_lr(config.lr)} caused it, and {check}.",
+        f"a lower lr, e.g. {_lr(config.lr / 10)}, and divergence factor 10 (the"
+        " default), which stops a run at the first batch that jumps",
     )  # fmt: skip
 
 
@@ -174,7 +216,9 @@ def overfitting(
     )  # fmt: skip
 
 
-RULES: tuple[Rule, ...] = (symmetry, bottleneck, chance, lr_too_high, lr_too_low, overfitting)
+RULES: tuple[Rule, ...] = (
+    symmetry, bottleneck, blown_up, chance, lr_too_high, lr_too_low, overfitting,
+)  # fmt: skip
 
 
 class HintBook:

@@ -314,10 +314,31 @@ def record(
                     "INSERT INTO losses (run, step, loss) VALUES (?, ?, ?)",
                     [(run_id, step, _number(loss)) for step, loss in points],
                 )
+                _copy_health(db, run_id, trainer)
     except StoreError as exc:
         on_problem(f"{exc}; this run is not recorded (it trains all the same)")
         return None
     return Recorder(store, run_id, on_problem, trainer.config, curve, trainer.step_count)
+
+
+def _copy_health(db, run_id: int, trainer: Trainer) -> None:
+    """A resumed checkpoint's health history (``health_state.py``) into its new run, as its
+    epochs and losses: the runs screen then shows the hints said before the save."""
+    monitor = trainer.health
+    if monitor is None:
+        return
+    db.executemany(
+        "INSERT OR REPLACE INTO health (run, epoch, layer, step, figures) VALUES (?, ?, ?, ?, ?)",
+        [
+            (run_id, r.epoch, i, r.step, layer_to_json(layer))
+            for r in monitor.history
+            for i, layer in enumerate(r.layers, 1)
+        ],
+    )
+    db.executemany(
+        "INSERT INTO hints (run, at, epoch, step, kind, text, advice) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(run_id, now(), h.epoch, h.step, h.kind, h.text, h.advice) for h in monitor.hints],
+    )
 
 
 def continue_run(store: RunStore, run_id: int, trainer: Trainer) -> LossCurve:

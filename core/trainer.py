@@ -531,6 +531,7 @@ class Trainer:
             "dataset": self.data.fingerprint,
             "state": self.state.value,
             "run_uid": self.run_uid,
+            "health": None if self.health is None else self.health.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -560,6 +561,8 @@ class Trainer:
         self.lr_changes = list(state["lr_changes"])
         self.batch_losses = list(state["batch_losses"])
         self.run_uid = state.get("run_uid")
+        if self.health is not None:  # an older checkpoint has none: the history starts here
+            self.health.load_state_dict(state.get("health"))
 
     def fork(self) -> Trainer:
         """A new run from exactly here: the same weights, optimizer state, position in the

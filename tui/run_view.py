@@ -83,8 +83,10 @@ class RunView:
         if self.predictions is not None and self.batch == 0:
             self.per_class.add(self.predictions)
         self.saved_step = self.step if saved else 0
-        self.health: list[HealthReport] = []  # one per epoch (0: as initialised), from Health
-        self.hints: list[Hint] = []
+        # One per epoch (0: as initialised), from Health; a resumed run's from its checkpoint.
+        monitor = trainer.health
+        self.health: list[HealthReport] = list(monitor.history) if monitor else []
+        self.hints: list[Hint] = list(monitor.hints) if monitor else []
 
     def set_smoothing(self, smoothing: float) -> None:
         """Smooth the loss and accuracy with this weight of the past (as the loss plot does)."""

@@ -150,7 +150,7 @@ def test_a_scheduled_run_differs_from_the_constant_one(tiny_data):
     assert cosine.batch_losses[5:] != constant.batch_losses[5:]
 
 
-@pytest.mark.parametrize("schedule", ["onecycle", "warmup:1", "step:1:0.5"])
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle", "warmup:1", "step:1:0.5"])
 def test_a_mid_schedule_save_resumes_exactly(tiny_data, tmp_path, schedule):
     config = CONFIG.replace(schedule=schedule, lr=0.5, momentum=0.9)
     log = EventLog()
