@@ -4,7 +4,9 @@ nothing; the fields that define the network start a new run only after a yes."""
 from __future__ import annotations
 
 import pytest
+import torch
 from mlp_tui.core.events import RunState
+from mlp_tui.core.precision import cpu_bf16_support
 from mlp_tui.tui.ladders import FIELDS
 from mlp_tui.tui.screens.confirm import ConfirmDialog
 from mlp_tui.tui.screens.prompt import ValuePrompt
@@ -75,6 +77,7 @@ NEW_RUN_STEPS = {
     "init_scale": 0.02,
     "seed": 1,
     "device": "cpu",
+    **({"precision": "bf16"} if cpu_bf16_support()[0] else {}),
 }
 
 
@@ -133,6 +136,7 @@ BAD = {
     "schedule": ["linear", "step:0:0.1", "onecycle:2"],
     "slow": ["-1", "fast", "5000"],
     "divergence_factor": ["1", "0.5", "never"],
+    "precision": ["fp16", "", *([] if torch.cuda.is_available() else ["tf32"])],  # tf32: CUDA's
 }
 
 
@@ -188,10 +192,10 @@ async def test_layers_typed_as_a_stack_start_a_new_run_after_yes(make_trainer, m
 
 
 async def test_the_panel_scrolls_to_keep_the_cursor_in_view(make_app):
-    """At 80x30 every field fits; a shorter panel shows the ones around the cursor (below
+    """At 80x32 every field fits; a shorter panel shows the ones around the cursor (below
     80x24 the app shows a notice instead, so the panel is made short here)."""
     app = make_app(paused=True)
-    async with app.run_test(size=(80, 30)) as pilot:
+    async with app.run_test(size=(80, 32)) as pilot:
         panel = await select(pilot, "device")
         assert len(str(panel.render()).split("\n")) == len(FIELDS)
     app = make_app(paused=True)

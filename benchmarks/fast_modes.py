@@ -1,0 +1,128 @@
+"""The opt-in fast modes against fp32, in one process, epoch by epoch in turns: what each costs.
+
+Every mode trains the seed's run (``--args`` for another) on the real data for ``--epochs``
+epochs: fp32 (the default, the seed's arithmetic), bf16 where this CPU has bf16 instructions,
+tf32 where there is a CUDA GPU. The modes take turns, one epoch each, in an order that rotates
+from turn to turn, so that a shared machine's drift falls on all of them alike. Printed: the
+median seconds per epoch (the first, a warm-up, left out; the epoch as the trainer times it,
+test-set evaluation included), its ratio to fp32's, and the train loss and test accuracy after
+the last epoch, so a faster mode that learns less is seen. The load average before and after
+says how busy the machine was.
+
+    python -m benchmarks.fast_modes [--epochs 10] [--device cpu|cuda] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+
+import torch
+from mlp_tui.core import cli, data, precision
+from mlp_tui.core.config import ConfigError, TrainConfig
+from mlp_tui.core.device import resolve_device
+from mlp_tui.core.trainer import Trainer
+
+
+def cpu_name() -> str:
+    """``lscpu``'s Model name (the processor's), else what Python knows."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        out = ""
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "-"
+
+
+def modes_for(device: torch.device) -> tuple[list[str], list[str]]:
+    """The modes this device runs (fp32 first), and a line for each it refuses."""
+    modes, refused = ["fp32"], []
+    for mode in ("bf16", "tf32"):
+        try:
+            precision.check(mode, device)
+        except ConfigError as exc:
+            refused.append(f"{mode}: {exc}")
+        else:
+            modes.append(mode)
+    return modes, refused
+
+
+def measure(config: TrainConfig, dataset: data.FashionMNIST, modes: list[str], epochs: int):
+    trainers = {
+        mode: Trainer(config.replace(precision=mode, epochs=1), dataset, health=False)
+        for mode in modes
+    }
+    for turn in range(epochs):
+        order = modes[turn % len(modes) :] + modes[: turn % len(modes)]
+        for mode in order:
+            trainer = trainers[mode]
+            if turn:
+                trainer.update(epochs=turn + 1)
+            trainer.run()
+            report = trainer.history[-1]
+            print(f"turn {turn + 1}: {mode} {report.seconds:.3f} s", file=sys.stderr)
+    return trainers
+
+
+def table(trainers: dict[str, Trainer], epochs: int) -> str:
+    def median(t: Trainer) -> float:
+        seconds = [r.seconds for r in t.history]
+        return statistics.median(seconds[1:] if len(seconds) > 2 else seconds)
+
+    base = median(trainers["fp32"])
+    lines = [
+        f"{'precision':<10} {'s/epoch':>8} {'x fp32':>7} "
+        f"{f'train loss@{epochs}':>14} {f'test acc@{epochs}':>12}"
+    ]
+    for mode, trainer in trainers.items():
+        last = trainer.history[-1]
+        lines.append(
+            f"{mode:<10} {median(trainer):>8.3f} {median(trainer) / base:>7.2f} "
+            f"{last.train_loss:>14.4f} {last.test_acc:>12.4f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--args", default="", help="CLI options for every mode, e.g. '--hidden 512'")
+    args = parser.parse_args(argv)
+    options = cli.build_parser().parse_args(shlex.split(args.args))
+    device = resolve_device(args.device)
+    config = TrainConfig(**{**cli.config_overrides(options), "device": args.device}).validated()
+    modes, refused = modes_for(device)
+    dataset = data.load(args.data_dir, device)
+    before = load()
+    trainers = measure(config, dataset, modes, args.epochs)
+    where = cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device)
+    print(
+        f"{where}, {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"load average {before} before, {load()} after; {dataset.source}"
+    )
+    if device.type == "cpu":
+        print(f"bf16 detection: {precision.cpu_bf16_support()[1]}")
+    print(table(trainers, args.epochs))
+    for line in refused:
+        print(f"not run: {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
