@@ -221,3 +221,17 @@ async def test_a_run_with_a_validation_split_says_it_and_shows_val_acc(make_trai
         await wait_until(
             pilot, lambda: f"val acc {val:.2%}" in str(app.query_one(StatusBar).render())
         )
+
+
+@pytest.mark.skipif(not cpu_bf16_support()[0], reason="this CPU has no bf16 instructions")
+async def test_a_bf16_run_is_labelled_beside_its_device_and_an_fp32_one_is_not(
+    make_trainer, make_app
+):
+    from mlp_tui.tui.widgets.status_bar import StatusBar
+
+    for precision, label in (("bf16", "  cpu bf16  "), ("fp32", "  cpu  ")):
+        app = make_app(make_trainer(precision=precision), paused=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            bar = app.query_one(StatusBar)
+            await wait_until(pilot, lambda bar=bar, label=label: label in str(bar.render()))
+            assert row(app.query_one(HyperparameterPanel), "precision").split()[1] == precision
