@@ -5,7 +5,9 @@ epochs: fp32 (the default, the seed's arithmetic), bf16 where this CPU has bf16 
 tf32 where there is a CUDA GPU. The modes take turns, one epoch each, in an order that rotates
 from turn to turn, so that a shared machine's drift falls on all of them alike. Printed: the
 median seconds per epoch (the first, a warm-up, left out; the epoch as the trainer times it,
-test-set evaluation included), its ratio to fp32's, and the train loss and test accuracy after
+test-set evaluation included), its ratio to fp32's median, the median of the turns' own ratios
+(``paired``: each epoch over fp32's next to it, the steadier figure on a busy machine), and
+the train loss and test accuracy after
 the last epoch, so a faster mode that learns less is seen. The load average before and after
 says how busy the machine was.
 
@@ -83,16 +85,23 @@ def table(trainers: dict[str, Trainer], epochs: int) -> str:
         seconds = [r.seconds for r in t.history]
         return statistics.median(seconds[1:] if len(seconds) > 2 else seconds)
 
+    def paired(t: Trainer) -> float:
+        """The median of the turns' ratios: each epoch against fp32's of the same turn, run
+        next to it, so a busy minute falls on both sides of a ratio."""
+        pairs = list(zip(t.history, trainers["fp32"].history))
+        pairs = pairs[1:] if len(pairs) > 2 else pairs
+        return statistics.median(a.seconds / b.seconds for a, b in pairs)
+
     base = median(trainers["fp32"])
     lines = [
-        f"{'precision':<10} {'s/epoch':>8} {'x fp32':>7} "
+        f"{'precision':<10} {'s/epoch':>8} {'x fp32':>7} {'paired':>7} "
         f"{f'train loss@{epochs}':>14} {f'test acc@{epochs}':>12}"
     ]
     for mode, trainer in trainers.items():
         last = trainer.history[-1]
         lines.append(
             f"{mode:<10} {median(trainer):>8.3f} {median(trainer) / base:>7.2f} "
-            f"{last.train_loss:>14.4f} {last.test_acc:>12.4f}"
+            f"{paired(trainer):>7.2f} {last.train_loss:>14.4f} {last.test_acc:>12.4f}"
         )
     return "\n".join(lines)
 
@@ -102,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--args", default="", help="CLI options for every mode, e.g. '--hidden 512'")
+    parser.add_argument("--args", default="", help="CLI options for every mode: '--hidden 512'")
     args = parser.parse_args(argv)
     options = cli.build_parser().parse_args(shlex.split(args.args))
     device = resolve_device(args.device)

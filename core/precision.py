@@ -131,7 +131,7 @@ def make_step(engine: str, precision: str, net: ScratchMLP) -> AutogradStep | Fu
 def settings() -> dict[str, str]:
     """The process's matmul precision switches, as a test compares them before and after."""
     return {
-        "mkldnn": torch.backends.mkldnn.matmul.fp32_precision,
+        "mkldnn": torch.backends.mkldnn.matmul.fp32_precision,  # type: ignore[attr-defined]
         "cuda": torch.backends.cuda.matmul.fp32_precision,
     }
 
