@@ -8,8 +8,9 @@ median seconds per epoch (the first, a warm-up, left out; the epoch as the train
 test-set evaluation included), its ratio to fp32's median, the median of the turns' own ratios
 (``paired``: each epoch over fp32's next to it, the steadier figure on a busy machine), and
 the train loss and test accuracy after
-the last epoch, so a faster mode that learns less is seen. The load average before and after
-says how busy the machine was.
+the last epoch, so a faster mode that learns less is seen. Then the step alone, in short
+alternating blocks (``step_times``). The load average before and after says how busy the
+machine was.
 
     python -m benchmarks.fast_modes [--epochs 10] [--device cpu|cuda] [--data-dir DIR]
 """
@@ -23,6 +24,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import time
 
 import torch
 from mlp_tui.core import cli, data, precision
@@ -80,6 +82,44 @@ def measure(config: TrainConfig, dataset: data.FashionMNIST, modes: list[str], e
     return trainers
 
 
+def step_times(
+    config: TrainConfig, dataset: data.FashionMNIST, modes: list[str], rounds: int = 40
+) -> dict[str, list[float]]:
+    """Microseconds a batch of the training step alone (forward and update, no evaluation),
+    in blocks of 20 batches that alternate between the modes: a block is ~50 ms, so the
+    machine's drift over minutes falls on every mode alike, which epochs of seconds do not."""
+    trainers = {m: Trainer(config.replace(precision=m), dataset, health=False) for m in modes}
+    X, y = dataset.train_batch(torch.arange(config.batch_size))
+    times: dict[str, list[float]] = {m: [] for m in modes}
+    for turn in range(rounds + 2):  # the first two rounds warm up (oneDNN's kernels)
+        for mode in modes[turn % len(modes) :] + modes[: turn % len(modes)]:
+            trainer = trainers[mode]
+            step, optimizer = trainer._step_fn, trainer.optimizer
+            with trainer._precision:
+                start = time.perf_counter()
+                for _ in range(20):
+                    step.forward(X, y)
+                    step.update(optimizer)
+                if trainer.device.type == "cuda":
+                    torch.cuda.synchronize()
+                seconds = time.perf_counter() - start
+            if turn >= 2:
+                times[mode].append(seconds / 20 * 1e6)
+    return times
+
+
+def step_table(times: dict[str, list[float]]) -> str:
+    base = times["fp32"]
+    lines = [f"{'precision':<10} {'us/batch':>9} {'x fp32':>7} {'paired':>7}  (step alone)"]
+    for mode, values in times.items():
+        median = statistics.median(values)
+        paired = statistics.median(a / b for a, b in zip(values, base))
+        lines.append(
+            f"{mode:<10} {median:>9.0f} {median / statistics.median(base):>7.2f} {paired:>7.2f}"
+        )
+    return "\n".join(lines)
+
+
 def table(trainers: dict[str, Trainer], epochs: int) -> str:
     def median(t: Trainer) -> float:
         seconds = [r.seconds for r in t.history]
@@ -120,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset = data.load(args.data_dir, device)
     before = load()
     trainers = measure(config, dataset, modes, args.epochs)
+    steps = step_times(config, dataset, modes)
     where = cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device)
     print(
         f"{where}, {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
@@ -128,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cpu":
         print(f"bf16 detection: {precision.cpu_bf16_support()[1]}")
     print(table(trainers, args.epochs))
+    print(step_table(steps))
     for line in refused:
         print(f"not run: {line}")
     return 0
