@@ -219,3 +219,17 @@ def test_tf32_on_cuda_trains_close_to_fp32_and_restores_the_switch(tiny_data):
     tf32.run()
     assert precision.settings() == before
     assert abs(tf32.history[-1].test_acc - fp32.history[-1].test_acc) < 0.03
+
+
+@needs_bf16
+@pytest.mark.slow  # four epochs of the real data: ~2 s on a quiet host
+def test_bf16_on_the_real_data_learns_what_fp32_learns(real_data):
+    runs = {}
+    for mode in ("fp32", "bf16"):
+        runs[mode] = Trainer(TrainConfig(epochs=2, device="cpu", precision=mode), real_data)
+        runs[mode].run()
+    fp32, bf16 = (runs[m].history[-1] for m in ("fp32", "bf16"))
+    assert fp32.test_acc == pytest.approx(0.7950, abs=5e-5)  # the seed's epoch 2
+    assert abs(bf16.test_acc - fp32.test_acc) < 0.01
+    assert bf16.train_loss == pytest.approx(fp32.train_loss, rel=0.01)
+    assert bf16.train_loss != fp32.train_loss
