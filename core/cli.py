@@ -53,6 +53,12 @@ CONFIG_FLAGS = (
         "lr schedule: constant (default), step:E:F, cosine, warmup:W, onecycle",
     ),
     ("--slow", "slow", "slow motion: at most this many batches a second (0: full speed)"),
+    (
+        "--precision",
+        "precision",
+        "fp32 (default, the seed's); opt-in faster, less exact products: bf16 (a CPU with "
+        "bf16 instructions) or tf32 (CUDA)",
+    ),
 )
 
 
@@ -145,7 +151,11 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         if blocker is not None:  # found now, not after a whole run
             parser.error(f"{flag}: {blocker} is a file, not a folder")
     try:
-        resolve_device(args.device or "auto")
+        device = resolve_device(args.device or "auto")
+        if args.precision:  # a resumed run's own is checked once its checkpoint is read
+            from .precision import check
+
+            check(args.precision, device)
     except ConfigError as exc:
         parser.error(f"--{exc}")
 
@@ -349,6 +359,10 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     listeners += [watch, printer]
     if trainer.data.held_out:
         print(trainer.data.describe_split())
+    if trainer.config.precision != "fp32":
+        from .precision import describe
+
+        print(describe(trainer.config.precision))
     recorder = open_recorder(args, trainer, lambda text: print(f"mlp-tui: {text}", file=sys.stderr))
     if recorder is not None:
         listeners.append(recorder)

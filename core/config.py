@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ENGINES = ("fused", "autograd")
+PRECISIONS = ("fp32", "bf16", "tf32")  # fp32: the seed's; the others are opt-in (precision.py)
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "gelu")
 INITS = ("normal", "zeros", "xavier", "kaiming")
 MAX_DEPTH = 8  # hidden layers
@@ -42,6 +43,7 @@ class TrainConfig:
     val: int = 0  # training images held out as a validation set (none in the seed)
     schedule: str = "constant"  # the seed's one lr throughout; see schedules.py for the others
     slow: float = 0.0  # batches a second, to watch them one by one; 0 = full speed
+    precision: str = "fp32"  # the seed's; bf16 (CPU) or tf32 (CUDA) products: precision.py
 
     def __post_init__(self) -> None:
         """``hidden`` and ``layers`` say the same thing for one layer: ``hidden == layers[0]``
@@ -287,6 +289,9 @@ FIELDS: dict[str, Field] = {
     "val": Field("validation images", Change.NEW_RUN, _integer, 0, 1_000_000, resumable=False),
     "schedule": Field("lr schedule", Change.LIVE, _schedule),
     "slow": Field("slow motion", Change.LIVE, _rate),
+    # A new run: a run's figures are one precision's. A checkpoint may resume in another,
+    # as with the engine: the weights and the update are float32 in every mode.
+    "precision": Field("precision", Change.NEW_RUN, _choice(PRECISIONS)),
 }
 ARCHITECTURE = ("layers", "activation", "init", "dropout")  # beyond the seed's hidden
 

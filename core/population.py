@@ -169,6 +169,11 @@ class Population:
             c = m.config
             if any(c.dropout):
                 raise ConfigError(f"member {m.index + 1}: population training takes no dropout")
+            if c.precision != "fp32":  # its steps are the solo trainer's (precision.py)
+                raise ConfigError(
+                    f"member {m.index + 1}: population training runs in fp32 only, not "
+                    f"{c.precision}; train it as a solo run"
+                )
             padded = pad and c.activation in PADS_EXACTLY
             key = (
                 str(resolve_device(c.device)),

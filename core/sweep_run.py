@@ -25,6 +25,7 @@ from .store import RunStore, StoreError, short_id
 from .sweep import Member, SweepSpec
 
 if TYPE_CHECKING:
+    from .config import TrainConfig
     from .population import Population
     from .trainer import Trainer
 
@@ -116,12 +117,18 @@ class SoloTraining:
                 self._current.stop()
 
 
+def _solo_only(config: TrainConfig) -> bool:
+    """What a population does not train (``population.py`` refuses it): dropout, and the fast
+    precisions, whose steps are the solo trainer's (``precision.py``)."""
+    return any(config.dropout) or config.precision != "fp32"
+
+
 class PopulationTraining:
     """The members trained together as populations (``population.py``): stacked by layer
-    shape, each member equal to its solo run up to float rounding. Members with dropout, which
-    a population does not take, are trained solo after them. A member that diverges is frozen
-    by the population (its last accepted update is kept, not undone as a solo run would) and
-    the others go on."""
+    shape, each member equal to its solo run up to float rounding. Members with dropout or a
+    fast precision (bf16, tf32), which a population does not take, are trained solo after them.
+    A member that diverges is frozen by the population (its last accepted update is kept, not
+    undone as a solo run would) and the others go on."""
 
     def __init__(self) -> None:
         self._stopping = threading.Event()
@@ -132,8 +139,8 @@ class PopulationTraining:
     def train(self, members: Sequence[Member], data: FashionMNIST, begin: Begin) -> None:
         from .population import Population
 
-        together = [m for m in members if not any(m.config.dropout)]
-        alone = [m for m in members if any(m.config.dropout)]
+        together = [m for m in members if not _solo_only(m.config)]
+        alone = [m for m in members if _solo_only(m.config)]
         if together and not self._stopping.is_set():
             population = Population([m.config for m in together], data)
             with self._lock:

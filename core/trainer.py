@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, schedules
+from . import checkpoint, precision, schedules
 from .commands import Command, CommandInbox
 from .config import (
     ARCHITECTURE,
@@ -50,7 +50,7 @@ from .events import (
 )
 from .health import HealthMonitor
 from .metrics import Accumulator, Stopwatch
-from .model import AutogradStep, FusedStep, ScratchMLP, evaluate, score
+from .model import ScratchMLP, evaluate, score
 from .threads import TRAIN_THREADS, keep_this_thread_serial, use_all_cores
 
 __all__ = ["TRAIN_THREADS", "Trainer", "keep_this_thread_serial"]
@@ -81,6 +81,9 @@ class Trainer:
         network's health each epoch and raise hints (``health.py``; off for benchmarks)."""
         self.config = config.validated()
         self.device = resolve_device(config.device)
+        # Each training step runs in it: nothing for fp32 or bf16 (casts in its step), TF32's
+        # switch for tf32 (precision.py).
+        self._precision = precision.scope(config.precision, self.device)
         try:  # the validation split, if asked: the same images for every run
             self.data = data.to(self.device).holdout(config.val)
         except ValueError as exc:
@@ -94,7 +97,7 @@ class Trainer:
         )
         self.shuffle_rng = torch.Generator().manual_seed(config.seed)
         self._optimizer: torch.optim.SGD | None = None  # built on first use: see optimizer
-        self._step_fn = (FusedStep if config.engine == "fused" else AutogradStep)(self.net)
+        self._step_fn = precision.make_step(config.engine, config.precision, self.net)
         self._seed_form = config.engine == "autograd"  # evaluate as the seed writes it, too
         self.check = DivergenceCheck(config.divergence_factor)
         self.schedule = schedules.parse(config.schedule)
@@ -256,7 +259,8 @@ class Trainer:
             sampled = health is not None and self.step_count >= health.next_sample
             if sampled:  # every few hundred batches: this step's update is measured
                 health.before_step(self.step_count)  # type: ignore[union-attr]
-            figures = self.steps.step(self.batch, self.optimizer)  # none yet on a device
+            with self._precision:  # evaluation and health figures stay fp32 (precision.py)
+                figures = self.steps.step(self.batch, self.optimizer)  # none yet on a device
             if sampled:
                 health.after_step(self.optimizer)  # type: ignore[union-attr]
             self.batch += 1

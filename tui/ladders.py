@@ -2,8 +2,10 @@
 
 Learning rates and scales move in 1-2-5 steps (0.05, 0.1, 0.2, 0.5...), batch sizes and hidden
 units in powers of two (a stack of layers: every layer at once), epochs and seeds by one;
-activation, init and device cycle through their choices. A value typed off the ladder steps to
-the nearest rung in the chosen direction, so a single press never jumps two rungs.
+activation, init, device and precision cycle through their choices (precision through those
+this machine runs: fp32, then bf16 on a CPU with bf16, tf32 with a CUDA GPU). A value typed off
+the ladder steps to the nearest rung in the chosen direction, so a single press never jumps two
+rungs.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ PANEL_ORDER = (
     "schedule",
     "slow",
     "divergence_factor",
+    "precision",
 )
 SHORT_LABELS = {"divergence_factor": "divergence ×"}  # the panel has 14 cells for a label
 FIELDS = tuple((name, SHORT_LABELS.get(name, CONFIG_FIELDS[name].label)) for name in PANEL_ORDER)
@@ -116,6 +119,20 @@ def devices() -> list[str]:
     return names
 
 
+def precisions() -> list[str]:
+    """The precisions some device of this machine runs, in the order left/right cycles them."""
+    from mlp_tui.core import precision
+
+    names = ["fp32"]
+    for name, device in (("bf16", "cpu"), ("tf32", "cuda")):
+        try:
+            precision.check(name, resolve_device(device))
+        except Exception:  # ConfigError, or a backend that fails to initialise
+            continue
+        names.append(name)
+    return names
+
+
 def step(field: str, value: Any, direction: int) -> Any:
     """The value one press of right (+1) or left (-1) gives, or None at the end of the ladder."""
     if field == "lr":
@@ -152,6 +169,8 @@ def step(field: str, value: Any, direction: int) -> Any:
         return cycle(value, direction, devices())
     if field == "schedule":
         return cycle(value, direction, PRESETS)
+    if field == "precision":
+        return cycle(value, direction, precisions())
     if field == "slow":
         return along(float(value), direction, SLOW_RATES)
     if field == "divergence_factor":

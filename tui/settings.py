@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from mlp_tui.core.config import TrainConfig, parse_field
 from mlp_tui.core.device import resolve_device
 from mlp_tui.core.events import RunState
+from mlp_tui.core.precision import check as check_precision
 from textual.app import App
 
 from .ladders import LABELS, NEW_RUN_FIELDS, show
@@ -36,6 +37,8 @@ def change(run: RunView, field: str, value: object) -> Change | None:
     config = run.config.replace(**{field: value})
     if config == run.config:
         return None
+    if field in ("precision", "device"):  # tf32 on a CPU, bf16 on a GPU: said now, in a line
+        check_precision(config.precision, resolve_device(config.device))
     if field in NEW_RUN_FIELDS:
         return Change(config, new_run=f"{LABELS[field]} {show(field, value)}")
     run.trainer.update(**{field: value})
@@ -53,6 +56,8 @@ def value_prompt(config: TrainConfig, field: str) -> ValuePrompt:
         config.replace(**{field: value})
         if field == "device":
             resolve_device(str(value))  # a device this machine has
+        if field == "precision":
+            check_precision(str(value), resolve_device(config.device))
         return value
 
     now = show(field, getattr(config, field))

@@ -4,7 +4,9 @@ nothing; the fields that define the network start a new run only after a yes."""
 from __future__ import annotations
 
 import pytest
+import torch
 from mlp_tui.core.events import RunState
+from mlp_tui.core.precision import cpu_bf16_support
 from mlp_tui.tui.ladders import FIELDS
 from mlp_tui.tui.screens.confirm import ConfirmDialog
 from mlp_tui.tui.screens.prompt import ValuePrompt
@@ -75,6 +77,7 @@ NEW_RUN_STEPS = {
     "init_scale": 0.02,
     "seed": 1,
     "device": "cpu",
+    **({"precision": "bf16"} if cpu_bf16_support()[0] else {}),
 }
 
 
@@ -133,6 +136,7 @@ BAD = {
     "schedule": ["linear", "step:0:0.1", "onecycle:2"],
     "slow": ["-1", "fast", "5000"],
     "divergence_factor": ["1", "0.5", "never"],
+    "precision": ["fp16", "", *([] if torch.cuda.is_available() else ["tf32"])],  # tf32: CUDA's
 }
 
 
@@ -188,10 +192,10 @@ async def test_layers_typed_as_a_stack_start_a_new_run_after_yes(make_trainer, m
 
 
 async def test_the_panel_scrolls_to_keep_the_cursor_in_view(make_app):
-    """At 80x30 every field fits; a shorter panel shows the ones around the cursor (below
+    """At 80x32 every field fits; a shorter panel shows the ones around the cursor (below
     80x24 the app shows a notice instead, so the panel is made short here)."""
     app = make_app(paused=True)
-    async with app.run_test(size=(80, 30)) as pilot:
+    async with app.run_test(size=(80, 32)) as pilot:
         panel = await select(pilot, "device")
         assert len(str(panel.render()).split("\n")) == len(FIELDS)
     app = make_app(paused=True)
@@ -217,3 +221,17 @@ async def test_a_run_with_a_validation_split_says_it_and_shows_val_acc(make_trai
         await wait_until(
             pilot, lambda: f"val acc {val:.2%}" in str(app.query_one(StatusBar).render())
         )
+
+
+@pytest.mark.skipif(not cpu_bf16_support()[0], reason="this CPU has no bf16 instructions")
+async def test_a_bf16_run_is_labelled_beside_its_device_and_an_fp32_one_is_not(
+    make_trainer, make_app
+):
+    from mlp_tui.tui.widgets.status_bar import StatusBar
+
+    for precision, label in (("bf16", "  cpu bf16  "), ("fp32", "  cpu  ")):
+        app = make_app(make_trainer(precision=precision), paused=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            bar = app.query_one(StatusBar)
+            await wait_until(pilot, lambda bar=bar, label=label: label in str(bar.render()))
+            assert row(app.query_one(HyperparameterPanel), "precision").split()[1] == precision

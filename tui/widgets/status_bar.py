@@ -64,7 +64,8 @@ def status_of(run: RunView, state: RunState) -> Status:
         epochs=config.epochs,
         batch=run.batches if done else run.batch,
         batches=run.batches,
-        device=run.device,
+        # A fast mode is named beside the device (``cpu bf16``): never taken for fp32's run.
+        device=run.device if config.precision == "fp32" else f"{run.device} {config.precision}",
         lr=planned_lr(config, run.batches, run.schedule_step),  # a schedule's, for the next batch
         examples_per_s=rate,
         elapsed=run.progress.elapsed,
