@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .config import ConfigError, TrainConfig
-from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST, ShuffledEpoch
+from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST, ShuffledEpoch, to_unit
 from .device import resolve_device
 from .events import (
     BatchRefused,
@@ -143,11 +143,11 @@ class _Stack:
             if stop.is_set():
                 break
             if self.rows is not None:
-                pixels, y = self.rows.rows(b * size, (b + 1) * size)
+                X, y = self.rows.batch(b * size, (b + 1) * size)
             else:
                 idx = order[:, b * size : (b + 1) * size]
-                pixels, y = self.data.train_pixels[idx], self.data.train_y[idx]
-            losses, predicted = self.net.forward(self.net.inputs(pixels), y)
+                X, y = to_unit(self.data.train_pixels[idx]), self.data.train_y[idx]
+            losses, predicted = self.net.forward(X, y)
             sums = losses.sum(dim=1)
             means = sums / y.shape[-1]
             if self.reference is None:

@@ -5,15 +5,6 @@ is a ``baddbmm`` / ``bmm`` over the K members, every elementwise operation one c
 them. Each member keeps its own learning rate, momentum and weight decay as (K, 1, 1) tensors,
 and its own divergence check, on the device: nothing is read back per batch.
 
-The first layer's bias is the last row of its weights (``first``, (K, 785, width)). With
-plain SGD the inputs carry a column of ones (``inputs``): the bias is added by the forward
-product and its gradient (the sum of the batch's gradients) made by the update's, instead of
-a broadcast copy into the product's output and a sum over (K, rows, width) each batch; only
-the rounding of the bias's sum differs from the solo step's. With momentum or weight decay,
-which amplify that rounding (a member's validation loss 1.5e-4 from its solo run's after two
-epochs at momentum 0.9, against 2e-5 unfolded), the bias is added and summed as the solo step
-does.
-
 Members may be narrower than the stack (``widths``): a member's weights fill the top-left
 corner of each stacked matrix, the rest is zeros. For an activation with ``f(0) == 0`` (all
 but sigmoid) the zeros stay zeros under SGD, momentum and weight decay (their inputs, outputs
@@ -30,15 +21,9 @@ import torch.nn.functional as F
 from . import activations
 from .config import TrainConfig
 from .data import NUM_CLASSES, to_unit
-from .data import NUM_INPUTS as INPUTS
 from .model import ScratchMLP
 
 PADS_EXACTLY = ("relu", "tanh", "leaky_relu", "gelu")  # f(0) == 0: zero padding stays zero
-
-
-def _split(first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A first layer's (K, 785, width) stack as views: its weights and its bias, (K, 1, width)."""
-    return first[:, :INPUTS], first[:, INPUTS:]
 
 
 def _column(values: Sequence[float], device: torch.device) -> torch.Tensor:
@@ -59,15 +44,13 @@ class StackedMLP:
         self.device = device
         self.activation = configs[0].activation
         self.widths = tuple(widths)
-        sizes = (INPUTS, *self.widths)
+        sizes = (784, *self.widths)
         # Hidden layers (K, fan_in, fan_out); the output layer by class, (K, 10, width), so
         # that the logits come out a row per class as the fused step keeps them on the CPU.
-        self.first = torch.zeros(K, INPUTS + 1, sizes[1], device=device)  # weights, then bias
         self.hidden = [
             (torch.zeros(K, i, o, device=device), torch.zeros(K, 1, o, device=device))
-            for i, o in zip(sizes[1:], sizes[2:])
+            for i, o in zip(sizes, sizes[1:])
         ]
-        self.hidden.insert(0, _split(self.first))
         self.out_w = torch.zeros(K, NUM_CLASSES, sizes[-1], device=device)
         self.out_b = torch.zeros(K, NUM_CLASSES, 1, device=device)
         for k, config in enumerate(configs):
@@ -79,17 +62,9 @@ class StackedMLP:
         # Plain SGD everywhere: the update folds into the backward products, with each member's
         # lr / n carried by its output gradient (every later gradient is linear in it).
         self.plain = all(c.momentum == 0 and c.weight_decay == 0 for c in configs)
-        # Without plain SGD: gradients and momentum buffers, the first layer's each one tensor
-        # as ``first`` is, whose views stand in the lists.
-        self.grads: list[torch.Tensor] = []
-        self.buffers: list[torch.Tensor] = []
-        self._firsts: list[torch.Tensor] = []  # the first layer's gradient and buffer
-        if not self.plain:
-            self._firsts = [torch.zeros_like(self.first), torch.zeros_like(self.first)]
-            for kept, first in zip((self.grads, self.buffers), self._firsts):
-                kept += [*_split(first), *(torch.zeros_like(p) for p in self.tensors[2:])]
+        self.grads = [torch.zeros_like(p) for p in self.tensors] if not self.plain else []
+        self.buffers = [torch.zeros_like(p) for p in self.tensors] if not self.plain else []
         self._minus_ones: torch.Tensor | None = None
-        self._inputs: torch.Tensor | None = None  # the batch's rows with their ones column
 
     @property
     def tensors(self) -> list[torch.Tensor]:
@@ -119,40 +94,22 @@ class StackedMLP:
     def keep(self, rows: torch.Tensor) -> None:
         """Only the members ``rows`` (indices) from here on: the finished leave the stack."""
         self.size = len(rows)
-        self.first = self.first[rows]
-        self.hidden = [_split(self.first), *((W[rows], b[rows]) for W, b in self.hidden[1:])]
+        self.hidden = [(W[rows], b[rows]) for W, b in self.hidden]
         self.out_w, self.out_b = self.out_w[rows], self.out_b[rows]
         self.lr, self.momentum = self.lr[rows], self.momentum[rows]
         self.weight_decay, self.factor = self.weight_decay[rows], self.factor[rows]
-        if not self.plain:  # the first layer's views, of one tensor each
-            self._firsts = [first[rows] for first in self._firsts]
-            self.grads = [*_split(self._firsts[0]), *(g[rows] for g in self.grads[2:])]
-            self.buffers = [*_split(self._firsts[1]), *(b[rows] for b in self.buffers[2:])]
+        self.grads = [g[rows] for g in self.grads]
+        self.buffers = [b[rows] for b in self.buffers]
 
     # ------------------------------------------------------------------ training
-    def inputs(self, pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 rows, (rows, 784) or (K, rows, 784), as ``to_unit`` makes them and with a
-        column of ones after them: ``forward``'s ``X``. One buffer, kept while the shape does
-        (``forward`` and ``update`` are done with a batch before the next one's inputs)."""
-        if not self.plain:
-            return to_unit(pixels)
-        shape = (*pixels.shape[:-1], INPUTS + 1)
-        if self._inputs is None or self._inputs.shape != shape:
-            self._inputs = torch.ones(shape, device=self.device)
-        torch.div(pixels, 255, out=self._inputs[..., :INPUTS])
-        return self._inputs
-
     def forward(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each member's losses and predicted classes, (K, rows) each. ``X`` is (rows, 785)
-        from ``inputs``, the rows every member sees, or (K, rows, 785); float rows without the
-        ones (784 wide) are given them. ``y`` (rows,) or (K, rows)."""
+        """Each member's losses and predicted classes, (K, rows) each. ``X`` is (rows, 784),
+        the rows every member sees, or (K, rows, 784); ``y`` (rows,) or (K, rows)."""
         K, rows = self.size, y.shape[-1]
-        if self.plain and X.shape[-1] == INPUTS:
-            X = torch.cat([X, X.new_ones(*X.shape[:-1], 1)], dim=-1)
         A = X if X.dim() == 3 else X.expand(K, *X.shape)
         self.kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        for i, (W, b) in enumerate(self.hidden):
-            Z = torch.bmm(A, self.first) if i == 0 and self.plain else torch.baddbmm(b, A, W)
+        for W, b in self.hidden:
+            Z = torch.baddbmm(b, A, W)
             H = activations.forward(self.activation, Z)
             self.kept.append((A, Z, H))
             A = H
@@ -182,10 +139,7 @@ class StackedMLP:
             scale *= factor
             if i:
                 dA = torch.bmm(dZ, self.hidden[i][0].transpose(1, 2))  # before W changes
-            if i == 0 and self.plain:  # the bias's gradient comes with the weights' (the ones)
-                self.first.baddbmm_(A.transpose(1, 2), dZ, alpha=-1.0 / scale)
-            else:
-                self._descend(2 * i, A.transpose(1, 2), dZ, dZ.sum(dim=1, keepdim=True), scale)
+            self._descend(2 * i, A.transpose(1, 2), dZ, dZ.sum(dim=1, keepdim=True), scale)
         if not self.plain:
             self._sgd(accepted)
         del self.kept, self.A, self.log_probs, self.index
