@@ -25,6 +25,11 @@ What differs from a solo run: a member whose loss shows divergence is frozen whe
 run would pause (its parameters as after its last accepted update; the solo run also undoes
 that update) and the others go on; settings are fixed for the run; dropout is not taken.
 An epoch's ``seconds`` is its stack's, shared by the members trained in it.
+
+``report_s`` (the app's sweep screen sets it) also sends each member's batches so far every
+that many seconds within an epoch, for a live curve; a member whose loss diverged is then
+frozen and said so at that report rather than at the epoch's end. Without it nothing is read
+back within an epoch.
 """
 
 from __future__ import annotations
@@ -52,9 +57,10 @@ from .events import (
 from .stacked_mlp import PADS_EXACTLY, StackedMLP
 from .threads import use_all_cores
 
-__all__ = ["Member", "Population", "bytes_per_member"]
+__all__ = ["Member", "Population", "bytes_per_member", "stack_key"]
 
 Emit = Callable[[int, Event], None]  # on_event(member index, event)
+Progress = Callable[[int, float], None]  # (batches done this epoch, seconds since it began)
 MEMORY_LIMIT = 2**30  # bytes a stack may take, parameters, optimizer state and activations
 
 
@@ -84,6 +90,20 @@ def bytes_per_member(config: TrainConfig, widths: Sequence[int], gathers: bool) 
     return 4 * (params * (1 if plain else 3) + activations + inputs + 10_000 * NUM_CLASSES)
 
 
+def stack_key(config: TrainConfig, pad: bool = False) -> tuple:
+    """What members must share to be stacked together: device, validation split, batch size,
+    activation and layer shapes (with ``pad`` and an activation that pads exactly, only the
+    depth)."""
+    padded = pad and config.activation in PADS_EXACTLY
+    return (
+        str(resolve_device(config.device)),
+        config.val,
+        config.batch_size,
+        config.activation,
+        len(config.layers) if padded else config.layers,
+    )
+
+
 class _Stack:
     """Members trained in one ``StackedMLP``, with their data and their epochs' figures."""
 
@@ -103,8 +123,9 @@ class _Stack:
     def batches(self) -> int:
         return math.ceil(len(self.data.train_y) / self.batch_size)
 
-    def train_epoch(self, stop: threading.Event) -> int:
-        """One shuffled pass for every member still in the stack; the batches done."""
+    def train_epoch(self, stop: threading.Event, progress: Progress | None = None) -> int:
+        """One shuffled pass for every member still in the stack; the batches done.
+        ``progress(done, seconds)`` after every batch, if given."""
         n = len(self.data.train_y)
         perms = {s: torch.randperm(n, generator=self.rngs[s]).to(self.device) for s in self.seeds}
         if self.rows is not None:
@@ -136,6 +157,8 @@ class _Stack:
             self.sums[b], self.ok[b] = sums, active
             self.correct[b] = (predicted == y).sum(dim=1)
             done += 1
+            if progress is not None:
+                progress(done, time.perf_counter() - clock)
         self.seconds = time.perf_counter() - clock
         return done
 
@@ -160,10 +183,12 @@ class Population:
         *,
         pad: bool = False,
         memory_limit: int = MEMORY_LIMIT,
+        report_s: float | None = None,
     ) -> None:
         """Raises ConfigError for a config the population cannot train (one line, naming it)."""
         self.members = [Member(i, c.validated()) for i, c in enumerate(configs)]
         self._stop = threading.Event()
+        self.report_s = report_s
         groups: dict[tuple, list[Member]] = {}
         for m in self.members:
             c = m.config
@@ -174,15 +199,7 @@ class Population:
                     f"member {m.index + 1}: population training runs in fp32 only, not "
                     f"{c.precision}; train it as a solo run"
                 )
-            padded = pad and c.activation in PADS_EXACTLY
-            key = (
-                str(resolve_device(c.device)),
-                c.val,
-                c.batch_size,
-                c.activation,
-                len(c.layers) if padded else c.layers,
-            )
-            groups.setdefault(key, []).append(m)
+            groups.setdefault(stack_key(c, pad), []).append(m)
         self.stacks: list[_Stack] = []
         splits: dict[tuple[str, int], FashionMNIST] = {}
         for (device, val, *_), members in groups.items():
@@ -219,7 +236,17 @@ class Population:
 
     def _epoch(self, stack: _Stack, epoch: int, emit: Emit) -> None:
         """One epoch of ``stack``: train, evaluate, report each member; the done ones leave."""
-        done = stack.train_epoch(self._stop)
+        reported = [0] * len(stack.members)  # each member's batches reported this epoch
+        progress = None
+        if self.report_s is not None:
+            due = [self.report_s]
+
+            def progress(done: int, seconds: float) -> None:
+                if seconds >= due[0]:
+                    due[0] = seconds + (self.report_s or 0.0)
+                    self._report(stack, epoch, done, seconds, reported, emit)
+
+        done = stack.train_epoch(self._stop, progress)
         data, clock = stack.data, time.perf_counter()
         evaluation = None  # the test set's probabilities and val's figures, after a whole epoch
         if done == stack.batches:
@@ -228,34 +255,11 @@ class Population:
                 val = stack.net.score(data.val_flat, data.val_y)
             evaluation = (stack.net.test(data.test_flat), val)
         seconds = stack.seconds + time.perf_counter() - clock
-        # Per member, each batch's loss sum and correct count: plain floats, summed in order
-        # as d2l's accumulator sums them.
-        sums, correct = stack.sums.t().tolist(), stack.correct.t().tolist()
-        accepted = stack.ok[:done].sum(dim=0).tolist()  # a refusal freezes: they are a prefix
-        size, n = stack.batch_size, len(data.train_y)
-        counts = [min(size, n - b * size) for b in range(stack.batches)]
+        sums, correct = self._report(stack, epoch, done, stack.seconds, reported, emit)
+        n = len(data.train_y)
         gone = []
         for r, m in enumerate(stack.members):
-            kept = int(accepted[r])
-            m.step_count += kept
-            if kept:
-                emit(
-                    m.index,
-                    BatchReport(
-                        epoch=epoch + 1,
-                        batch=kept,
-                        batches=stack.batches,
-                        step=m.step_count,
-                        losses=tuple(sums[r][b] / counts[b] for b in range(kept)),
-                        accuracies=tuple(correct[r][b] / counts[b] for b in range(kept)),
-                        lr=m.config.lr,
-                        examples_per_s=sum(counts[:kept]) / max(stack.seconds, 1e-9),
-                    ),
-                )
-            if kept < done:
-                loss, reference = sums[r][kept] / counts[kept], stack.reference
-                assert reference is not None  # drawn by the first batch
-                self._diverged(m, epoch, kept, loss, float(reference[r]), emit)
+            if m.state is RunState.DIVERGED:  # said so by a report
                 gone.append(m)
             elif evaluation is None:
                 self._end(m, RunState.STOPPED, emit)
@@ -281,6 +285,48 @@ class Population:
                     self._end(m, RunState.FINISHED, emit)
                     gone.append(m)
         stack.leave(gone)
+
+    def _report(
+        self,
+        stack: _Stack,
+        epoch: int,
+        done: int,
+        seconds: float,
+        reported: list[int],
+        emit: Emit,
+    ) -> tuple[list[list[float]], list[list[float]]]:
+        """Each member's batches of this epoch not yet reported, of the ``done`` so far, and
+        a member refused a batch: diverged. Returns the epoch's per-member loss sums and
+        correct counts (plain floats, to be summed in order as d2l's accumulator sums them)."""
+        sums, correct = stack.sums.t().tolist(), stack.correct.t().tolist()
+        accepted = stack.ok[:done].sum(dim=0).tolist()  # a refusal freezes: they are a prefix
+        size, n = stack.batch_size, len(stack.data.train_y)
+        counts = [min(size, n - b * size) for b in range(stack.batches)]
+        for r, m in enumerate(stack.members):
+            if m.state is RunState.DIVERGED:
+                continue
+            kept, since = int(accepted[r]), reported[r]
+            if kept > since:
+                m.step_count += kept - since
+                emit(
+                    m.index,
+                    BatchReport(
+                        epoch=epoch + 1,
+                        batch=kept,
+                        batches=stack.batches,
+                        step=m.step_count,
+                        losses=tuple(sums[r][b] / counts[b] for b in range(since, kept)),
+                        accuracies=tuple(correct[r][b] / counts[b] for b in range(since, kept)),
+                        lr=m.config.lr,
+                        examples_per_s=sum(counts[:kept]) / max(seconds, 1e-9),
+                    ),
+                )
+                reported[r] = kept
+            if kept < done:
+                loss, reference = sums[r][kept] / counts[kept], stack.reference
+                assert reference is not None  # drawn by the first batch
+                self._diverged(m, epoch, kept, loss, float(reference[r]), emit)
+        return sums, correct
 
     def _diverged(
         self, m: Member, epoch: int, batch: int, loss: float, reference: float, emit: Emit

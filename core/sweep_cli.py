@@ -3,6 +3,7 @@
 mlp-tui sweep lr=0.03,0.1,0.3 hidden=64,256,1024 --epochs 10 --val 5000
 mlp-tui sweep lr=log:0.01:1 hidden=int:16:1024 --trials 20 --seeds 3
 mlp-tui sweep --resume s3       # the members not done yet (running the same spec does too)
+mlp-tui sweep lr=0.1,0.3 --solo  # one by one (default: as populations where shapes agree)
 mlp-tui sweep --show s3 --json  # the ranked results, without training
 mlp-tui sweep --list
 """
@@ -63,12 +64,19 @@ def build_parser(kind: type[OneLineParser] = OneLineParser) -> argparse.Argument
     parser.add_argument("--list", action="store_true", help="the sweeps in the store")
     parser.add_argument("--json", action="store_true", help="print the ranked results as JSON")
     parser.add_argument("--no-chart", action="store_true", help="the table only")
-    parser.add_argument(
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument(
         "--together",
-        action="store_true",
+        dest="mode",
+        action="store_const",
+        const="together",
+        default="auto",
         help="train the members as populations, stacked by layer shape, in one pass over the "
-        "data (each equal to its solo run up to float rounding; dropout members solo)",
+        "data (each equal to its solo run up to float rounding; dropout members solo). "
+        "Default: together when every stack holds two members or more, else one by one",
     )
+    how.add_argument("--solo", dest="mode", action="store_const", const="solo",
+                     help="train the members one by one, each with its own trainer")  # fmt: skip
     return parser
 
 
@@ -102,6 +110,12 @@ def spec_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> SweepS
 def parse_command(text: str, base: TrainConfig | None = None) -> SweepSpec:
     """A sweep as typed in one line (``lr=0.1,0.3 --epochs 3``), on top of ``base``'s device;
     ConfigError with one line for anything wrong."""
+    return parse_typed(text, base)[0]
+
+
+def parse_typed(text: str, base: TrainConfig | None = None) -> tuple[SweepSpec, str]:
+    """``parse_command``'s spec and the training mode typed (``--solo``, ``--together``, or
+    "auto")."""
     parser = build_parser(_Raising)
     try:
         words = shlex.split(text)
@@ -115,7 +129,7 @@ def parse_command(text: str, base: TrainConfig | None = None) -> SweepSpec:
         raise ConfigError("name a field to sweep, e.g. lr=0.03,0.1,0.3")
     if args.device is None and base is not None:
         args.device = base.device
-    return spec_of(args, parser)
+    return spec_of(args, parser), args.mode
 
 
 def main(argv: Sequence[str]) -> int:
@@ -204,7 +218,8 @@ def _train(path: Path, spec: SweepSpec, args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointError
     from .data import DataError
     from .device import resolve_device
-    from .sweep_run import PopulationTraining, SweepRun
+    from .sweep_mode import plan
+    from .sweep_run import SweepRun
 
     out = sys.stderr if args.json else sys.stdout  # --json: stdout holds the JSON alone
     try:
@@ -215,10 +230,12 @@ def _train(path: Path, spec: SweepSpec, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     store = RunStore(path)
     printer = SweepPrinter(out)
-    training = PopulationTraining() if args.together else None
     sweep = SweepRun(
-        spec, store, dataset, printer, lambda t: print(f"mlp-tui: {t}", file=sys.stderr), training
+        spec, store, dataset, printer, lambda t: print(f"mlp-tui: {t}", file=sys.stderr)
     )
+    how = plan(sweep.pending(), args.mode)
+    sweep.training = how.training()
+    print(f"training {how.text}", file=out, flush=True)
     signalled: list[int] = []
 
     def on_signal(signum, frame) -> None:

@@ -117,7 +117,7 @@ class SoloTraining:
                 self._current.stop()
 
 
-def _solo_only(config: TrainConfig) -> bool:
+def solo_only(config: TrainConfig) -> bool:
     """What a population does not train (``population.py`` refuses it): dropout, and the fast
     precisions, whose steps are the solo trainer's (``precision.py``)."""
     return any(config.dropout) or config.precision != "fp32"
@@ -128,9 +128,15 @@ class PopulationTraining:
     shape, each member equal to its solo run up to float rounding. Members with dropout or a
     fast precision (bf16, tf32), which a population does not take, are trained solo after them.
     A member that diverges is frozen by the population (its last accepted update is kept, not
-    undone as a solo run would) and the others go on."""
+    undone as a solo run would) and the others go on; its listener then hears it stopped, as a
+    solo run's does.
 
-    def __init__(self) -> None:
+    ``pad``: members whose layers differ only in width share a stack (``population.py``);
+    ``report_s``: each member's batches are reported that often within an epoch (live
+    curves), not only at its end."""
+
+    def __init__(self, pad: bool = False, report_s: float | None = None) -> None:
+        self.pad, self.report_s = pad, report_s
         self._stopping = threading.Event()
         self._population: Population | None = None
         self._solo = SoloTraining()
@@ -139,16 +145,24 @@ class PopulationTraining:
     def train(self, members: Sequence[Member], data: FashionMNIST, begin: Begin) -> None:
         from .population import Population
 
-        together = [m for m in members if not _solo_only(m.config)]
-        alone = [m for m in members if _solo_only(m.config)]
+        together = [m for m in members if not solo_only(m.config)]
+        alone = [m for m in members if solo_only(m.config)]
         if together and not self._stopping.is_set():
-            population = Population([m.config for m in together], data)
+            population = Population(
+                [m.config for m in together], data, pad=self.pad, report_s=self.report_s
+            )
             with self._lock:
                 self._population = population
             if self._stopping.is_set():  # asked while it was being built
                 population.stop()
             listeners = [begin(m) for m in together]  # all start at once
-            population.run(lambda index, event: listeners[index](event))
+
+            def on_event(index: int, event: Event) -> None:
+                listeners[index](event)
+                if isinstance(event, StateChanged) and event.state is RunState.DIVERGED:
+                    listeners[index](StateChanged(RunState.STOPPED))  # frozen: it ends here
+
+            population.run(on_event)
             with self._lock:
                 self._population = None
         if alone and not self._stopping.is_set():

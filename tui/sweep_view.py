@@ -1,5 +1,6 @@
 """What the sweep screen shows while a sweep trains, built from the sweep's events on the UI
-thread: each member's status, run id, loss curve and accuracy by epoch."""
+thread: each member's status, run id, loss curve and accuracy by epoch, and how the members
+train (``mode``: together as populations, or one by one; ``core.sweep_mode``)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ class SweepView:
     def __init__(self) -> None:
         self.sweep = ""
         self.members: list[MemberView] = []
-        self.current: MemberView | None = None
+        self.current: MemberView | None = None  # the member heard from last
         self.status = "starting"
+        self.mode = ""  # "together: 3 members as 1 population", "one by one: ..."
 
     def apply(self, event: SweepEvent) -> None:
         if isinstance(event, SweepStarted):
@@ -51,7 +53,10 @@ class SweepView:
         elif isinstance(event, SweepEnded):
             self.status, self.current = event.status, None
         elif isinstance(event, MemberEvent):
-            self._member_event(self.members[event.member.index], event.event)
+            view = self.members[event.member.index]
+            self._member_event(view, event.event)
+            if isinstance(event.event, BatchReport):
+                self.current = view
 
     @staticmethod
     def _member_event(view: MemberView, event: object) -> None:
@@ -74,15 +79,16 @@ class SweepView:
         """One line: the sweep, how far, the member under way."""
         if not self.members:
             return "sweep: starting…"
-        text = f"sweep {self.sweep}: {self.done} of {len(self.members)} members done"
+        text = f"sweep {self.sweep}: {self.done}/{len(self.members)} done"
+        if self.mode:
+            text += f" · {self.mode}"
         current = self.current
-        if current is not None:
+        running = sum(m.status == "running" for m in self.members)
+        if current is not None and running:
             epochs = current.member.config.epochs
             batch, batches = current.batch
-            text += (
-                f" · {current.run} {current.member.name}: epoch {current.epoch + 1}/{epochs}"
-                f", batch {batch}/{batches}"
-            )
+            who = f"{current.run} {current.member.name}: " if running == 1 else ""
+            text += f" · {who}epoch {current.epoch + 1}/{epochs}, batch {batch}/{batches}"
         elif self.status != "running":
             text += f" · {self.status}"
         return text

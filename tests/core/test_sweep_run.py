@@ -180,8 +180,8 @@ def test_together_trains_the_members_as_a_population_equal_to_their_solo_runs(
     common = ["lr=0.05,0.1", "hidden=8,16", "--epochs", "2", "--batch-size", "64", "--val", "100",
               "--device", "cpu", "--data-dir", str(tiny_dir)]  # fmt: skip
     solo, together = str(tmp_path / "solo.sqlite"), str(tmp_path / "together.sqlite")
-    assert main([*common, "--store", solo]) == 0
-    capsys.readouterr()
+    assert main([*common, "--store", solo, "--solo"]) == 0
+    assert "training one by one (--solo)" in capsys.readouterr().out
     assert main([*common, "--store", together, "--together"]) == 0
     out = capsys.readouterr().out
     assert "chosen by validation accuracy" in out

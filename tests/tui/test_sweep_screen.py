@@ -64,15 +64,16 @@ async def test_a_bad_sweep_is_one_line_under_the_form_and_starts_nothing(make_ap
         assert "say how many draws with --trials N" in text_of(screen, "#sweep-error")
 
 
-async def test_s_stops_and_starting_it_again_resumes(make_app, tmp_path):
+async def test_s_stops_a_solo_sweep_and_starting_it_again_resumes(make_app, tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     app = make_app(store=store, train=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_sweep(app, pilot)
         await fill(pilot, "lr=0.1,0.2,0.3")
         await pilot.press("tab")
-        await fill(pilot, SETTINGS.replace("--epochs 2", "--epochs 400"))
+        await fill(pilot, SETTINGS.replace("--epochs 2", "--epochs 400") + " --solo")
         await pilot.press("enter")
+        assert "one by one (--solo)" in text_of(screen, "#sweep-title")
         curves = screen.query_one(MemberCurves)
         await wait_until(pilot, lambda: any(m.losses for m in curves.members), timeout=30)
         await pilot.press("s")

@@ -3,13 +3,15 @@ read the results.
 
 Three views of one screen. The form takes the fields to sweep as on the command line
 (``lr=0.03,0.1,0.3 hidden=64,256``) and the settings for every member (``--epochs 3 --val
-5000 --seeds 2``); a mistake is one line under it and starts nothing. While it trains, the
-members run one after the other in a thread worker (``core.sweep_run``), whose events are
-posted as messages; every member's loss is drawn on one plot, named in its key, beside the
-members' table. The results rank the configurations (``core.sweep_results``), draw the
-accuracy against the swept value and, for two swept values, the heat map. Each member is a
-run in the store; leaving, or ``s``, stops the sweep, and starting the same sweep again
-resumes it with the members done kept.
+5000 --seeds 2``); a mistake is one line under it and starts nothing. While it trains, in a
+thread worker (``core.sweep_run``) whose events are posted as messages, the members train
+together as populations where their shapes allow, else one after the other
+(``core.sweep_mode``; ``--solo`` / ``--together`` in the settings choose), and the title says
+which; every member's loss is drawn on one plot, named in its key, beside the members' table.
+The results rank the configurations (``core.sweep_results``), draw the accuracy against the
+swept value and, for two swept values, the heat map. Each member is a run in the store;
+leaving, or ``s``, stops the sweep, and starting the same sweep again resumes it with the
+members done kept.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from mlp_tui.core.data import FashionMNIST
 from mlp_tui.core.events import BatchReport
 from mlp_tui.core.store import RunStore, StoreError
 from mlp_tui.core.sweep import SweepSpec
-from mlp_tui.core.sweep_cli import parse_command
+from mlp_tui.core.sweep_cli import parse_typed
+from mlp_tui.core.sweep_mode import plan
 from mlp_tui.core.sweep_run import MemberEvent, SweepEnded, SweepEvent, SweepRun
 from rich import box
 from rich.table import Table
@@ -41,13 +44,15 @@ from ..widgets.footer import KeyFooter
 from ..widgets.sweep_plots import MemberCurves, SweepChart
 
 REPORT_S = 0.25  # batch reports posted at most this often (the rest thin the live curves)
+POPULATION_REPORT_S = 0.3  # a population's members report this often: just over REPORT_S
 SPEC = "lr=0.03,0.1,0.3"
 SETTINGS = "--epochs 3 --val 5000"
 FORM_HELP = (
     "Fields: any setting, values with commas (lr=0.03,0.1,0.3; a stack of layers is one "
     "value, layers=256,512x256), or a range to draw from with --trials N: log:LOW:HIGH, "
     "int:LOW:HIGH, uni:LOW:HIGH. Settings: as for a run (--epochs, --val, --batch-size...), "
-    "--seeds K repeats each configuration. Enter starts; the same sweep again resumes it."
+    "--seeds K repeats each configuration; members train together as populations where their "
+    "shapes allow (--solo: one by one). Enter starts; the same sweep again resumes it."
 )
 MEMBER_COLUMNS = ("#", "member", "run", "status", "epochs", "acc")
 
@@ -98,7 +103,7 @@ class SweepScreen(Screen):
         self.sweep: SweepRun | None = None
         self.spec: SweepSpec | None = None
         self.results: sweep_results.SweepResults | None = None
-        self._posted = 0.0
+        self._posted: dict[int, float] = {}  # member index -> when its last report was posted
 
     def compose(self) -> ComposeResult:
         yield Static("sweep: set one up", id="sweep-title")
@@ -148,13 +153,16 @@ class SweepScreen(Screen):
         text = " ".join(self.query_one(f"#sweep-{n}", Input).value for n in ("spec", "settings"))
         error = self.query_one("#sweep-error", Static)
         try:
-            spec = parse_command(text, self.base)
+            spec, mode = parse_typed(text, self.base)
             sweep = SweepRun(spec, self.store, self.data, self._post, self._problem)
         except (ConfigError, StoreError) as exc:
             error.update(str(exc))
             return
         error.update("")
+        how = plan(sweep.pending(), mode)
+        sweep.training = how.training(report_s=POPULATION_REPORT_S)
         self.spec, self.sweep, self.view, self.results = spec, sweep, SweepView(), None
+        self.view.mode, self._posted = how.text, {}
         self.query_one("#sweep-members", DataTable).clear()
         self.set_mode("live")
         self._train(sweep)
@@ -164,12 +172,13 @@ class SweepScreen(Screen):
         return sweep.run()
 
     def _post(self, event: SweepEvent) -> None:
-        """On the training thread: post the event; batch reports a few times a second."""
+        """On the training thread: post the event; each member's batch reports a few times a
+        second (members trained together report at once: each is thinned on its own)."""
         if isinstance(event, MemberEvent) and isinstance(event.event, BatchReport):
-            now = time.monotonic()
-            if now - self._posted < REPORT_S:
+            now, index = time.monotonic(), event.member.index
+            if now - self._posted.get(index, -REPORT_S) < REPORT_S:
                 return
-            self._posted = now
+            self._posted[index] = now
         self.post_message(SweepMessage(event))
 
     def _problem(self, text: str) -> None:
