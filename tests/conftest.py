@@ -69,3 +69,13 @@ def real_data() -> data.FashionMNIST:
             pytest.fail(f"CI must provide the real data in {REAL_DIR}")
         pytest.skip(f"real Fashion-MNIST not installed in {REAL_DIR}")
     return data.load(REAL_DIR)
+
+
+@pytest.fixture(scope="session")
+def fresh_interpreter(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """What a fresh interpreter loaded at each import-hygiene step (tests/fresh_interpreter.py),
+    taken once for the session."""
+    from tests.fresh_interpreter import take_the_steps
+
+    folder = tmp_path_factory.mktemp("hygiene")
+    return take_the_steps(folder, write_dataset(folder / "tiny"))
