@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from pathlib import Path
@@ -15,6 +16,14 @@ REAL_DIR = data.DEBIAN_DIR
 
 def make_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Class c lights rows 2c..2c+3 on a noisy background: learnable in a few epochs."""
+    images, labels = _made_images(count, seed)
+    return images.clone(), labels.clone()
+
+
+@functools.lru_cache(maxsize=8)
+def _made_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Made once a session per (count, seed): the masked adds take 0.1-0.5 s, and most tests
+    write the same tiny data set into their own folder."""
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(count) % data.NUM_CLASSES
     labels = labels[torch.randperm(count, generator=g)]
@@ -27,20 +36,34 @@ def make_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def write_idx(path: Path, array: torch.Tensor) -> None:
     """Write a uint8 tensor as an IDX file, gzipped when the name ends in .gz."""
+    path.write_bytes(idx_bytes(array, gz=path.suffix == ".gz"))
+
+
+def idx_bytes(array: torch.Tensor, gz: bool) -> bytes:
     magic = {3: 0x00000803, 1: 0x00000801}[array.dim()]  # unsigned bytes: images / labels
     header = magic.to_bytes(4, "big") + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
     body = header + array.to(torch.uint8).contiguous().numpy().tobytes()
-    path.write_bytes(gzip.compress(body, mtime=0) if path.suffix == ".gz" else body)
+    return gzip.compress(body, mtime=0) if gz else body
 
 
 def write_dataset(folder: Path, train: int = 600, test: int = 200, gz: bool = True) -> Path:
+    """The four IDX files of a learnable data set, into ``folder`` (a test may damage them)."""
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = ".gz" if gz else ""
-    for split, count, seed in (("train", train, 1), ("t10k", test, 2)):
-        images, labels = make_images(count, seed)
-        write_idx(folder / f"{split}-images-idx3-ubyte{suffix}", images)
-        write_idx(folder / f"{split}-labels-idx1-ubyte{suffix}", labels)
+    for name, body in dataset_files(train, test, gz).items():
+        (folder / name).write_bytes(body)
     return folder
+
+
+@functools.lru_cache(maxsize=8)
+def dataset_files(train: int, test: int, gz: bool) -> dict[str, bytes]:
+    """The files' names and bytes, made once a session for each size."""
+    suffix = ".gz" if gz else ""
+    files = {}
+    for split, count, seed in (("train", train, 1), ("t10k", test, 2)):
+        images, labels = _made_images(count, seed)
+        files[f"{split}-images-idx3-ubyte{suffix}"] = idx_bytes(images, gz)
+        files[f"{split}-labels-idx1-ubyte{suffix}"] = idx_bytes(labels, gz)
+    return files
 
 
 @pytest.fixture
@@ -69,3 +92,13 @@ def real_data() -> data.FashionMNIST:
             pytest.fail(f"CI must provide the real data in {REAL_DIR}")
         pytest.skip(f"real Fashion-MNIST not installed in {REAL_DIR}")
     return data.load(REAL_DIR)
+
+
+@pytest.fixture(scope="session")
+def fresh_interpreter(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """What a fresh interpreter loaded at each import-hygiene step (tests/fresh_interpreter.py),
+    taken once for the session."""
+    from tests.fresh_interpreter import take_the_steps
+
+    folder = tmp_path_factory.mktemp("hygiene")
+    return take_the_steps(folder, write_dataset(folder / "tiny"))

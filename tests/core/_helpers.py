@@ -1,8 +1,11 @@
-"""Shared by the engine's tests: the real console script, an event log that can be awaited,
-and the parts of a run that must be equal between two runs (not the timings)."""
+"""Shared by the engine's tests: the real console script and its entry point in this process,
+an event log that can be awaited, and the parts of a run that must be equal between two runs
+(not the timings)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 import threading
@@ -32,10 +35,22 @@ def run_cli(
     )
 
 
-def run_python(code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout
-    )
+def run_main(*args: str) -> subprocess.CompletedProcess:
+    """``run_cli`` without the launch: the console script's entry point called in this process,
+    its exit code, stdout and stderr in the same shape. A launch costs 1-3 s (a fresh
+    interpreter imports torch), so each family of checks keeps one or two through the real
+    script and runs the rest here."""
+    from mlp_tui.tui.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's errors and --help, as the interpreter sees them
+            if isinstance(exc.code, str):
+                print(exc.code, file=sys.stderr)
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(["mlp-tui", *args], code, out.getvalue(), err.getvalue())
 
 
 def metrics(history: list[EpochReport]) -> list[tuple[int, float, float, float, float]]:

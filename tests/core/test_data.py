@@ -16,7 +16,7 @@ from mlp_tui.core.cli import main
 from mlp_tui.core.data import to_unit
 
 from tests.conftest import make_images, write_dataset, write_idx
-from tests.core._helpers import TRACEBACK, run_cli, run_python
+from tests.core._helpers import TRACEBACK, run_cli, run_main
 
 # d2l.get_fashion_mnist_labels
 D2L_LABELS = [
@@ -266,19 +266,10 @@ def test_no_data_anywhere_says_how_to_provide_it(tmp_path, monkeypatch):
     assert not data.cache_dir().exists()  # nothing was downloaded or half-created
 
 
-NO_DATA_RUN = """
-import sys
-from pathlib import Path
-from mlp_tui.core import data, data_files
-data_files.DEBIAN_DIR = Path(sys.argv[1])
-sys.modules["torchvision"] = None  # unusable, whatever this machine has
-from mlp_tui.core.cli import main
-sys.exit(main(["--headless", "--device", "cpu"]))
-"""
-
-
-def test_the_cli_without_any_data_exits_2_with_the_ways_to_get_it(tmp_path):
-    result = run_python(NO_DATA_RUN, str(tmp_path / "nowhere"))
+def test_the_cli_without_any_data_exits_2_with_the_ways_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_files, "DEBIAN_DIR", tmp_path / "nowhere")
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # unusable, whatever this machine has
+    result = run_main("--headless", "--device", "cpu")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("mlp-tui: Fashion-MNIST was not found.")
     assert all(way in result.stderr for way in WAYS)

@@ -15,7 +15,7 @@ from mlp_tui.core.recorder import record
 from mlp_tui.core.store import RunStore
 from mlp_tui.core.trainer import Trainer
 
-from ._helpers import params, run_cli, same_params
+from ._helpers import params, run_main, same_params
 
 REAL = dict(device="cpu", epochs=1)
 
@@ -231,7 +231,7 @@ def test_hints_and_figures_are_stored_with_the_run(tiny_data, tmp_path, capsys):
 
 
 def test_a_headless_run_prints_each_hint_in_one_line(tiny_dir, tmp_path):
-    done = run_cli(
+    done = run_main(
         "--headless", "--epochs", "2", "--init", "zeros", "--data-dir", str(tiny_dir),
         "--no-store", "--device", "cpu",
     )  # fmt: skip

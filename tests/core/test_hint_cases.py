@@ -14,16 +14,18 @@ from mlp_tui.core.config import ConfigError, TrainConfig, parse_field
 from mlp_tui.core.model import ScratchMLP
 from mlp_tui.core.store import RunStore
 
-from ._helpers import run_cli
+from ._helpers import run_main
 from .test_health import train
 
 
 def headless(data_dir, tmp_path, *args: str, epochs: int = 2):
-    """A headless run into a store of its own: its printed hint lines, its stored hints."""
+    """A headless run into a store of its own: its printed hint lines, its stored hints. The
+    entry point runs in this process (a launch costs 1-3 s); test_watch_slowly.py launches the
+    real console script for a headless run."""
     store_path = tmp_path / "runs.sqlite"
-    done = run_cli(
+    done = run_main(
         "--headless", "--epochs", str(epochs), "--data-dir", str(data_dir), "--device", "cpu",
-        "--store", str(store_path), *args, timeout=300,
+        "--store", str(store_path), *args,
     )  # fmt: skip
     assert done.returncode in (0, 1), done.stderr  # 1: a run that ended badly, said so
     lines = [line for line in done.stdout.splitlines() if line.startswith("hint: ")]

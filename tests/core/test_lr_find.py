@@ -13,7 +13,7 @@ from mlp_tui.core.events import RunState
 from mlp_tui.core.lr_find import RULES, range_test, suggestions
 from mlp_tui.core.trainer import Trainer
 
-from tests.core._helpers import EventLog, finish, params, run_cli, same_params, start
+from tests.core._helpers import EventLog, finish, params, run_cli, run_main, same_params, start
 from tests.core.test_determinism import assert_same_run, straight
 
 CONFIG = TrainConfig(epochs=3, batch_size=32, hidden=32, device="cpu")
@@ -118,6 +118,7 @@ def test_the_seeds_model_on_the_real_data_gets_a_sensible_lr(real_data):
 
 
 def test_headless_json_is_the_suggestion_and_the_curve(tiny_dir):
+    """Through the real console script: nothing but the JSON on stdout, as a pipe gets it."""
     done = run_cli("lr-find", "--data-dir", str(tiny_dir), "--device", "cpu", "--json")
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
@@ -132,20 +133,30 @@ def test_headless_from_a_checkpoint_leaves_it_unchanged(tiny_dir, tiny_data, tmp
     path = tmp_path / "one.safetensors"
     trainer.save(path).result()
     saved = path.read_bytes()
-    done = run_cli("lr-find", "--data-dir", str(tiny_dir), "--resume", str(path), "--rule",
+    done = run_main("lr-find", "--data-dir", str(tiny_dir), "--resume", str(path), "--rule",
                    "minimum", "--batches", "60")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "suggested lr" in done.stdout and "minimum lr / 10" in done.stdout
     assert path.read_bytes() == saved
 
 
+BAD_OPTIONS = [
+    (["--start-lr", "1", "--end-lr", "0.5"], "must be below --end-lr"),
+    (["--batches", "5"], "outside [13, 100000]"),
+    (["--rule", "valley"], "invalid choice"),
+    (["--resume", "nowhere.safetensors"], "does not exist"),
+]
+
+
 def test_headless_bad_options_are_one_line(tiny_dir):
-    for args, says in (
-        (["--start-lr", "1", "--end-lr", "0.5"], "must be below --end-lr"),
-        (["--batches", "5"], "outside [13, 100000]"),
-        (["--rule", "valley"], "invalid choice"),
-        (["--resume", "nowhere.safetensors"], "does not exist"),
-    ):
-        done = run_cli("lr-find", "--data-dir", str(tiny_dir), *args)
+    for args, says in BAD_OPTIONS:  # the entry point in this process: a launch each is 2 s
+        done = run_main("lr-find", "--data-dir", str(tiny_dir), *args)
         assert done.returncode == 2 and says in done.stderr, (args, done.stderr)
-        assert len(done.stderr.strip().splitlines()) == 1
+        assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
+
+
+def test_the_console_script_says_a_bad_lr_find_option_in_one_line_too(tiny_dir):
+    args, says = BAD_OPTIONS[0]
+    done = run_cli("lr-find", "--data-dir", str(tiny_dir), *args)
+    assert done.returncode == 2 and says in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

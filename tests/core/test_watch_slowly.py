@@ -10,7 +10,7 @@ from mlp_tui.core.config import ConfigError, TrainConfig, parse_field
 from mlp_tui.core.events import BatchRefused, BatchReport, RunState, StateChanged
 from mlp_tui.core.trainer import Trainer
 
-from tests.core._helpers import EventLog, finish, run_cli, start
+from tests.core._helpers import EventLog, finish, run_cli, run_main, start
 from tests.core.test_determinism import assert_same_run, straight
 
 CONFIG = TrainConfig(epochs=1, batch_size=32, hidden=32, device="cpu")  # 19 batches
@@ -85,9 +85,9 @@ def test_headless_takes_off_and_refuses_paused(tiny_dir):
     flags = ["--epochs", "1", "--divergence-factor", "off", "--no-store", "--schedule", "cosine"]
     done = run_cli("--headless", "--data-dir", str(tiny_dir), "--device", "cpu", *flags)
     assert done.returncode == 0, done.stderr
-    done = run_cli("--headless", "--data-dir", str(tiny_dir), "--paused")
+    done = run_main("--headless", "--data-dir", str(tiny_dir), "--paused")  # in this process
     assert done.returncode == 2 and "--paused: only the app" in done.stderr
-    done = run_cli("--headless", "--data-dir", str(tiny_dir), "--schedule", "linear")
+    done = run_main("--headless", "--data-dir", str(tiny_dir), "--schedule", "linear")
     assert done.returncode == 2 and "is not a schedule" in done.stderr
 
 

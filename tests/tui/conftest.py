@@ -21,6 +21,32 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 FOREVER = 100_000  # epochs: the tiny run keeps training for as long as a test needs
+IDLE_SLICE = 1 / 50  # s: Textual's; longer than a frame (60 a second), so a pending one runs
+
+
+async def wait_for_idle(min_sleep: float = IDLE_SLICE, max_sleep: float = 1.0) -> None:
+    """Textual's wait for an idle app (``textual._wait``), on the UI thread's CPU time rather
+    than the process's. The pilot waits so after each key and in ``pause()``: until less than
+    5% of a core was used over 20 ms. With a trainer thread working, the process never gets
+    there and each wait lasts its full second, though the app's own work (all of it on its
+    event loop's thread) was done long before."""
+    start = time.monotonic()
+    while True:
+        used = time.thread_time()
+        await asyncio.sleep(IDLE_SLICE)
+        busy = time.thread_time() - used
+        elapsed = time.monotonic() - start
+        if elapsed >= max_sleep or (elapsed > min_sleep and busy < IDLE_SLICE / 20):
+            return
+
+
+@pytest.fixture(autouse=True)
+def _idle_is_the_ui_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import textual.app
+    import textual.pilot
+
+    monkeypatch.setattr(textual.pilot, "wait_for_idle", wait_for_idle)
+    monkeypatch.setattr(textual.app, "wait_for_idle", wait_for_idle)
 
 
 @pytest.hookimpl(tryfirst=True)

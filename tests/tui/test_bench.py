@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.test_import_hygiene import entry_point_report
+from tests.fresh_interpreter import BENCH_HELP, entry_point_report
 
 
 @pytest.mark.slow  # the engine, the roofline and the seed's DataLoader: 10-20 s
@@ -28,8 +28,8 @@ def test_bench_measures_the_engine_the_seed_and_the_roofline(tiny_dir):
     assert "replica" in figures["seed"]["note"] or "torchvision" in figures["seed"]["note"]
 
 
-def test_bench_help_needs_no_textual():
-    report, stdout = entry_point_report("bench", "--help")
+def test_bench_help_needs_no_textual(fresh_interpreter):
+    report, stdout = entry_point_report(fresh_interpreter, BENCH_HELP)
     assert report["code"] == 0 and "roofline" in stdout and "--skip-seed" in stdout
     assert report["leaked"] == []
     assert "``" not in stdout  # no docstring markup in the terminal

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import pytest
 from mlp_tui.core.store import EPOCH_FIELDS, RunStore
-from mlp_tui.tui.screens.runs import REFRESH_S
+from mlp_tui.tui.screens import runs
 
 from .conftest import fill, wait_until
 from .test_runs_screen import RUNS, column, make_store, open_runs
 
-WAIT = 4 * REFRESH_S
-EPOCHS = 40  # of the tiny data: a few seconds
+REFRESH_S = 0.2  # the screen asks the store this often here (1 s in the app): shorter waits
+WAIT = 20 * REFRESH_S
+EPOCHS = 15  # of the tiny data: a second or two
+
+
+@pytest.fixture(autouse=True)
+def _quick_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs, "REFRESH_S", REFRESH_S)
 
 
 def add_epoch(store: RunStore, run: int, epoch: int, test_acc: float) -> None:
@@ -105,7 +111,7 @@ async def test_nothing_is_drawn_again_while_nothing_changes(tmp_path, make_app):
                     "INSERT INTO events (run, at, step, kind, detail) VALUES (1, 'now', 3,"
                     " 'saved', '{\"path\": \"x\"}')"
                 )
-        await pilot.pause(2.5 * REFRESH_S)
+        await pilot.pause(3.5 * REFRESH_S)
         assert len(polls) >= 2 and shown == []
         assert len(RUNS) == len(screen.shown)
 
