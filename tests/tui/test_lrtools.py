@@ -102,7 +102,7 @@ async def test_the_panel_sets_a_schedule_live_and_the_plan_shows(make_trainer, m
     async with app.run_test(size=(120, 40)) as pilot:
         main = app.main
         assert not main.lr_plan.display
-        await pilot.press("tab", "up", "up", "up")  # wraps to the last rows
+        await pilot.press("tab", "up", "up", "up", "up")  # wraps to the last four rows
         assert main.panel.field == "schedule"
         await pilot.press("right", "right")  # constant, step:3:0.1, cosine
         assert main.run.config.schedule == "cosine" == app.trainer.config.schedule
