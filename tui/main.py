@@ -11,10 +11,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlp_tui.core.cli import build_parser, check_paths, load_trainer, run_headless
-from mlp_tui.core.parsing import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED
+# Before torch loads GNU OpenMP: its threads spin 300,000 rounds at every barrier before they
+# sleep, and on a busy machine that spinning starves the thread they wait for (the seed's epoch
+# took 2-20 s instead of 0.4 s beside other work). 50,000 rounds cost nothing measurable on a
+# quiet machine and halved the busy epoch (benchmarks/omp_wait.py, docs/performance.md); the
+# thread count, and so every figure, is unchanged. A user's own setting wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "50000")
 
-from .loading import LoadingFrame, Terminated
+from mlp_tui.core.cli import build_parser, check_paths, load_trainer, run_headless  # noqa: E402
+from mlp_tui.core.parsing import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED  # noqa: E402
+
+from .loading import LoadingFrame, Terminated  # noqa: E402
 
 if TYPE_CHECKING:
     from mlp_tui.core.store import RunStore
