@@ -63,18 +63,12 @@ class Bf16FusedStep(FusedStep):
         return losses, predicted
 
     def update(self, optimizer: torch.optim.Optimizer) -> None:
-        net, y = self.net, self.y
-        n = y.shape[0]
+        net = self.net
         plain = plain_sgd(optimizer)
         lr = optimizer.param_groups[0]["lr"]
         with torch.no_grad():
             dim = self.class_dim
-            G = self.log_probs.exp_()
-            index = y.unsqueeze(dim)
-            if self._minus_ones is None or self._minus_ones.shape != index.shape:
-                self._minus_ones = torch.full(index.shape, -1.0, device=y.device)
-            G.scatter_add_(dim, index, self._minus_ones)  # softmax - onehot
-            G.div_(n)
+            G = self._output_gradient()
             G16 = G.to(BF16)
             W, b = net.output
             if dim == 0:  # G and out16 a row per class

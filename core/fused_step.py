@@ -95,18 +95,12 @@ class FusedStep:
         return losses, predicted
 
     def update(self, optimizer: torch.optim.Optimizer) -> None:
-        net, y = self.net, self.y
-        n = y.shape[0]
+        net = self.net
         plain = plain_sgd(optimizer)
         lr = optimizer.param_groups[0]["lr"]
         with torch.no_grad():
             dim = self.class_dim
-            G = self.log_probs.exp_()  # by class when dim == 0
-            index = y.unsqueeze(dim)
-            if self._minus_ones is None or self._minus_ones.shape != index.shape:
-                self._minus_ones = torch.full(index.shape, -1.0, device=y.device)
-            G.scatter_add_(dim, index, self._minus_ones)  # softmax - onehot
-            G.div_(n)
+            G = self._output_gradient()
             W, b = net.output
             dA = torch.mm(G.t() if dim == 0 else G, W.t())  # before W changes
             # W = A^T @ G, written in W's own storage order: as (G^T @ A)^T when by class.
@@ -144,3 +138,14 @@ class FusedStep:
         if not plain:
             optimizer.step()
         del self.y, self.kept, self.masks, self.A, self.log_probs
+
+    def _output_gradient(self) -> torch.Tensor:
+        """The mean loss's gradient at the logits, softmax - onehot over the batch, in the
+        log-probabilities' storage (by class when ``class_dim`` is 0)."""
+        dim, y = self.class_dim, self.y
+        G = self.log_probs.exp_()
+        index = y.unsqueeze(dim)
+        if self._minus_ones is None or self._minus_ones.shape != index.shape:
+            self._minus_ones = torch.full(index.shape, -1.0, device=y.device)
+        G.scatter_add_(dim, index, self._minus_ones)  # softmax - onehot
+        return G.div_(y.shape[0])
