@@ -204,23 +204,25 @@ async def test_at_80_columns_the_footer_keeps_help_and_quit_and_cuts_no_key(make
     app = make_app(paused=True, store=RunStore(tmp_path / "runs.sqlite"))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
-        await pilot.pause(0.2)
-        shown = {key.action for key in app.screen.query(FooterKey)}
-        assert {"help", "quit", "resume", "inspector"} <= shown
+
+        def shown() -> set[str]:  # the footer fills a frame or two after the state changes
+            return {key.action for key in app.screen.query(FooterKey)}
+
+        await wait_until(pilot, lambda: {"help", "quit", "resume", "inspector"} <= shown())
+        await pilot.pause(0.2)  # laid out
         assert footer_overflow(app) == []
         await pilot.press("R")  # the runs screen, then the inspector
         await wait_until(pilot, lambda: isinstance(app.screen, RunsScreen))
+        await wait_until(pilot, lambda: "help" in shown())
         await pilot.pause(0.2)
-        assert "help" in {key.action for key in app.screen.query(FooterKey)}
         assert footer_overflow(app) == []
         await pilot.press("escape", "i")
         await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen))
+        await wait_until(pilot, lambda: {"close", "help"} <= shown())
         await pilot.pause(0.2)
-        assert {"close", "help"} <= {key.action for key in app.screen.query(FooterKey)}
         assert footer_overflow(app) == []
         await pilot.resize_terminal(160, 40)  # wider: every key again
-        await pilot.pause(0.3)
-        assert "reverse" in {key.action for key in app.screen.query(FooterKey)}
+        await wait_until(pilot, lambda: "reverse" in shown())
 
 
 async def test_the_footer_under_a_dialog_shows_the_dialogs_keys(make_app):
