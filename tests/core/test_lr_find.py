@@ -107,11 +107,15 @@ def test_a_bad_range_is_refused(tiny_data):
 
 
 def test_the_seeds_model_on_the_real_data_gets_a_sensible_lr(real_data):
-    """The seed's lr is 0.1 and its run diverges above about 2: the suggestion lies between."""
+    """The seed's lr is 0.1 and its run diverges above about 2: the suggestion lies between.
+    Past 2 the loss jumps between 2.3 and 25; whether its smoothed curve passes 4x its best
+    before lr 10 (the test stops there) depends on the CPU's rounding: it did on an AMD EPYC,
+    not on an Intel Xeon (4.3 against 7.9)."""
     trainer = Trainer(TrainConfig(device="cpu"), real_data)
     before = snapshot(trainer)
     result = range_test(trainer)
-    assert "blew up" in result.ended
+    assert "blew up" in result.ended or result.ended == "reached lr 10"
+    assert max(result.lrs) > 2 and max(result.smoothed) > 1.5 * min(result.smoothed)
     assert result.steepest_lr is not None and 0.05 <= result.steepest_lr <= 1.5
     assert result.minimum_lr is not None and 0.02 <= result.minimum_lr <= 1.0
     assert same(snapshot(trainer), before)

@@ -89,6 +89,20 @@ def same_run(a: Member, b: Member) -> bool:
     )
 
 
+def same_to_rounding(a: Member, b: Member) -> bool:
+    """The same accuracies, losses within 1e-6 and parameters within 1e-6: a few roundings."""
+    assert a.params is not None and b.params is not None
+    return (
+        [(h.train_acc, h.test_acc) for h in a.history]
+        == [(h.train_acc, h.test_acc) for h in b.history]
+        and all(
+            x.train_loss == pytest.approx(y.train_loss, abs=1e-6)
+            for x, y in zip(a.history, b.history, strict=True)
+        )
+        and all(torch.allclose(x, y, rtol=0, atol=1e-6) for x, y in zip(a.params, b.params))
+    )
+
+
 @pytest.mark.slow  # real data, 2 epochs, a population and each member solo
 def test_each_member_of_a_grid_trains_as_its_solo_run(subset):
     """lr x hidden width x seed: two stacks (one per width), each gathering its members'
@@ -126,8 +140,10 @@ def test_momentum_weight_decay_and_validation_as_solo(subset):
 def test_a_zero_padded_member_trains_exactly_as_unpadded(
     subset, activation, narrow, wide, momentum, weight_decay
 ):
-    """Padded into a wider stack, a member's zeros stay zeros and it trains bit for bit as in
-    a stack of its own width (and so as its solo run, to rounding)."""
+    """Padded into a wider stack, a member's zeros stay zeros (exactly) and it trains as in a
+    stack of its own width to rounding: the wider products may be summed in another blocking
+    by the BLAS (bit for bit with MKL on an AMD EPYC; on an Intel Xeon with AVX-512 the
+    parameters were 9e-8 apart after two epochs, the loss 3e-8). And so as its solo run."""
     config = BASE.replace(
         layers=narrow, activation=activation, momentum=momentum, weight_decay=weight_decay
     )
@@ -135,7 +151,7 @@ def test_a_zero_padded_member_trains_exactly_as_unpadded(
     assert [s.widths for s in padded.stacks] == [wide]
     unpadded = Population([config, config.replace(lr=0.05, seed=2)], subset)
     ours, theirs = padded.run()[0], unpadded.run()[0]
-    assert same_run(ours, theirs)
+    assert same_to_rounding(ours, theirs)
     net = padded.stacks[0].net  # after the run, as the members left it
     for (W, b), (fan_in, fan_out) in zip(net.hidden, zip((784, *narrow), narrow)):
         assert (

@@ -229,7 +229,9 @@ def test_bf16_on_the_real_data_learns_what_fp32_learns(real_data):
         runs[mode] = Trainer(TrainConfig(epochs=2, device="cpu", precision=mode), real_data)
         runs[mode].run()
     fp32, bf16 = (runs[m].history[-1] for m in ("fp32", "bf16"))
-    assert fp32.test_acc == pytest.approx(0.7950, abs=5e-5)  # the seed's epoch 2
+    # The seed's epoch 2, to 3 test images: 0.7950 on an AMD EPYC, 0.7949 on an Intel Xeon
+    # (their BLAS kernels sum in different orders).
+    assert fp32.test_acc == pytest.approx(0.7950, abs=3e-4)
     assert abs(bf16.test_acc - fp32.test_acc) < 0.01
     assert bf16.train_loss == pytest.approx(fp32.train_loss, rel=0.01)
     assert bf16.train_loss != fp32.train_loss

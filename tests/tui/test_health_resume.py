@@ -41,7 +41,8 @@ async def test_o_keeps_the_health_history_and_says_no_hint_again(make_trainer, m
         await fill(pilot, str(path))
         await press_now(pilot, "enter")
         await wait_until(pilot, lambda: app.trainer is not first)
-        await wait_until(pilot, lambda: app.main.run.epochs_done >= 3, 60)  # one more epoch
+        # One more epoch, and its health figures (they follow the epoch's report).
+        await wait_until(pilot, lambda: [h.epoch for h in app.main.run.health][3:4] == [3], 60)
         app.main.run.trainer.pause()
         await pilot.press("h")
         assert shown_epochs(app)[:4] == [0, 1, 2, 3]
