@@ -236,3 +236,21 @@ async def test_the_footer_under_a_dialog_shows_the_dialogs_keys(make_app):
         assert {"Yes", "No"} <= shown and not shown & {"Browse", "Image", "Previous image"}
         await pilot.press("n")
         await wait_until(pilot, lambda: app.screen is app.main)
+
+
+async def test_the_footer_rebuilds_its_keys_only_when_what_they_show_changes(make_app):
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
+        await wait_until(pilot, lambda: "resume" in {k.action for k in app.screen.query(FooterKey)})
+        keys = list(app.screen.query(FooterKey))
+        for _ in range(3):  # the screen signals a change each time; nothing shown differs
+            app.screen.refresh_bindings()
+            await pilot.pause()
+        assert list(app.screen.query(FooterKey)) == keys  # the very same widgets
+        await press_now(pilot, "space")  # resumed: "pause" replaces "resume"
+        await wait_until(pilot, lambda: "pause" in {k.action for k in app.screen.query(FooterKey)})
+        assert "resume" not in {key.action for key in app.screen.query(FooterKey)}
+        await pilot.resize_terminal(80, 24)  # narrower: keys left out, the essential ones kept
+        await wait_until(pilot, lambda: len(app.screen.query(FooterKey)) < len(keys))
+        assert {"help", "quit", "pause"} <= {key.action for key in app.screen.query(FooterKey)}

@@ -8,7 +8,7 @@ from itertools import groupby
 
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey, FooterLabel, KeyGroup
 
@@ -28,8 +28,16 @@ class KeyFooter(Footer):
     the watchers run after each rebuild to let Textual drop the removed keys' entries."""
 
     _fitted_width = -1
+    _composed: tuple[object, ...] | None = None  # the plan the keys on screen were built from
 
     async def recompose(self) -> None:
+        """Rebuild the keys only when what they show changed. The screen signals a change of
+        its bindings after every refresh of them (each pause, resume and epoch), and a rebuild
+        mounts and styles some twenty widgets: redone for nothing, it was a fifth of the UI
+        thread's work in the pilot tests."""
+        if self._bindings_ready and self.is_attached and self._plan() == self._composed:
+            self._fitted_width = self.size.width
+            return
         await super().recompose()
         self.mutate_reactive(Footer.compact)
 
@@ -71,44 +79,68 @@ class KeyFooter(Footer):
                 kept.remove(entry)
         return kept
 
-    def compose(self) -> ComposeResult:
-        if not self._bindings_ready:
-            return
+    def _fit(self) -> tuple[list[Entry], ActiveBinding | None]:
+        """The entries that fit the footer's width, and the command palette's key if shown."""
         width = self.size.width
-        self._fitted_width = width
         palette = None
         if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
             palette = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
         room = width - (len(self.app.get_key_display(palette[1])) + 12 if palette else 0)
         entries = self.entries()
-        if width > 0:
-            entries = self.fitted(entries, room)
+        return (self.fitted(entries, room) if width > 0 else entries), palette
+
+    def _plan(self) -> tuple[object, ...]:
+        """What ``compose`` would show: each fitted key's display, description, action,
+        enabled and tooltip, the palette key, and the style."""
+        entries, palette = self._fit()
+        shown = tuple(
+            tuple((b.key, self.app.get_key_display(b), b.description, b.action, b.group, enabled,
+                   tooltip) for b, enabled, tooltip in (bindings[0] for bindings in entry))
+            for entry in entries
+        )  # fmt: skip
+        return self.compact, shown, palette and (palette[1], palette[2])
+
+    def _key(
+        self,
+        binding: Binding,
+        description: str,
+        enabled: bool,
+        tooltip: str,
+        classes: str = "",
+    ) -> FooterKey:
+        """A ``FooterKey`` born in the footer's style: Textual's starts compact and is restyled
+        twice when it mounts (compact, then the footer's style), each a stylesheet pass."""
+        key = FooterKey(
+            binding.key,
+            self.app.get_key_display(binding),
+            description,
+            binding.action,
+            disabled=not enabled,
+            tooltip=tooltip,
+            classes=f"{classes} -compact".strip() if self.compact else classes,
+        )
+        key.set_reactive(FooterKey.compact, self.compact)
+        return key.data_bind(compact=Footer.compact)
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        self._composed = self._plan()
+        self._fitted_width = self.size.width
+        entries, palette = self._fit()
         self.styles.grid_size_columns = sum(len(entry) for entry in entries)
         for entry in entries:
             if len(entry) > 1:
                 group = entry[0][0][0].group
                 with KeyGroup(classes="-compact" if group and group.compact else ""):
                     for binding, enabled, tooltip in (bindings[0] for bindings in entry):
-                        yield FooterKey(
-                            binding.key,
-                            self.app.get_key_display(binding),
-                            "",
-                            binding.action,
-                            disabled=not enabled,
-                            tooltip=tooltip or binding.description,
-                            classes="-grouped",
-                        ).data_bind(compact=Footer.compact)
+                        yield self._key(
+                            binding, "", enabled, tooltip or binding.description, "-grouped"
+                        )
                 yield FooterLabel(group.description if group else "")
                 continue
             binding, enabled, tooltip = entry[0][0]
-            yield FooterKey(
-                binding.key,
-                self.app.get_key_display(binding),
-                binding.description,
-                binding.action,
-                disabled=not enabled,
-                tooltip=tooltip,
-            ).data_bind(compact=Footer.compact)
+            yield self._key(binding, binding.description, enabled, tooltip)
         if palette is not None:
             _, binding, enabled, _ = palette
             yield FooterKey(
