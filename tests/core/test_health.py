@@ -180,7 +180,7 @@ def test_the_update_ratio_is_the_steps_change_over_the_weights(tiny_data):
     trainer.steps.step(0, trainer.optimizer)
     monitor.after_step(trainer.optimizer)
     report = monitor.report(1, 1, Tally(trainer.net))
-    for layer, w0, w1 in zip(report.layers, before, trainer.net.weights):
+    for layer, w0, w1 in zip(report.layers, before, (w.detach() for w in trainer.net.weights)):
         assert layer.update_ratio == pytest.approx(float((w1 - w0).norm() / w0.norm()), rel=1e-4)
         assert layer.grad_norm == pytest.approx(float((w1 - w0).norm() / 0.1), rel=1e-4)
     assert monitor.next_sample == 200

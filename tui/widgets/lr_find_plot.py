@@ -4,8 +4,10 @@ log lr axis, with the suggested lr marked."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from mlp_tui.core.lr_find import RangeTest
+if TYPE_CHECKING:
+    from mlp_tui.core.lr_find import RangeTest
 
 from .training_plot import MARKER, TrainingPlot, log_axis
 
