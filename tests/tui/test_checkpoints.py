@@ -92,7 +92,8 @@ async def test_o_opens_a_checkpoint_and_continues_it(make_trainer, make_app, tmp
         await fill(pilot, str(path))
         await press_now(pilot, "enter")
         await wait_until(pilot, lambda: app.trainer is not first)
-        assert app.trainer.history == saved.history
+        # Its saved epochs, then what it trains on (a tiny epoch may already be done).
+        assert app.trainer.history[: len(saved.history)] == saved.history
         assert app.trainer.step_count >= saved.step_count
         await wait_until(pilot, lambda: "opened a run: 2 epochs done" in messages(app))
         await wait_until(pilot, lambda: app.trainer.step_count > saved.step_count)  # resumed
