@@ -89,10 +89,10 @@ class KeyFooter(Footer):
         entries = self.entries()
         return (self.fitted(entries, room) if width > 0 else entries), palette
 
-    def _plan(self) -> tuple[object, ...]:
-        """What ``compose`` would show: each fitted key's display, description, action,
-        enabled and tooltip, the palette key, and the style."""
-        entries, palette = self._fit()
+    def _plan(self, fit: tuple[list[Entry], ActiveBinding | None] | None = None) -> tuple:
+        """What ``compose`` shows for ``fit`` (by default, the keys that fit now): each key's
+        display, description, action, enabled and tooltip, the palette key, and the style."""
+        entries, palette = self._fit() if fit is None else fit
         shown = tuple(
             tuple((b.key, self.app.get_key_display(b), b.description, b.action, b.group, enabled,
                    tooltip) for b, enabled, tooltip in (bindings[0] for bindings in entry))
@@ -125,9 +125,8 @@ class KeyFooter(Footer):
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
             return
-        self._composed = self._plan()
-        self._fitted_width = self.size.width
-        entries, palette = self._fit()
+        entries, palette = fit = self._fit()
+        self._composed, self._fitted_width = self._plan(fit), self.size.width
         self.styles.grid_size_columns = sum(len(entry) for entry in entries)
         for entry in entries:
             if len(entry) > 1:
