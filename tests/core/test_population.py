@@ -99,7 +99,9 @@ def same_to_rounding(a: Member, b: Member) -> bool:
             x.train_loss == pytest.approx(y.train_loss, abs=1e-6)
             for x, y in zip(a.history, b.history, strict=True)
         )
-        and all(torch.allclose(x, y, rtol=0, atol=1e-6) for x, y in zip(a.params, b.params))
+        and all(
+            torch.allclose(x, y, rtol=0, atol=1e-6) for x, y in zip(a.params, b.params, strict=True)
+        )
     )
 
 
@@ -137,7 +139,7 @@ def test_momentum_weight_decay_and_validation_as_solo(subset):
     ("activation", "narrow", "wide", "momentum", "weight_decay"),
     [("relu", (64,), (256,), 0.0, 0.0), ("tanh", (64, 32), (128, 48), 0.9, 1e-3)],
 )
-def test_a_zero_padded_member_trains_exactly_as_unpadded(
+def test_a_zero_padded_member_keeps_its_zeros_and_trains_as_unpadded(
     subset, activation, narrow, wide, momentum, weight_decay
 ):
     """Padded into a wider stack, a member's zeros stay zeros (exactly) and it trains as in a
