@@ -24,6 +24,7 @@ RATIO_HIGH = 1e-1  # ||dW|| / ||W|| of one step above this: the lr is too large.
 RATIO_LOW = 1e-5  # ...below this (and above 0: no gradient at all is another story): too small
 HEALTHY_RATIO = 1e-3
 BOTTLENECK_UNITS = 1
+NEARLY_ALL_DEAD = 0.95  # a layer's share of dead units that leaves the output next to nothing
 OVERFIT_EPOCHS = 3  # compared with the 3 before: falling validation, rising training accuracy
 OVERFIT_MARGIN = 0.01  # the validation accuracy's fall that counts
 OVERFIT_GAP = 0.1  # and training accuracy at least this far above validation accuracy
@@ -78,12 +79,24 @@ def chance(
         f"test accuracy {history[-1].test_acc:.1%} is chance (1 in 10 classes): the network"
         " is guessing"
     )
-    dead = [layer for layer in report.hidden if layer.dead == 1.0]
+    dead = [layer for layer in report.hidden if (layer.dead or 0.0) >= NEARLY_ALL_DEAD]
     if dead:
+        # A unit or two may survive a chaotic run (255 of 256 at lr 50 on one thread): chance too.
+        parts = [
+            f"every unit of hidden {_names([layer])}"
+            if layer.dead == 1.0
+            else f"{round((layer.dead or 0.0) * layer.units)} of the {layer.units} units of"
+            f" hidden {_names([layer])}"
+            for layer in dead
+        ]
+        whole = all(layer.dead == 1.0 for layer in dead)
+        verb = "is" if len(parts) == 1 and whole else "are"
+        which = f"{' and '.join(parts)} {verb} dead"
+        sees = "nothing but" if whole else "next to nothing but"
         return Hint(
             "chance", report.epoch, report.step,
-            f"{acc}; every unit of hidden {_names(dead)} is dead (never active on the test set),"
-            " so the output sees nothing but constants.",
+            f"{acc}; {which} (never active on the test set), so the output sees {sees}"
+            " constants.",
             f"start again with a lower lr than {_lr(config.lr)}, e.g. {_lr(config.lr / 10)};"
             " init kaiming or activation leaky_relu keep units alive",
         )  # fmt: skip

@@ -59,8 +59,34 @@ def test_lr_50_without_the_divergence_check_is_at_chance_with_dead_units(real_da
     trainer, events = train(TrainConfig(lr=50, divergence_factor=1e12, **REAL), real_data)
     assert trainer.history[-1].test_acc < 0.15
     hints = {h.kind: h for e in events for h in e.hints}
+    # Every unit dead on two threads; 255 of 256 on one (xdist's workers): the run is chaotic.
     assert "chance" in hints and "dead" in hints["chance"].text and "lr" in hints["chance"].advice
     assert "lr-high" in hints  # the first measured step moved the weights by more than their norm
+
+
+@pytest.mark.parametrize(
+    ("dead", "says"),
+    [
+        ((1.0,), "every unit of hidden layer 1 is dead (never active on the test set), so the"
+                 " output sees nothing but constants."),
+        ((255 / 256,), "255 of the 256 units of hidden layer 1 are dead (never active on the test"
+                       " set), so the output sees next to nothing but constants."),
+        ((1.0, 250 / 256), "every unit of hidden layer 1 and 250 of the 256 units of hidden"
+                           " layer 2 are dead"),
+        ((0.9,), "lr 50 is probably too high"),  # a tenth alive: not a dead network
+    ],
+)  # fmt: skip
+def test_a_chance_run_names_its_dead_units_nearly_all_counted(dead, says):
+    from mlp_tui.core.hints import chance
+
+    def layer(name: str, share: float | None) -> LayerHealth:
+        return LayerHealth(name, 256, share, None, False, 1.0, 0.5, 1.0, 2.0, (1,) * BINS, (1,))
+
+    hidden = [layer(str(i + 1), share) for i, share in enumerate(dead)]
+    report = HealthReport(1, 235, (*hidden, layer("output", None)), samples=1)
+    history = [EpochReport(1, 2.3, 0.1, 0.1, lr=50, seconds=1.0, examples_per_s=6e4)]
+    hint = chance(report, history, TrainConfig(lr=50, layers=(256,) * len(dead)))
+    assert hint is not None and hint.kind == "chance" and says in hint.text, hint
 
 
 def test_an_all_zero_initialisation_is_symmetric(real_data):
