@@ -26,56 +26,64 @@ from textual.screen import Screen
 from .files import SAVE_TIMEOUT_S
 from .keys import APP_KEYS, MAIN_KEYS, bindings
 from .render import RenderMode
-from .screens.compare import CompareScreen
-from .screens.health import HealthScreen
 from .screens.help import HelpScreen, Section, key_rows
-from .screens.image import ImageScreen
-from .screens.inspect import InspectScreen
-from .screens.lr_find import LrFindScreen
 from .screens.main import MainScreen
 from .screens.quit import QuitDialog
-from .screens.runs import RunsScreen
-from .screens.sweep import SweepScreen
 from .screens.too_small import TooSmallScreen, too_small
-from .widgets.confusion_matrix import ConfusionMatrix
-from .widgets.explorer_grid import PredictionGrid
-from .widgets.explorer_panel import ExplorerPanel
 from .widgets.gallery import MisclassifiedGallery
 from .widgets.hyperparameters import HyperparameterPanel
-from .widgets.per_class_panel import PerClassPanel
-from .widgets.weights_view import WeightsView
 
 GC_THRESHOLDS = (5000, 20, 20)  # Python's defaults: (700, 10, 10)
 
 TAB = Binding("tab", "focus_next", "", tooltip="move between the gallery and the hyperparameters")
 PALETTE = Binding("ctrl+p", "command_palette", "", tooltip="command palette: every action by name")
 QUIT_NOW = Binding("ctrl+c", "quit_now", "", tooltip="quit now, saving unsaved progress (SIGTERM)")
-HELP: list[Section] = [  # every screen's keys, for ``?``: (where, keys)
-    ("main screen", [*MAIN_KEYS, *APP_KEYS, TAB, PALETTE]),
-    ("gallery", MisclassifiedGallery.BINDINGS),
-    ("panel", HyperparameterPanel.BINDINGS),
-    ("image view", ImageScreen.BINDINGS),
-    ("inspector", [*InspectScreen.BINDINGS, *APP_KEYS[:1]]),
-    ("explorer tab", [*ExplorerPanel.BINDINGS, *PredictionGrid.BINDINGS]),
-    ("confusion tab", ConfusionMatrix.BINDINGS),
-    ("per-class tab", PerClassPanel.BINDINGS),
-    ("weights tab", WeightsView.BINDINGS),
-    ("runs", [*RunsScreen.BINDINGS, *APP_KEYS[:1]]),
-    ("comparison", CompareScreen.BINDINGS),
-    ("sweep", [*SweepScreen.BINDINGS, *APP_KEYS[:1]]),
-    ("training health", [*HealthScreen.BINDINGS, *APP_KEYS[:1]]),
-    ("lr range test", LrFindScreen.BINDINGS),
-    ("anywhere", [QUIT_NOW]),
-]  # fmt: skip
-SCREEN_KEYS: dict[type[Screen], tuple[str, ...]] = {  # a screen's sections of HELP
-    MainScreen: ("main screen", "gallery", "panel"),
-    ImageScreen: ("image view",),
-    InspectScreen: ("inspector", "explorer tab", "confusion tab", "per-class tab", "weights tab"),
-    RunsScreen: ("runs",),
-    CompareScreen: ("comparison",),
-    SweepScreen: ("sweep",),
-    HealthScreen: ("training health",),
-    LrFindScreen: ("lr range test",),
+
+
+def help_sections() -> list[Section]:
+    """Every screen's keys, for ``?``: (where, keys). Built when asked: the screens behind keys
+    load when first opened (see ``screens/main.py``), not at the launch."""
+    from .screens.compare import CompareScreen
+    from .screens.health import HealthScreen
+    from .screens.image import ImageScreen
+    from .screens.inspect import InspectScreen
+    from .screens.lr_find import LrFindScreen
+    from .screens.runs import RunsScreen
+    from .screens.sweep import SweepScreen
+    from .widgets.confusion_matrix import ConfusionMatrix
+    from .widgets.explorer_grid import PredictionGrid
+    from .widgets.explorer_panel import ExplorerPanel
+    from .widgets.per_class_panel import PerClassPanel
+    from .widgets.weights_view import WeightsView
+
+    return [
+        ("main screen", [*MAIN_KEYS, *APP_KEYS, TAB, PALETTE]),
+        ("gallery", MisclassifiedGallery.BINDINGS),
+        ("panel", HyperparameterPanel.BINDINGS),
+        ("image view", ImageScreen.BINDINGS),
+        ("inspector", [*InspectScreen.BINDINGS, *APP_KEYS[:1]]),
+        ("explorer tab", [*ExplorerPanel.BINDINGS, *PredictionGrid.BINDINGS]),
+        ("confusion tab", ConfusionMatrix.BINDINGS),
+        ("per-class tab", PerClassPanel.BINDINGS),
+        ("weights tab", WeightsView.BINDINGS),
+        ("runs", [*RunsScreen.BINDINGS, *APP_KEYS[:1]]),
+        ("comparison", CompareScreen.BINDINGS),
+        ("sweep", [*SweepScreen.BINDINGS, *APP_KEYS[:1]]),
+        ("training health", [*HealthScreen.BINDINGS, *APP_KEYS[:1]]),
+        ("lr range test", LrFindScreen.BINDINGS),
+        ("anywhere", [QUIT_NOW]),
+    ]  # fmt: skip
+
+
+SCREEN_KEYS: dict[str, tuple[str, ...]] = {  # a screen's sections of the help, by class name
+    "MainScreen": ("main screen", "gallery", "panel"),
+    "ImageScreen": ("image view",),
+    "InspectScreen": ("inspector", "explorer tab", "confusion tab", "per-class tab", "weights tab"),
+    "RunsScreen": ("runs",),
+    "CompareScreen": ("comparison",),
+    "SweepScreen": ("sweep",),
+    "HealthScreen": ("training health",),
+    "LrFindScreen": ("lr range test",),
 }
 
 
@@ -102,6 +110,7 @@ class MLPApp(App[None]):
         store: RunStore | None = None,
         store_problem: str = "",
         run_name: str | None = None,
+        after_first_frame: Callable[[], object] | None = None,
     ) -> None:
         """``trainer``: the run to show (new, or from a checkpoint with ``saved=True``).
 
@@ -110,11 +119,13 @@ class MLPApp(App[None]):
         ``autosave`` and ``metrics_out`` are ``--save`` and ``--metrics-out``: written at
         each epoch's end. ``store``: where every run is recorded (None: nowhere, and
         ``store_problem`` says why when it could not be opened); ``run_name``: the first run's.
+        ``after_first_frame``: called once the first frame is drawn (the launch's clean-up).
         """
         super().__init__()
         self.saved_on_quit: Path | None = None  # where q, then Save, put the run
         self.cursor_blink = cursor_blink
         self.store_problem = store_problem
+        self.after_first_frame = after_first_frame
         self.main = MainScreen(
             trainer,
             paused=paused,
@@ -142,6 +153,8 @@ class MLPApp(App[None]):
         # Rarer young collections promote less, so full ones became rare (measured: 3 in 5
         # epochs, 0.42 s, before; none after).
         gc.set_threshold(*GC_THRESHOLDS)
+        if self.after_first_frame is not None:
+            self.call_after_refresh(self.after_first_frame)
         if self.store_problem:
             self.notify(self.store_problem, title="run store", severity="warning", timeout=15)
 
@@ -206,9 +219,10 @@ class MLPApp(App[None]):
             yield SystemCommand(title, f"key: {key}", run)
 
     def action_help(self) -> None:
-        first = SCREEN_KEYS.get(type(self.screen), SCREEN_KEYS[MainScreen])
+        names = (cls.__name__ for cls in type(self.screen).__mro__)
+        first = next((SCREEN_KEYS[n] for n in names if n in SCREEN_KEYS), SCREEN_KEYS["MainScreen"])
         title = "Keys" if first[0] == "main screen" else f"Keys: the {first[0]}'s, then all"
-        self.push_screen(HelpScreen(key_rows(self, HELP, first), title))
+        self.push_screen(HelpScreen(key_rows(self, help_sections(), first), title))
 
     def action_render_mode(self) -> None:
         self.render_mode = "ascii" if self.render_mode == "blocks" else "blocks"

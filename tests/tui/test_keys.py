@@ -7,7 +7,7 @@ from mlp_tui.core.events import RunState
 from mlp_tui.core.store import RunStore
 from mlp_tui.tui.app import MLPApp
 from mlp_tui.tui.keys import APP_KEYS, MAIN_KEYS
-from mlp_tui.tui.screens import main as main_screen
+from mlp_tui.tui.screens import inspect as inspect_screen
 from mlp_tui.tui.screens.help import HelpScreen
 from mlp_tui.tui.screens.inspect import InspectScreen
 from mlp_tui.tui.screens.runs import RunsScreen
@@ -133,7 +133,7 @@ class FakeInspector(Screen):
 
 
 async def test_i_pauses_training_then_opens_the_inspector(make_app, monkeypatch):
-    monkeypatch.setattr(main_screen, "InspectScreen", FakeInspector)
+    monkeypatch.setattr(inspect_screen, "InspectScreen", FakeInspector)  # as the i key loads it
     app = make_app()
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: app.trainer.step_count > 2)

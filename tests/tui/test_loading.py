@@ -3,6 +3,7 @@ shell's screen after it, the terminal's echo given back, and nothing drawn off a
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import signal
@@ -129,3 +130,29 @@ def test_sigterm_while_the_frame_is_up_restores_the_terminal():
     text = seen.decode(errors="replace")
     assert os.WEXITSTATUS(status) == 0
     assert "terminated" in text[text.index(LEAVE) :]
+
+
+BEHIND_KEYS = """
+import json, sys
+import mlp_tui.tui.app as app
+def loaded():
+    return sorted(m for m in sys.modules if m.startswith("mlp_tui.tui.screens."))
+at_launch = loaded()
+app.help_sections()
+print(json.dumps([at_launch, loaded()]))
+"""
+
+
+def test_the_launch_leaves_the_screens_behind_keys_until_they_are_opened():
+    """The app's import is on the way to its first frame; the inspector, health, runs, sweep,
+    comparison, lr range test and image screens (0.12 s of it) load when first opened."""
+    result = subprocess.run(
+        [sys.executable, "-c", BEHIND_KEYS], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    at_launch, after_help = json.loads(result.stdout.strip().splitlines()[-1])
+    behind = {f"mlp_tui.tui.screens.{name}" for name in
+              ("inspect", "health", "runs", "sweep", "compare", "lr_find", "image")}  # fmt: skip
+    assert "mlp_tui.tui.screens.main" in at_launch
+    assert not behind & set(at_launch), behind & set(at_launch)
+    assert behind <= set(after_help)  # the help lists their keys: it loads them

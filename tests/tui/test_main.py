@@ -85,6 +85,23 @@ def test_the_default_save_dir_is_the_user_data_dir(tiny_dir, tmp_path, no_app):
     assert no_app[0].main.save_dir == tmp_path / "share" / "mlp-tui"  # XDG_DATA_HOME from conftest
 
 
+async def test_the_startup_objects_are_frozen_after_the_first_frame_not_before(
+    tiny_dir, tmp_path, no_app, monkeypatch
+):
+    """The collection before ``gc.freeze`` takes 90 ms: the launch leaves it to the app, which
+    calls it once, after its first frame (a paused app: the frame is all that happens)."""
+    frozen: list[bool] = []
+    monkeypatch.setattr(entry, "freeze_startup_objects", lambda: frozen.append(True))
+    assert run_main(["--data-dir", str(tiny_dir), "--paused", "--no-store"]) == 0
+    (app,) = no_app
+    assert not frozen  # not before the app ran
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.screen is app.main and app.main.status_bar.region.height
+        await pilot.pause(0.1)
+        assert frozen == [True]
+
+
 # ----------------------------------------------------------------------------- tmux
 def tmux(*args: str, socket: str) -> str:
     out = subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, timeout=10)
