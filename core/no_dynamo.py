@@ -11,7 +11,8 @@ mlp-tui compiles nothing (``torch.compile`` was measured slower, see docs/perfor
 the disabled form of each method is the method itself: ``spare_dynamo_import`` puts that in
 the cache the wrapper reads, and nothing imports the compiler. The wrapper is recognised by the
 cache name it reads, so a torch whose wrappers work otherwise is left alone (and pays the import
-as before). Once ``torch._dynamo`` is loaded (someone in the process compiles), nothing is
+as before; torch 2.13.0 and 2.14.1, the CPU build CI pins and the registry's CUDA build, wrap
+them alike). Once ``torch._dynamo`` is loaded (someone in the process compiles), nothing is
 touched. ``optimizer.step()`` of torch's SGD imports ``torch._dynamo`` itself; the fused
 engine's plain SGD never calls it (its update is folded into the products), momentum, weight
 decay and the autograd engine do, and pay the import at their first step as before.
