@@ -135,7 +135,8 @@ def start_in_tmux(tiny_dir: Path, tmp_path: Path, name: str, *options: str) -> s
     env = {k: os.environ[k] for k in ("PATH", "HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")}
     env["TERM"] = "xterm-256color"
     shell = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    script = f"env {shell} {shlex.join(program)}; echo EXITED $?; sleep 60"
+    # -u: COLUMNS and LINES set in this process (80x24) would win over the pane's size.
+    script = f"env -u COLUMNS -u LINES {shell} {shlex.join(program)}; echo EXITED $?; sleep 60"
     socket = f"mlp-tui-{name}-{os.getpid()}"
     tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", script, socket=socket)
     return socket

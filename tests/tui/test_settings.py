@@ -62,7 +62,8 @@ async def test_batch_size_changes_from_the_next_epoch(make_app):
         await wait_until(pilot, lambda: app.trainer.config.batch_size == 128)
         assert app.trainer.epoch_batch_size == 64
         await wait_until(pilot, lambda: " 128 " in row(panel, "batch_size"))
-        assert panel.pending_batch_size == 128
+        # The panel shows its own step at once; the screen's redraw marks it pending after.
+        await wait_until(pilot, lambda: panel.pending_batch_size == 128)
         await press_now(pilot, "space")  # on into the next epoch, which has it
         await wait_until(pilot, lambda: app.trainer.epoch >= 1)
         await wait_until(pilot, lambda: panel.pending_batch_size is None)
