@@ -134,6 +134,7 @@ class Trainer:
         self._steps_allowed = 0  # batches a paused run may still take ('n' key)
         self._pending: list[tuple[float, float]] = []  # (loss, accuracy) not yet reported
         self._last_report = 0.0
+        self._reported = False  # a run's first batch is reported at once: it shows training began
         self.report_interval = REPORT_INTERVAL_S  # batch reports at most this often
 
     @property
@@ -223,7 +224,7 @@ class Trainer:
             self.optimizer  # noqa: B018 (built now, not on epoch 1's clock: see optimizer)
             if self.health is not None and self.step_count == 0 and not self.health.reports:
                 self._emit(self.health.initial(self.data.test_flat, self.config))
-            self._last_report = time.perf_counter()
+            self._last_report, self._reported = time.perf_counter(), False
             while self.epoch < self.config.epochs:
                 self.train_epoch()
             self._set_state(RunState.FINISHED)
@@ -345,6 +346,7 @@ class Trainer:
         figures, which may find a divergence that moves the position back); end a step(n)."""
         now = time.perf_counter()
         due = now - self._last_report >= self.report_interval or self.config.slow  # each, slowly
+        due = due or not self._reported
         if due or self.batch == self.batches_per_epoch:
             self._report_batches(now)
         if self._steps_allowed > 0:
@@ -417,7 +419,7 @@ class Trainer:
             )
         )
         self._pending = []
-        self._last_report = now
+        self._last_report, self._reported = now, True
 
     # ----------------------------------------------------------------- commands, carried out
     def _obey_commands(self) -> None:

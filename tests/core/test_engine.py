@@ -161,3 +161,19 @@ def test_fused_evaluation_matches_the_seeds_form(trained):
         pixels = evaluate(trainer.net, data.test_flat, data.test_y, seed_form, chunk=7)
         assert data.test_flat.dtype == torch.uint8
         assert torch.equal(pixels.probs, floats.probs)
+
+
+def test_a_runs_first_batch_is_reported_at_once_then_coalesced(tiny_data):
+    """The status line shows training under way after its first batch, not after the first
+    report interval; the batches after it wait for the interval (here: the epoch's end)."""
+    from mlp_tui.core.events import BatchReport
+
+    reports: list[BatchReport] = []
+    trainer = Trainer(TrainConfig(epochs=2, batch_size=64, device="cpu"), tiny_data)
+    trainer.on_event = lambda e: reports.append(e) if isinstance(e, BatchReport) else None
+    trainer.report_interval = 60.0
+    trainer.run()
+    bpe = trainer.batches_per_epoch
+    assert [(r.step, len(r.losses)) for r in reports] == [(1, 1), (bpe, bpe - 1), (2 * bpe, bpe)]
+    assert reports[0].examples_per_s > 0  # a real rate: timed from the loop's start
+    assert trainer.batch_losses == [loss for r in reports for loss in r.losses]
