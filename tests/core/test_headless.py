@@ -83,9 +83,10 @@ def test_a_signal_stops_the_run_promptly_and_saves_where_it_was(signum, code, ti
 
 
 def test_the_first_epochs_seconds_leave_out_building_the_optimizer(tiny_data, monkeypatch):
-    """Building torch.optim.SGD imports torch._dynamo (about 1 s on the CI machine); epoch 1
-    printed 1.6 s and a quarter of its examples/s for 0.4 s of training. The trainer builds it
-    before the clock starts."""
+    """Building torch.optim.SGD imported torch._dynamo (about 1 s on the CI machine; no more,
+    see core/no_dynamo.py, but other setup may cost its time there); epoch 1 printed 1.6 s and
+    a quarter of its examples/s for 0.4 s of training. The trainer builds it before the clock
+    starts."""
     real_sgd = torch.optim.SGD
     clock_running = []  # asked of the trainer's epoch clock as the optimizer is built
 
