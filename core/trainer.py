@@ -345,8 +345,11 @@ class Trainer:
         """Report the batches now and then, and at the epoch's end (settling the device's
         figures, which may find a divergence that moves the position back); end a step(n)."""
         now = time.perf_counter()
-        due = now - self._last_report >= self.report_interval or self.config.slow  # each, slowly
-        due = due or not self._reported
+        due = (
+            now - self._last_report >= self.report_interval
+            or self.config.slow  # each batch, slowly
+            or not self._reported  # the run's first batch: training has begun
+        )
         if due or self.batch == self.batches_per_epoch:
             self._report_batches(now)
         if self._steps_allowed > 0:
