@@ -2,10 +2,12 @@
 turns, this checkout against another tree (``--old``, e.g. ``git archive main``) in alternating
 turns, so that a busy machine slows both alike.
 
-Three figures per launch: the first frame (the first thing drawn: the loading frame, or the
-app's own frame in a tree without one), the app ready (its status line, ``epoch ...``, drawn
-with the app's first frame once torch, the data, the store and the trainer have loaded) and
-the first batch (the status line's ``batch N/...`` past 0: training under way).
+Four figures per launch: the first frame (the first thing drawn: the loading frame, or the
+app's own frame in a tree without one), the app's frame (its first: the starting screen's
+``LOADING`` badge, drawn before torch has loaded, or in a tree without one the training
+screen), the app ready (the training screen's status line, ``epoch ...``, once torch, the
+data, the store and the trainer have loaded) and the first batch (the status line's
+``batch N/...`` past 0: training under way).
 
     python benchmarks/first_frame.py [--old DIR] [--turns N] [--data-dir DIR]
 
@@ -30,13 +32,14 @@ import time
 from pathlib import Path
 
 LOADING = b"Loading"  # tui/loading.py's MARKER
-READY = b"epoch "  # in the status line, drawn with the app's first frame
+STARTING = b" LOADING "  # the starting screen's badge (tui/screens/starting.py)
+READY = b"epoch "  # in the training screen's status line
 TRAINING = re.compile(rb"batch +[1-9][0-9]*/")  # the status line once a batch has been shown
 
 
 def launch(pythonpath: str | None, args: list[str], timeout_s: float = 60.0):
-    """Seconds from the fork to the first frame, to the app's and to the first batch shown,
-    on a 120x40 pty (None for what did not come)."""
+    """Seconds from the fork to the first frame, to the app's first frame, to the training
+    screen and to the first batch shown, on a 120x40 pty (None for what did not come)."""
     started = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:  # the child: a terminal of the designed size, then the app
@@ -45,7 +48,7 @@ def launch(pythonpath: str | None, args: list[str], timeout_s: float = 60.0):
         if pythonpath:
             os.environ["PYTHONPATH"] = pythonpath
         os.execv(sys.executable, [sys.executable, "-m", "mlp_tui.tui.main", *args])
-    seen, first, app = b"", None, None
+    seen, first, frame, app = b"", None, None, None
     try:
         while time.perf_counter() - started < timeout_s:
             ready, _, _ = select.select([fd], [], [], 0.02)
@@ -54,15 +57,17 @@ def launch(pythonpath: str | None, args: list[str], timeout_s: float = 60.0):
             try:
                 seen = (seen + os.read(fd, 65536))[-8192:]
             except OSError:
-                return first, app, None  # the app exited
+                return first, frame, app, None  # the app exited
             now = time.perf_counter() - started
-            if first is None and (LOADING in seen or READY in seen):
+            if first is None and (LOADING in seen or STARTING in seen or READY in seen):
                 first = now
+            if frame is None and (STARTING in seen or READY in seen):
+                frame = now
             if app is None and READY in seen:
                 app = now
             if app is not None and TRAINING.search(seen):
-                return first, app, now
-        return first, app, None
+                return first, frame, app, now
+        return first, frame, app, None
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -99,18 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--store", str(Path(tmp) / "runs.db")]  # the store's open is part of a launch
         if args.data_dir:
             extra += ["--data-dir", args.data_dir]
-        figures: dict[str, list[list]] = {name: [[], [], []] for name in trees}
+        figures: dict[str, list[list]] = {name: [[], [], [], []] for name in trees}
         for turn in range(args.turns):
             for name, path in trees.items():
                 got = launch(path, extra)
                 for column, value in zip(figures[name], got, strict=True):
                     column.append(value)
-                first, ready, batch = (f"{v:.2f}" if v is not None else "-" for v in got)
-                print(f"turn {turn + 1}  {name:10} first frame {first} s  ready {ready} s"
-                      f"  first batch {batch} s")  # fmt: skip
+                first, frame, ready, batch = (f"{v:.2f}" if v is not None else "-" for v in got)
+                print(f"turn {turn + 1}  {name:10} first frame {first} s  app's frame {frame} s"
+                      f"  ready {ready} s  first batch {batch} s")  # fmt: skip
     print()
-    print(f"{'':12} {'first frame (s)':>15} {'app ready (s)':>15} {'first batch (s)':>15}")
-    print(f"{'':12}" + f" {'median':>7} {'min':>7}" * 3)
+    heads = ("first frame (s)", "app's frame (s)", "app ready (s)", "first batch (s)")
+    print(f"{'':12}" + "".join(f" {head:>15}" for head in heads))
+    print(f"{'':12}" + f" {'median':>7} {'min':>7}" * 4)
     for name in trees:
         print(f"{name:12} " + " ".join(summary(column) for column in figures[name]))
     return 0

@@ -25,6 +25,7 @@ from . import __version__, health_state
 from .config import ConfigError, TrainConfig, parse_field
 from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST
 from .events import EpochReport
+from .parsing import file_in_the_way
 
 FORMAT = "mlp-tui-checkpoint"
 VERSION = 2  # 2: any layers, activation, dropout, validation split; 1: the seed's kind
@@ -135,14 +136,6 @@ def load(path: str | os.PathLike, data: FashionMNIST) -> dict:
         "lr_changes": [(int(step), float(lr)) for step, lr in meta["lr_changes"]],
         "health": None if meta.get("health") is None else health_state.from_text(meta["health"]),
     }
-
-
-def file_in_the_way(path: Path) -> Path | None:
-    """The file standing where one of ``path``'s folders should be, if any."""
-    for folder in path.parents:
-        if folder.exists():
-            return None if folder.is_dir() else folder
-    return None
 
 
 def write_atomic(path: Path, payload: bytes) -> Path:

@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -20,6 +21,7 @@ from .parsing import (
     EXIT_USAGE,
     OneLineParser,
     field_type,
+    file_in_the_way,
 )
 
 # torch is imported only once the arguments are good: --help, --version and a typo answer at once.
@@ -129,9 +131,12 @@ def check_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
             parser.error(f"--{exc}")
 
 
-def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def check_paths(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, devices: bool = True
+) -> None:
     """Reject missing or unusable paths, and settings that do not go together, before any
-    data is loaded."""
+    data is loaded; with ``devices``, also a device or precision this machine lacks (that
+    takes torch: the app checks it once torch has loaded, see ``check_device``)."""
     check_config(parser, args)
     if args.resume and not Path(args.resume).expanduser().is_file():
         problem = "is a directory" if Path(args.resume).expanduser().is_dir() else "does not exist"
@@ -143,21 +148,26 @@ def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
             parser.error(f"{flag}: {value} is a directory")
     if args.export and Path(args.export).expanduser().is_file():
         parser.error(f"--export: {args.export} is a file, not a folder")
-    from .checkpoint import file_in_the_way
-    from .device import resolve_device
-
     for flag, value in (("--save", args.save), ("--metrics-out", args.metrics_out)):
         blocker = file_in_the_way(Path(value).expanduser()) if value else None
         if blocker is not None:  # found now, not after a whole run
             parser.error(f"{flag}: {blocker} is a file, not a folder")
-    try:
-        device = resolve_device(args.device or "auto")
-        if args.precision:  # a resumed run's own is checked once its checkpoint is read
-            from .precision import check
+    if devices:
+        try:
+            check_device(args)
+        except ConfigError as exc:
+            parser.error(f"--{exc}")
 
-            check(args.precision, device)
-    except ConfigError as exc:
-        parser.error(f"--{exc}")
+
+def check_device(args: argparse.Namespace) -> None:
+    """The ConfigError of a ``--device`` or ``--precision`` this machine cannot run."""
+    from .device import resolve_device
+
+    device = resolve_device(args.device or "auto")
+    if args.precision:  # a resumed run's own is checked once its checkpoint is read
+        from .precision import check
+
+        check(args.precision, device)
 
 
 def prepare_folders(
@@ -202,38 +212,55 @@ def open_recorder(args: argparse.Namespace, trainer: Trainer, on_problem) -> Rec
     return record(trainer, store, on_problem, name)
 
 
-def make_trainer(args: argparse.Namespace, on_event) -> Trainer:
-    """Load the data and build a trainer, new or resumed. Raises DataError/CheckpointError."""
+def make_trainer(
+    args: argparse.Namespace, on_event, phase: Callable[[str], object] = lambda name: None
+) -> Trainer:
+    """Load the data and build a trainer, new or resumed. Raises DataError/CheckpointError.
+    ``phase`` is told each step as it begins: "torch" (its import), "data", "run"."""
+    phase("torch")
     from . import data
     from .device import resolve_device
     from .trainer import Trainer
 
     overrides = config_overrides(args)
     device = resolve_device(args.device or "auto")
+    phase("data")
     dataset = data.load(args.data_dir, device)
+    phase("run")
     if args.resume:
         return Trainer.from_checkpoint(args.resume, dataset, on_event, **overrides)
     return Trainer(TrainConfig(**overrides), dataset, on_event)
 
 
-def load_trainer(args: argparse.Namespace, on_event) -> tuple[Trainer | None, int]:
-    """``make_trainer`` for the app and headless alike: (trainer, 0), or (None, exit code)
-    after one line on stderr for bad data, a bad checkpoint, a bad value or Ctrl+C."""
-    from .data_files import prefetch
-
-    prefetch(args.data_dir)  # the files read and inflated while torch imports, on a thread
+def load_problem(exc: BaseException) -> str | None:
+    """The one line that says what is wrong with an input ``make_trainer`` was given (bad
+    data, a bad checkpoint, a bad value, a file it cannot read), or None for anything else."""
     from .checkpoint import CheckpointError
     from .data import DataError
 
+    if isinstance(exc, (DataError, CheckpointError, ConfigError)):
+        return f"mlp-tui: {exc}"
+    if isinstance(exc, OSError):
+        return f"mlp-tui: {exc.filename}: {exc.strerror}"
+    return None
+
+
+def load_trainer(args: argparse.Namespace, on_event) -> tuple[Trainer | None, int]:
+    """``make_trainer`` for headless runs: (trainer, 0), or (None, exit code) after one line
+    on stderr for bad data, a bad checkpoint, a bad value or Ctrl+C."""
+    from .data_files import prefetch
+
+    prefetch(args.data_dir)  # the files read and inflated while torch imports, on a thread
     try:
         return make_trainer(args, on_event), 0
-    except (DataError, CheckpointError, ConfigError) as exc:
-        print(f"mlp-tui: {exc}", file=sys.stderr)
-    except OSError as exc:
-        print(f"mlp-tui: {exc.filename}: {exc.strerror}", file=sys.stderr)
     except KeyboardInterrupt:  # Ctrl+C while the data loads is a plain SIGINT
         print("mlp-tui: interrupted while loading", file=sys.stderr)
         return None, EXIT_INTERRUPTED
+    except Exception as exc:
+        problem = load_problem(exc)
+        if problem is None:
+            raise
+        print(problem, file=sys.stderr)
     return None, EXIT_USAGE
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,19 @@ SEED_HIDDEN = 256  # num_hiddens = 256
 
 class ConfigError(ValueError):
     """A value a user typed or passed cannot be used; the message says why, in one line."""
+
+
+DEVICE_NAMES = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
+
+
+def check_device_name(name: str) -> str:
+    """``name``, lower-cased, or the ConfigError of one that names no kind of device. Torch-free
+    (the app's launch says so before torch loads); whether this machine has the device is
+    ``device.resolve_device``'s to say."""
+    name = name.strip().lower()
+    if not DEVICE_NAMES.fullmatch(name):
+        raise ConfigError(f"device: {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    return name
 
 
 @dataclass(frozen=True)

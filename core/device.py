@@ -6,7 +6,7 @@ import re
 
 import torch
 
-from .config import ConfigError
+from .config import ConfigError, check_device_name
 
 
 def _mps_available() -> bool:
@@ -16,7 +16,7 @@ def _mps_available() -> bool:
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA, then MPS, then CPU; asking for an absent device is a ConfigError."""
-    name = name.strip().lower()
+    name = check_device_name(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -31,15 +31,12 @@ def resolve_device(name: str) -> torch.device:
                 "device: mps was asked for, but this machine has no usable MPS device"
             )
         return torch.device("mps")
-    match = re.fullmatch(r"cuda(?::(\d+))?", name)
-    if match:
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device: {name} was asked for, but no CUDA GPU is available")
-        index = int(match.group(1) or 0)
-        count = torch.cuda.device_count()
-        if index >= count:
-            raise ConfigError(
-                f"device: {name} was asked for, but only {count} CUDA device(s) exist"
-            )
-        return torch.device("cuda", index)
-    raise ConfigError(f"device: {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    match = re.fullmatch(r"cuda(?::(\d+))?", name)  # the only kind of name left
+    assert match is not None, name
+    if not torch.cuda.is_available():
+        raise ConfigError(f"device: {name} was asked for, but no CUDA GPU is available")
+    index = int(match.group(1) or 0)
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise ConfigError(f"device: {name} was asked for, but only {count} CUDA device(s) exist")
+    return torch.device("cuda", index)

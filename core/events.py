@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from .config import TrainConfig
 from .health_report import HealthReport, Hint
+
+if TYPE_CHECKING:  # only tensors' own methods are called here: the app's first frame is drawn
+    import torch  # before torch has loaded (see tui/screens/starting.py)
 
 
 class RunState(str, enum.Enum):

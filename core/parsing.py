@@ -1,8 +1,10 @@
-"""What every mlp-tui command line shares: its exit codes, and argparse in one line."""
+"""What every mlp-tui command line shares: its exit codes, argparse in one line, and the checks
+of the paths it names. Torch-free: the app's launch checks its flags before torch loads."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import NoReturn
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
@@ -29,3 +31,11 @@ def field_type(name: str):
 
     parse.__name__ = name
     return parse
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The file standing where one of ``path``'s folders should be, if any."""
+    for folder in path.parents:
+        if folder.exists():
+            return None if folder.is_dir() else folder
+    return None

@@ -2,20 +2,24 @@
 
 The app holds the keys that work across screens (help, quit, the image render mode) and shows
 the training screen (``screens/main.py``), which owns the run, its keys and its widgets.
+
+This module is torch-free: the launch draws its first frame (``screens/starting.py``) before
+torch has loaded, and the training screen is imported once the run has (``MLPApp``'s ``load``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from mlp_tui.core.checkpoint import CheckpointError
-from mlp_tui.core.store import RunStore
-from mlp_tui.core.trainer import Trainer
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.parsing import EXIT_FAILED
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -23,15 +27,19 @@ from textual.dom import DOMNode
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from .files import SAVE_TIMEOUT_S
 from .keys import APP_KEYS, MAIN_KEYS, bindings
-from .render import RenderMode
+from .launching import LaunchFailed, Loaded
 from .screens.help import HelpScreen, Section, key_rows
-from .screens.main import MainScreen
 from .screens.quit import QuitDialog
+from .screens.starting import StartingScreen
 from .screens.too_small import TooSmallScreen, too_small
-from .widgets.gallery import MisclassifiedGallery
-from .widgets.hyperparameters import HyperparameterPanel
+
+if TYPE_CHECKING:
+    from mlp_tui.core.store import RunStore
+    from mlp_tui.core.trainer import Trainer
+
+    from .render import RenderMode
+    from .screens.main import MainScreen
 
 GC_THRESHOLDS = (5000, 20, 20)  # Python's defaults: (700, 10, 10)
 
@@ -53,6 +61,8 @@ def help_sections() -> list[Section]:
     from .widgets.confusion_matrix import ConfusionMatrix
     from .widgets.explorer_grid import PredictionGrid
     from .widgets.explorer_panel import ExplorerPanel
+    from .widgets.gallery import MisclassifiedGallery
+    from .widgets.hyperparameters import HyperparameterPanel
     from .widgets.per_class_panel import PerClassPanel
     from .widgets.weights_view import WeightsView
 
@@ -97,8 +107,11 @@ class MLPApp(App[None]):
 
     def __init__(
         self,
-        trainer: Trainer,
+        trainer: Trainer | None = None,
         *,
+        load: Callable[[Callable[[str], None]], Loaded] | None = None,
+        preview: TrainConfig | None = None,
+        resume: str | None = None,
         paused: bool = False,
         train: bool = True,
         saved: bool = False,
@@ -114,20 +127,32 @@ class MLPApp(App[None]):
     ) -> None:
         """``trainer``: the run to show (new, or from a checkpoint with ``saved=True``).
 
+        Or ``load`` instead: called on a thread once the first frame is drawn, it loads the
+        run (torch, the data, the store, the trainer; it tells ``StartingScreen`` each phase
+        through the callable it is given) and returns it, or raises ``LaunchFailed``, which
+        ends the app with that exit code (``launch_failed`` holds it for the shell's screen).
+        Meanwhile ``StartingScreen`` shows ``preview``'s hyperparameters (or ``resume``'s file).
+
         ``paused`` starts it paused; ``train=False`` starts no training thread at all, so
         tests can script the state. ``clock`` drives elapsed time and can be frozen.
         ``autosave`` and ``metrics_out`` are ``--save`` and ``--metrics-out``: written at
         each epoch's end. ``store``: where every run is recorded (None: nowhere, and
         ``store_problem`` says why when it could not be opened); ``run_name``: the first run's.
-        ``after_first_frame``: called once the first frame is drawn (the launch's clean-up).
+        ``after_first_frame``: called once the run's first frame is drawn (the launch's
+        clean-up).
         """
         super().__init__()
+        if (trainer is None) == (load is None):
+            raise TypeError("MLPApp needs a trainer or a load, not both")
         self.saved_on_quit: Path | None = None  # where q, then Save, put the run
+        self.launch_failed: LaunchFailed | None = None  # why a load gave no run
         self.cursor_blink = cursor_blink
         self.store_problem = store_problem
         self.after_first_frame = after_first_frame
-        self.main = MainScreen(
-            trainer,
+        self._load = load
+        self._loading: threading.Thread | None = None
+        self._starting = StartingScreen(preview, resume, clock) if load is not None else None
+        self._options: dict[str, Any] = dict(
             paused=paused,
             train=train,
             saved=saved,
@@ -138,6 +163,31 @@ class MLPApp(App[None]):
             store=store,
             run_name=run_name,
         )
+        self._main: MainScreen | None = None
+        if trainer is not None:
+            self._main = self._training_screen(trainer)
+
+    def _training_screen(self, trainer: Trainer) -> MainScreen:
+        from .screens.main import MainScreen  # torch: loaded by now
+
+        return MainScreen(trainer, **self._options)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the run is here (always, unless the app was given a ``load``)."""
+        return self._main is not None
+
+    @property
+    def loading_thread(self) -> threading.Thread | None:
+        """The thread loading the run, while it does (None when the app was given one)."""
+        return self._loading
+
+    @property
+    def main(self) -> MainScreen:
+        """The training screen (only once ``loaded``)."""
+        if self._main is None:
+            raise RuntimeError("the run has not loaded yet")
+        return self._main
 
     @property
     def trainer(self) -> Trainer:
@@ -145,7 +195,7 @@ class MLPApp(App[None]):
         return self.main.run.trainer
 
     def get_default_screen(self) -> Screen:
-        return self.main
+        return self._main if self._main is not None else self._starting  # type: ignore[return-value]
 
     def on_mount(self) -> None:
         # The UI allocates steadily; with Python's default thresholds that brought a full
@@ -153,10 +203,73 @@ class MLPApp(App[None]):
         # Rarer young collections promote less, so full ones became rare (measured: 3 in 5
         # epochs, 0.42 s, before; none after).
         gc.set_threshold(*GC_THRESHOLDS)
+        if self._load is not None:
+            self.call_after_refresh(self._start_loading, self._load)
+            return
+        self._run_is_here()
+
+    def _start_loading(self, load: Callable[[Callable[[str], None]], Loaded]) -> None:
+        """Once the first frame is drawn: torch's import holds the GIL for most of a second
+        at a time, and would slow that frame if it began alongside it. A daemon thread: a
+        quit while torch imports ends the process at once (nothing has trained, so nothing
+        is lost), not once the import is done."""
+        self._loading = threading.Thread(
+            target=self._load_run, args=(load,), name="mlp-tui load", daemon=True
+        )
+        self._loading.start()
+
+    def _run_is_here(self) -> None:
         if self.after_first_frame is not None:
             self.call_after_refresh(self.after_first_frame)
         if self.store_problem:
             self.notify(self.store_problem, title="run store", severity="warning", timeout=15)
+
+    def _load_run(self, load: Callable[[Callable[[str], None]], Loaded]) -> None:
+        """On the loading thread: the run, handed to the UI thread."""
+        outcome: Loaded | LaunchFailed
+        try:
+            outcome = load(self._phase)
+        except LaunchFailed as exc:
+            outcome = exc
+        except Exception as exc:  # a bug: said on the shell's screen, not lost in a log
+            outcome = LaunchFailed(f"mlp-tui: could not load the run: {exc!r}", EXIT_FAILED)
+        self._to_ui(self._show_loaded, outcome)
+
+    def _phase(self, phase: str) -> None:
+        """From the loading thread: what it loads now, for the starting screen."""
+        self._to_ui(self._starting.now_loading, phase)  # type: ignore[union-attr]
+
+    def _to_ui(self, callback: Callable[..., object], *args: object) -> None:
+        """From the loading thread: ``callback(*args)`` on the UI thread, unless the app has
+        already ended (a quit while loading)."""
+        if not self.is_running:
+            return
+        try:
+            self.call_from_thread(callback, *args)
+        except RuntimeError:
+            pass  # it ended just now
+
+    def _show_loaded(self, outcome: Loaded | LaunchFailed) -> None:
+        self._loading = None
+        if isinstance(outcome, LaunchFailed):
+            self.launch_failed = outcome
+            self.exit(return_code=outcome.code)
+            return
+        from mlp_tui.core.threads import keep_this_thread_serial
+
+        keep_this_thread_serial()  # before this thread's first tensor (see core/threads.py)
+        self._options.update(store=outcome.store)
+        self.store_problem = outcome.store_problem
+        self._main = self._training_screen(outcome.trainer)
+        while len(self.screen_stack) > 1:  # a too-small notice: over the training screen next
+            self.pop_screen()
+        self._starting.loaded()  # type: ignore[union-attr]
+        # Pushed over the starting screen (the default screen cannot be switched away), which
+        # stays below it, never shown again.
+        self.push_screen(self._main)
+        if too_small(*self.size):
+            self.push_screen(TooSmallScreen())
+        self._run_is_here()
 
     def on_resize(self, event: events.Resize) -> None:
         """Below the smallest size the screens are laid out for, a notice instead of them."""
@@ -169,17 +282,19 @@ class MLPApp(App[None]):
     def exit(self, *args, **kwargs) -> None:
         """Every way out stops the loop (at its next batch): the worker's thread is joined when
         the event loop closes, so a run left going would keep the process from ending."""
-        self.trainer.stop()
+        if self.loaded:
+            self.trainer.stop()
         super().exit(*args, **kwargs)
 
     def on_unmount(self) -> None:
-        self.trainer.stop()  # also when the app ends without exit(), on an error
+        if self.loaded:
+            self.trainer.stop()  # also when the app ends without exit(), on an error
 
     # ------------------------------------------------------------------ keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in self.KEYS:
             return True
-        if self.screen is not self.main and action not in getattr(self.screen, "APP_ACTIONS", ()):
+        if self.screen is not self._main and action not in getattr(self.screen, "APP_ACTIONS", ()):
             return False  # a dialog or another screen is in front
         return True
 
@@ -189,7 +304,7 @@ class MLPApp(App[None]):
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
                 yield command
-        if screen is not self.main:
+        if screen is not self._main:
             yield from self.screen_commands(screen)
             return
         for node, keys in ((self.main, MAIN_KEYS), (self, APP_KEYS)):
@@ -228,6 +343,9 @@ class MLPApp(App[None]):
         self.render_mode = "ascii" if self.render_mode == "blocks" else "blocks"
 
     async def action_quit(self) -> None:
+        if not self.loaded:  # nothing has trained yet
+            self.exit()
+            return
         run = self.main.run
         if not run.unsaved:
             self.exit()
@@ -243,6 +361,10 @@ class MLPApp(App[None]):
 
     @work(group="quit")
     async def quit_when_saved(self, future: Future) -> None:
+        from mlp_tui.core.checkpoint import CheckpointError
+
+        from .files import SAVE_TIMEOUT_S
+
         try:  # shielded: a timeout must not cancel the future the trainer will still set
             path = await asyncio.wait_for(
                 asyncio.shield(asyncio.wrap_future(future)), SAVE_TIMEOUT_S

@@ -23,7 +23,6 @@ from mlp_tui.core.config import (
     show_value,
 )
 from mlp_tui.core.config import FIELDS as CONFIG_FIELDS
-from mlp_tui.core.device import resolve_device
 from mlp_tui.core.schedules import PRESETS
 
 NEW_RUN_FIELDS = fields_that_change(Change.NEW_RUN)  # define the network: a new run
@@ -109,6 +108,8 @@ def cycle(value: object, direction: int, choices: Sequence[Any]) -> Any:
 
 def devices() -> list[str]:
     """The device names that work on this machine, in the order left/right cycles them."""
+    from mlp_tui.core.device import resolve_device  # torch: not before the first frame
+
     names = ["auto", "cpu"]
     for candidate in ("cuda", "mps"):
         try:
@@ -122,6 +123,7 @@ def devices() -> list[str]:
 def precisions() -> list[str]:
     """The precisions some device of this machine runs, in the order left/right cycles them."""
     from mlp_tui.core import precision
+    from mlp_tui.core.device import resolve_device
 
     names = ["fp32"]
     for name, device in (("bf16", "cpu"), ("tf32", "cuda")):

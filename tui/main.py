@@ -19,12 +19,20 @@ from typing import TYPE_CHECKING, Any
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "50000")
 
-from mlp_tui.core.cli import build_parser, check_paths, load_trainer, run_headless  # noqa: E402
-from mlp_tui.core.parsing import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED  # noqa: E402
+from mlp_tui.core.cli import build_parser, check_paths, run_headless  # noqa: E402
+from mlp_tui.core.parsing import (  # noqa: E402
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+)
 
+from .launching import LaunchFailed, Loaded  # noqa: E402
 from .loading import LoadingFrame, Terminated  # noqa: E402
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlp_tui.core.store import RunStore
 
     from .app import MLPApp
@@ -117,18 +125,11 @@ def save_interrupted(app: MLPApp) -> bool:
     return True
 
 
-def open_store(
-    args: argparse.Namespace, parser: argparse.ArgumentParser
-) -> tuple[RunStore | None, str]:
+def open_store(args: argparse.Namespace) -> tuple[RunStore | None, str]:
     """The store every run of the app is recorded in (``--store``, else the default), or None
     with the reason it cannot be used: the app says it once and trains all the same."""
-    from mlp_tui.core.store import RunStore, StoreError, check_name, default_path
+    from mlp_tui.core.store import RunStore, StoreError, default_path
 
-    if args.name is not None:
-        try:
-            check_name(args.name)
-        except StoreError as exc:
-            parser.error(f"--name: {exc}")
     if args.no_store:
         return None, ""
     try:
@@ -138,54 +139,107 @@ def open_store(
         return None, text if "not recorded" in text else f"{text}; runs are not recorded"
 
 
-def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MLPApp | int:
-    """Load everything first, so a bad path or file is one line on stderr, not a broken app:
-    the app, or the exit code after that line."""
-    # torch loads only now: --help, --version and a typo answer at once. The data's files are
-    # read and inflated on a thread meanwhile.
+def check_launch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """What can be wrong with the command line, found before the app draws anything, without
+    torch: a bad path, flag or name, a data folder without the files (one line, exit 2)."""
+    from mlp_tui.core.config import ConfigError, check_device_name
+    from mlp_tui.core.data_files import DataError, locate
+    from mlp_tui.core.store import StoreError, check_name
+
+    check_paths(parser, args, devices=False)  # the devices take torch: see load_run
+    if args.save_dir and Path(args.save_dir).expanduser().is_file():
+        parser.error(f"--save-dir: {args.save_dir} is a file")
+    if args.name is not None:
+        try:
+            check_name(args.name)
+        except StoreError as exc:
+            parser.error(f"--name: {exc}")
+    try:
+        check_device_name(args.device or "auto")  # a name; whether it is here takes torch
+    except ConfigError as exc:
+        parser.error(f"--{exc}")
+    try:
+        locate(args.data_dir)  # None (not found anywhere) is the download's to say
+    except DataError as exc:
+        parser.exit(EXIT_USAGE, f"mlp-tui: {exc}\n")
+
+
+def load_run(args: argparse.Namespace, phase: Callable[[str], object]) -> Loaded:
+    """On the app's loading thread, once its first frame is drawn: torch, the device, the run
+    store, the data and the trainer. Raises LaunchFailed with the line to show for a device
+    this machine lacks, bad data or a bad checkpoint."""
+    from mlp_tui.core.cli import check_device, load_problem, make_trainer
+
+    phase("torch")
+    from mlp_tui.core.config import ConfigError
+    from mlp_tui.core.threads import keep_this_thread_serial
+
+    keep_this_thread_serial()  # nothing trains on this thread: no OpenMP team of its own
+    try:
+        check_device(args)
+    except ConfigError as exc:
+        raise LaunchFailed(f"mlp-tui: --{exc}", EXIT_USAGE) from None
+    store, store_problem = open_store(args)
+    try:
+        trainer = make_trainer(args, None, phase)
+    except Exception as exc:
+        problem = load_problem(exc)
+        if problem is None:
+            raise
+        raise LaunchFailed(problem, EXIT_USAGE) from None
+    return Loaded(trainer, store, store_problem)
+
+
+def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MLPApp:
+    """The app, once the command line is known to be good (else one line on stderr and exit
+    2). It draws its first frame at once and loads the run meanwhile (``load_run``)."""
+    # The data's files are read and inflated on a thread from now, while Textual and torch
+    # import; torch loads only in the app: --help, --version and a typo answer at once.
     from mlp_tui.core.data_files import prefetch
 
     prefetch(args.data_dir)
-    from mlp_tui.core.trainer import keep_this_thread_serial
-
-    keep_this_thread_serial()  # the UI thread must not start a second OpenMP team (see there)
-    check_paths(parser, args)
-    if args.save_dir and Path(args.save_dir).expanduser().is_file():
-        parser.error(f"--save-dir: {args.save_dir} is a file")
-    store, store_problem = open_store(args, parser)
-    trainer, failed = load_trainer(args, None)
-    if trainer is None:
-        return failed
+    check_launch(args, parser)
+    from mlp_tui.core.cli import config_overrides
+    from mlp_tui.core.config import TrainConfig
 
     from .app import MLPApp  # Textual loads only when the app runs
 
     return MLPApp(
-        trainer,
+        load=lambda phase: load_run(args, phase),
+        preview=None if args.resume else TrainConfig(**config_overrides(args)),
+        resume=args.resume,
         paused=bool(args.resume) or args.paused,
         saved=bool(args.resume),
         save_dir=Path(args.save_dir).expanduser() if args.save_dir else None,
         autosave=Path(args.save).expanduser() if args.save else None,
         metrics_out=Path(args.metrics_out).expanduser() if args.metrics_out else None,
-        store=store,
-        store_problem=store_problem,
         run_name=args.name,
         after_first_frame=lambda: freeze_startup_objects(),  # looked up late: tests replace it
     )
 
 
+def leave_while_loading(app: MLPApp, code: int) -> None:
+    """End the process now if the run is still loading: the loading thread is inside torch's
+    import, which may not be torn down under it, and waiting for it would keep the shell's
+    prompt back for up to a second or two after the app has gone."""
+    thread = app.loading_thread
+    if thread is not None and thread.is_alive():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """The loading frame at once (on a terminal), then the app once everything has loaded."""
+    """The loading frame at once (on a terminal), then the app, which loads the run."""
     with LoadingFrame() as frame:
         try:
             app = build_app(args, parser)
-        except KeyboardInterrupt:  # Ctrl+C while torch imports: no traceback
+        except KeyboardInterrupt:  # Ctrl+C while Textual imports: no traceback
             print("mlp-tui: interrupted while loading", file=sys.stderr)
             return EXIT_INTERRUPTED
         except Terminated:  # SIGTERM while the loading frame is up
             print("mlp-tui: terminated while loading", file=sys.stderr)
             return EXIT_TERMINATED
-        if isinstance(app, int):
-            return app
         frame.hand_over()
     interrupts = Interrupts(app)
     try:
@@ -194,7 +248,17 @@ def run_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except KeyboardInterrupt:
         pass  # a signal before the app ran: it drew nothing, so there is nothing to restore
     finally:
-        app.trainer.stop()  # whatever happened, no training thread outlives the app
+        if app.loaded:
+            app.trainer.stop()  # whatever happened, no training thread outlives the app
+    if app.launch_failed is not None:  # bad data, a bad checkpoint: said on the shell's screen
+        print(app.launch_failed.text, file=sys.stderr)
+        return app.launch_failed.code
+    if not app.loaded:  # quit (q, ctrl+c, SIGTERM) while the run loaded: nothing trained
+        if interrupts.received:
+            print("mlp-tui: interrupted while loading", file=sys.stderr)
+        code = interrupts.exit_code if interrupts.received else 0
+        leave_while_loading(app, code)
+        return code
     if interrupts.received:
         saved = save_interrupted(app)
         print("mlp-tui: interrupted", file=sys.stderr)

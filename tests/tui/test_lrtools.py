@@ -133,13 +133,14 @@ async def test_a_schedule_change_is_marked_on_the_curve(make_trainer, make_app):
 
 
 class FakeApp:
-    """Stands in for MLPApp in ``run_app``: keeps what it was given."""
+    """Stands in for MLPApp in ``run_app``: keeps what it was given, and loads nothing."""
 
     made: dict = {}
 
-    def __init__(self, trainer, **options) -> None:
+    def __init__(self, **options) -> None:
         FakeApp.made = options
-        self.trainer, self.saved_on_quit, self.return_code = trainer, None, 0
+        self.loaded, self.launch_failed, self.loading_thread = False, None, None
+        self.saved_on_quit, self.return_code = None, 0
 
     def run(self) -> None:
         pass

@@ -1,9 +1,11 @@
-"""The ``mlp-tui`` command: launch errors are one line before any app, --resume opens paused,
-and the real program in a real terminal (tmux) trains, pauses, changes lr and quits."""
+"""The ``mlp-tui`` command: launch errors are one line before any app (those found once the run
+loads: tests/tui/test_starting.py), and the real program in a real terminal (tmux) draws its
+first frame before the run loads, trains, pauses, changes lr and quits."""
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -12,9 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-from mlp_tui.core.config import TrainConfig
-from mlp_tui.core.events import RunState
-from mlp_tui.core.trainer import Trainer
 from mlp_tui.tui import main as entry
 from mlp_tui.tui.app import MLPApp
 
@@ -40,7 +39,7 @@ def no_app(monkeypatch) -> list[MLPApp]:
         (["--data-dir", "/no/such/dir"], "--data-dir: /no/such/dir is not a directory"),
         (["--resume", "/no/such.safetensors"], "--resume: /no/such.safetensors does not exist"),
         (["--lr", "abc"], "--lr"),
-        (["--device", "tpu"], "device"),
+        (["--device", "tpu"], "--device: 'tpu' is not one of auto, cpu, cuda, cuda:N, mps"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2_before_the_app(args, says, capsys, no_app):
@@ -57,45 +56,34 @@ def test_a_folder_without_the_data_is_one_line_and_exit_2(tmp_path, capsys, no_a
     assert not no_app
 
 
-def test_a_damaged_checkpoint_is_one_line_and_exit_2(tiny_dir, tmp_path, capsys, no_app):
-    bad = tmp_path / "bad.safetensors"
-    bad.write_bytes(b"\x80\x04not a checkpoint")
-    assert run_main(["--data-dir", str(tiny_dir), "--resume", str(bad)]) == 2
-    err = capsys.readouterr().err
-    assert "is not an mlp-tui checkpoint" in err and err.count("\n") == 1
-    assert not no_app
+async def until_loaded(app: MLPApp, pilot) -> None:
+    for _ in range(300):
+        if app.loaded:
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("the run did not load within 6 s")
 
 
-def test_resume_opens_the_app_paused_on_the_saved_run(tiny_dir, tiny_data, tmp_path, no_app):
-    trainer = Trainer(TrainConfig(epochs=2, batch_size=64, device="cpu"), tiny_data)
-    trainer.run()
-    trainer.update(epochs=5)
-    trainer.save(tmp_path / "run.safetensors").result()
-    argv = ["--data-dir", str(tiny_dir), "--resume", str(tmp_path / "run.safetensors")]
-    assert run_main(argv + ["--save-dir", str(tmp_path / "saves")]) == 0
+async def test_the_default_save_dir_is_the_user_data_dir(tiny_dir, tmp_path, no_app):
+    assert run_main(["--data-dir", str(tiny_dir), "--paused", "--no-store"]) == 0
     (app,) = no_app
-    assert app.main.start_paused and not app.main.run.unsaved  # saved: as on disk
-    assert app.trainer.history == trainer.history and app.trainer.config.epochs == 5
-    assert app.main.save_dir == tmp_path / "saves"
-    assert app.trainer.state is not RunState.RUNNING  # nothing trains after the app is gone
-
-
-def test_the_default_save_dir_is_the_user_data_dir(tiny_dir, tmp_path, no_app):
-    assert run_main(["--data-dir", str(tiny_dir)]) == 0
-    assert no_app[0].main.save_dir == tmp_path / "share" / "mlp-tui"  # XDG_DATA_HOME from conftest
+    async with app.run_test() as pilot:
+        await until_loaded(app, pilot)
+        assert app.main.save_dir == tmp_path / "share" / "mlp-tui"  # XDG_DATA_HOME: conftest
 
 
 async def test_the_startup_objects_are_frozen_after_the_first_frame_not_before(
     tiny_dir, tmp_path, no_app, monkeypatch
 ):
     """The collection before ``gc.freeze`` takes 90 ms: the launch leaves it to the app, which
-    calls it once, after its first frame (a paused app: the frame is all that happens)."""
+    calls it once, after the run's first frame (a paused app: the frame is all that happens)."""
     frozen: list[bool] = []
     monkeypatch.setattr(entry, "freeze_startup_objects", lambda: frozen.append(True))
     assert run_main(["--data-dir", str(tiny_dir), "--paused", "--no-store"]) == 0
     (app,) = no_app
     assert not frozen  # not before the app ran
     async with app.run_test() as pilot:
+        await until_loaded(app, pilot)
         await pilot.pause()
         assert app.screen is app.main and app.main.status_bar.region.height
         await pilot.pause(0.1)
@@ -199,5 +187,25 @@ def test_two_runs_in_a_real_terminal_are_both_in_the_runs_screen(tiny_dir, tmp_p
         saved = [line for line in screen.splitlines() if line.startswith("saved ")]
         assert len(saved) == 1 and str(tmp_path / "saves") in saved[0], screen  # says where
         assert Path(saved[0].removeprefix("saved ").strip()).is_file()
+    finally:
+        tmux("kill-server", socket=socket)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.slow  # tmux
+def test_the_first_frame_comes_before_the_run_and_q_then_quits_at_once(tiny_dir, tmp_path):
+    """The starting screen (torch still loading) shows the run's settings; q there ends the
+    process at once, though the loading thread is inside torch's import, and gives the shell
+    its screen back."""
+    socket = start_in_tmux(tiny_dir, tmp_path, "starting", "--lr", "0.05")
+    try:
+        screen = wait_for_screen(socket, " LOADING ")
+        assert re.search(r"learning rate +0\.05 ", screen), screen
+        assert "Running" not in screen
+        tmux("send-keys", "-t", "app", "q", socket=socket)
+        sent = time.monotonic()
+        screen = wait_for_screen(socket, "EXITED 0")
+        assert time.monotonic() - sent < 5  # not held until torch and the data had loaded
+        assert "LOADING" not in screen and "hyperparameters" not in screen  # the shell's
     finally:
         tmux("kill-server", socket=socket)

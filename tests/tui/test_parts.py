@@ -52,8 +52,8 @@ def test_every_rung_is_a_valid_setting(field):
 
 
 def test_device_cycles_through_what_this_machine_has(monkeypatch):
+    from mlp_tui.core import device
     from mlp_tui.core.config import ConfigError
-    from mlp_tui.tui import ladders
 
     def only(*have: str):
         def resolve(name: str) -> str:
@@ -63,9 +63,9 @@ def test_device_cycles_through_what_this_machine_has(monkeypatch):
 
         return resolve
 
-    monkeypatch.setattr(ladders, "resolve_device", only("cpu"))
+    monkeypatch.setattr(device, "resolve_device", only("cpu"))
     assert walk("device", "auto", +1, 4) == ["cpu", "auto", "cpu", "auto"]
-    monkeypatch.setattr(ladders, "resolve_device", only("cpu", "cuda"))
+    monkeypatch.setattr(device, "resolve_device", only("cpu", "cuda"))
     assert walk("device", "auto", +1, 4) == ["cpu", "cuda", "auto", "cpu"]
     assert walk("device", "auto", -1, 2) == ["cuda", "cpu"]
 

@@ -211,7 +211,7 @@ async def test_a_store_that_cannot_be_used_is_one_notification_and_training_goes
     broken = tmp_path / "runs.sqlite"
     broken.write_bytes(b"not a database at all, just bytes" * 10)
     args = argparse.Namespace(no_store=False, store=str(broken), name=None)
-    store, problem = open_store(args, argparse.ArgumentParser())
+    store, problem = open_store(args)
     assert store is None and problem.endswith("runs are not recorded")
     app = make_app(make_trainer(), store=store, store_problem=problem)
     async with app.run_test() as pilot:

@@ -12,7 +12,6 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..ladders import FIELDS, show, step, when_applied
-from ..settings import value_prompt
 
 
 class HyperparameterPanel(Widget, can_focus=True):
@@ -75,6 +74,8 @@ class HyperparameterPanel(Widget, can_focus=True):
         def typed(value: object) -> None:
             if value is not None:
                 self.post_message(self.Changed(field, value))
+
+        from ..settings import value_prompt  # torch's device checks: loaded by now
 
         self.app.push_screen(value_prompt(self.config, field), typed)
 
