@@ -33,7 +33,7 @@ from pathlib import Path
 
 LOADING = b"Loading"  # tui/loading.py's MARKER
 STARTING = b" LOADING "  # the starting screen's badge (tui/screens/starting.py)
-READY = b"epoch "  # in the training screen's status line
+READY = re.compile(rb"epoch \d+/\d+")  # the training screen's status line
 TRAINING = re.compile(rb"batch +[1-9][0-9]*/")  # the status line once a batch has been shown
 
 
@@ -59,11 +59,11 @@ def launch(pythonpath: str | None, args: list[str], timeout_s: float = 60.0):
             except OSError:
                 return first, frame, app, None  # the app exited
             now = time.perf_counter() - started
-            if first is None and (LOADING in seen or STARTING in seen or READY in seen):
+            if first is None and (LOADING in seen or STARTING in seen or READY.search(seen)):
                 first = now
-            if frame is None and (STARTING in seen or READY in seen):
+            if frame is None and (STARTING in seen or READY.search(seen)):
                 frame = now
-            if app is None and READY in seen:
+            if app is None and READY.search(seen):
                 app = now
             if app is not None and TRAINING.search(seen):
                 return first, frame, app, now

@@ -1,15 +1,15 @@
-"""The loading frame: what a launch on a terminal shows at once, while torch, the data, the run
-store and the trainer load (1-3 s, most of it torch's import), before the app draws its own.
+"""The loading frame: what a launch on a terminal shows at once, while Textual and the app
+import (0.3 s), before the app draws its own first frame (``screens/starting.py``), which then
+shows torch, the data and the run loading.
 
-It is a few escape codes, not Textual: every module of the app imports torch (the events carry
-tensors), so Textual could draw nothing before torch had loaded. The frame takes the alternate
-screen, says what is loading on the row where the app's status line will be, and turns the
-terminal's echo off so that keys typed meanwhile do not scribble on it.
+It is a few escape codes, not Textual, so that it costs nothing to draw. The frame takes the
+alternate screen, says what is loading on the row where the app's status line will be, and
+turns the terminal's echo off so that keys typed meanwhile do not scribble on it.
 
-Everything written to stderr while it is up (argparse's errors, a bad data file's one line, a
-warning) is held back and written once the terminal is restored, so a bad input still reads
-as one line on the shell's screen and the app never starts. Only the standard library here:
-importing this must cost nothing.
+Everything written to stderr while it is up (argparse's errors, a data folder without the
+files, a warning) is held back and written once the terminal is restored, so a bad input still
+reads as one line on the shell's screen and the app never starts. Only the standard library
+here: importing this must cost nothing.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ handler applies each to the run's view (``run_view.py``) and marks what changed;
 schedule (``redraw.py``) draws it at a pace that keeps the UI a small share of the CPU.
 Commands go the other way through the trainer's thread-safe methods, which it reads once per
 batch. The screens behind keys (inspector, health, runs, sweep, lr range test, image) are
-imported when first opened: at the launch they took 0.12 s before the first frame.
+imported when first opened: at the launch they took 0.12 s. This screen imports torch, so the
+app imports it once the run has loaded (``StartingScreen`` is drawn until then).
 """
 
 from __future__ import annotations
