@@ -61,7 +61,7 @@ def test_the_table_names_each_target(tiny_dir):
         "--data-dir", str(tiny_dir), "--epochs", "1", "--presses", "1", "--skip-seed"
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    for label in ("roofline", "engine headless", "engine under the app", "first frame", "p95"):
+    for label in ("roofline", "engine headless", "engine under the app", "training screen", "p95"):
         assert label in done.stdout
     target_lines = [line for line in done.stdout.splitlines() if " <= " in line or " >= " in line]
     assert len(target_lines) == len(bench.TARGETS)

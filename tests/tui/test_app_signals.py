@@ -157,7 +157,7 @@ def test_a_signal_to_the_running_app_exits_with_its_code_and_saves(
     run = MLPApp.run
 
     async def signal_once_training(pilot: Pilot) -> None:
-        await wait_until(pilot, lambda: pilot.app.trainer.step_count > 15)
+        await wait_until(pilot, lambda: pilot.app.loaded and pilot.app.trainer.step_count > 15)
         handler = signal.getsignal(signum)  # not the default: it would end the test run
         assert handler not in (signal.SIG_DFL, signal.default_int_handler), handler
         os.kill(os.getpid(), signum)
