@@ -216,8 +216,7 @@ def make_trainer(
     args: argparse.Namespace, on_event, phase: Callable[[str], object] = lambda name: None
 ) -> Trainer:
     """Load the data and build a trainer, new or resumed. Raises DataError/CheckpointError.
-    ``phase`` is told each step as it begins: "torch" (its import), "data", "run"."""
-    phase("torch")
+    ``phase`` is told each step as it begins: "data", then "run"."""
     from . import data
     from .device import resolve_device
     from .trainer import Trainer

@@ -139,9 +139,10 @@ def open_store(args: argparse.Namespace) -> tuple[RunStore | None, str]:
         return None, text if "not recorded" in text else f"{text}; runs are not recorded"
 
 
-def check_launch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+def check_launch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> bool:
     """What can be wrong with the command line, found before the app draws anything, without
-    torch: a bad path, flag or name, a data folder without the files (one line, exit 2)."""
+    torch: a bad path, flag or name, a data folder without the files (one line, exit 2).
+    Whether the data are on disk (else the run's load downloads them)."""
     from mlp_tui.core.config import ConfigError, check_device_name
     from mlp_tui.core.data_files import DataError, locate
     from mlp_tui.core.store import StoreError, check_name
@@ -159,15 +160,18 @@ def check_launch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> N
     except ConfigError as exc:
         parser.error(f"--{exc}")
     try:
-        locate(args.data_dir)  # None (not found anywhere) is the download's to say
+        return locate(args.data_dir) is not None  # not found anywhere: the download's to say
     except DataError as exc:
         parser.exit(EXIT_USAGE, f"mlp-tui: {exc}\n")
 
 
-def load_run(args: argparse.Namespace, phase: Callable[[str], object]) -> Loaded:
+def load_run(
+    args: argparse.Namespace, phase: Callable[[str], object], on_disk: bool = True
+) -> Loaded:
     """On the app's loading thread, once its first frame is drawn: torch, the device, the run
-    store, the data and the trainer. Raises LaunchFailed with the line to show for a device
-    this machine lacks, bad data or a bad checkpoint."""
+    store, the data (downloaded unless ``on_disk``) and the trainer; ``phase`` is told each
+    step. Raises LaunchFailed with the line to show for a device this machine lacks, bad data
+    or a bad checkpoint."""
     from mlp_tui.core.cli import check_device, load_problem, make_trainer
 
     phase("torch")
@@ -181,7 +185,9 @@ def load_run(args: argparse.Namespace, phase: Callable[[str], object]) -> Loaded
         raise LaunchFailed(f"mlp-tui: --{exc}", EXIT_USAGE) from None
     store, store_problem = open_store(args)
     try:
-        trainer = make_trainer(args, None, phase)
+        trainer = make_trainer(
+            args, None, lambda name: phase("download" if name == "data" and not on_disk else name)
+        )
     except Exception as exc:
         problem = load_problem(exc)
         if problem is None:
@@ -198,14 +204,14 @@ def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> MLPA
     from mlp_tui.core.data_files import prefetch
 
     prefetch(args.data_dir)
-    check_launch(args, parser)
+    on_disk = check_launch(args, parser)
     from mlp_tui.core.cli import config_overrides
     from mlp_tui.core.config import TrainConfig
 
     from .app import MLPApp  # Textual loads only when the app runs
 
     return MLPApp(
-        load=lambda phase: load_run(args, phase),
+        load=lambda phase: load_run(args, phase, on_disk),
         preview=None if args.resume else TrainConfig(**config_overrides(args)),
         resume=args.resume,
         paused=bool(args.resume) or args.paused,

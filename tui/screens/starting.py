@@ -33,6 +33,7 @@ BADGE = "bold black on grey70"  # the status line's idle badge
 PHASES = {  # what the loading thread says it is doing, in the order it does it
     "torch": "torch",
     "data": "the Fashion-MNIST data",
+    "download": "downloading Fashion-MNIST (not found on this machine)",
     "run": "the run",
 }
 
