@@ -143,7 +143,7 @@ class MLPApp(App[None]):
         """
         super().__init__()
         if (trainer is None) == (load is None):
-            raise TypeError("MLPApp needs a trainer or a load, not both")
+            raise TypeError("MLPApp takes a trainer or a load: one of them")
         self.saved_on_quit: Path | None = None  # where q, then Save, put the run
         self.launch_failed: LaunchFailed | None = None  # why a load gave no run
         self.cursor_blink = cursor_blink
@@ -179,7 +179,8 @@ class MLPApp(App[None]):
 
     @property
     def loading_thread(self) -> threading.Thread | None:
-        """The thread loading the run, while it does (None when the app was given one)."""
+        """The thread loading the run: None before it starts, once it has handed the run
+        over, and in an app given its trainer."""
         return self._loading
 
     @property
@@ -209,8 +210,8 @@ class MLPApp(App[None]):
         self._run_is_here()
 
     def _start_loading(self, load: Callable[[Callable[[str], None]], Loaded]) -> None:
-        """Once the first frame is drawn: torch's import holds the GIL for most of a second
-        at a time, and would slow that frame if it began alongside it. A daemon thread: a
+        """Once the first frame is drawn: torch's import is Python code that contends for the
+        GIL, and would slow that frame if it began alongside it. A daemon thread: a
         quit while torch imports ends the process at once (nothing has trained, so nothing
         is lost), not once the import is done."""
         self._loading = threading.Thread(
