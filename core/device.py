@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import torch
 
 from .config import ConfigError, check_device_name
@@ -31,11 +29,10 @@ def resolve_device(name: str) -> torch.device:
                 "device: mps was asked for, but this machine has no usable MPS device"
             )
         return torch.device("mps")
-    match = re.fullmatch(r"cuda(?::(\d+))?", name)  # the only kind of name left
-    assert match is not None, name
+    # cuda or cuda:N, the only names left
     if not torch.cuda.is_available():
         raise ConfigError(f"device: {name} was asked for, but no CUDA GPU is available")
-    index = int(match.group(1) or 0)
+    index = int(name.partition(":")[2] or 0)
     count = torch.cuda.device_count()
     if index >= count:
         raise ConfigError(f"device: {name} was asked for, but only {count} CUDA device(s) exist")

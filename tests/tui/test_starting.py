@@ -76,8 +76,8 @@ async def test_the_starting_screen_shows_the_runs_settings_and_what_loads(starti
         text = shown(app)
         assert "LOADING" in text and re.search(r"learning rate +0\.05 ", text)
         assert re.search(r"hidden layers +512 ", text)
-        assert re.search(r"q ?Quit", text)  # the one key that works
-        for key in ("space", "right", "plus", "s", "question_mark", "i"):  # all act on a run
+        assert re.search(r"q ?Quit", text) and "Step" not in text  # the one key that works
+        for key in ("space", "right", "enter", "plus", "s", "question_mark", "i"):  # a run's
             await pilot.press(key)
         await pilot.pause()
         assert isinstance(app.screen, StartingScreen) and not app.loaded
