@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from mlp_tui.core import bench, data
+from mlp_tui.core import bench, data, native
 from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.events import EpochReport
 from mlp_tui.core.roofline import Roofline
@@ -144,6 +144,25 @@ class SeedPipeline:
         return time.perf_counter() - started
 
 
+class PytorchStepEngine:
+    """The engine with the fused step as PyTorch operations, where the engine runs the compiled
+    step (``native.py``): what the compilation gains, in the same turns."""
+
+    name = "engine (fused, cpu, PyTorch ops)"
+    note = "mlp-tui --headless, MLP_TUI_NATIVE=0"
+
+    def __init__(self, dataset: data.FashionMNIST, config: TrainConfig) -> None:
+        self.trainer = Trainer(config, dataset, compiled_step=False)  # as the engine, but the step
+        self.test_acc: float | None = None
+
+    def epoch(self) -> float:
+        trainer = self.trainer
+        trainer.config = trainer.config.replace(epochs=trainer.epoch + 1)
+        trainer.run()
+        self.test_acc = trainer.history[-1].test_acc
+        return trainer.history[-1].seconds
+
+
 class RooflinePeer:
     """The epoch's matrix products alone, in their fastest layouts: the floor; it learns
     nothing."""
@@ -182,6 +201,9 @@ def measure(args: argparse.Namespace) -> tuple[list[Result], str]:
             jax_peers.JaxScan(dataset, config, init),
         ]
     peers.append(RooflinePeer(dataset, config))
+    compiled = native.load() is not None and config.engine == "fused"
+    if compiled:
+        peers.insert(0, PytorchStepEngine(dataset, config))
     results = {id(peer): Result(peer.name, note=peer.note) for peer in peers}
     turn = [0]
 
@@ -198,7 +220,8 @@ def measure(args: argparse.Namespace) -> tuple[list[Result], str]:
 
     trainer = Trainer(config, dataset, on_event=listen)
     trainer.run()
-    engine = Result(f"engine ({config.engine}, cpu)", note="mlp-tui --headless")
+    step = ", compiled step" if compiled else ""
+    engine = Result(f"engine ({config.engine}, cpu{step})", note="mlp-tui --headless")
     engine.seconds = [report.seconds for report in trainer.history]
     engine.test_acc = trainer.history[-1].test_acc
     for peer in peers:

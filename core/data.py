@@ -245,11 +245,16 @@ class ShuffledEpoch:
 
     def batch(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows ``perm[start:stop]``: images as ``ToTensor`` makes them, and their labels."""
+        pixels, labels = self.pixels(start, stop)
+        return to_unit(pixels), labels
+
+    def pixels(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same rows as uint8 pixels (contiguous), for a step that converts them itself."""
         stop = min(stop, len(self.perm))
         if not (self._lo <= start and stop <= self._hi):
             self._gather(start, max(start + self.CHUNK_ROWS, stop))
         lo, hi = start - self._lo, stop - self._lo
-        return to_unit(self._pixels[lo:hi]), self._labels[lo:hi]
+        return self._pixels[lo:hi], self._labels[lo:hi]
 
     def _gather(self, start: int, stop: int) -> None:
         idx = self.perm[start:stop]

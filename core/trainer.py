@@ -75,11 +75,14 @@ class Trainer:
         sync_free: bool | None = None,
         graphs: bool = True,
         health: bool = True,
+        compiled_step: bool = True,
     ) -> None:
         """``sync_free`` (default: on any device but the CPU) checks divergence on the device
         and reads the batches' figures a few times a second (``device_step.py``); ``graphs``
         lets it replay the seed's step as a CUDA graph on CUDA. ``health``: measure the
-        network's health each epoch and raise hints (``health.py``; off for benchmarks)."""
+        network's health each epoch and raise hints (``health.py``; off for benchmarks).
+        ``compiled_step``: the fused engine's CPU batches run the compiled step where it covers
+        the run (``native.py``); off, PyTorch's (the benchmarks compare the two)."""
         self.config = config.validated()
         self.device = resolve_device(config.device)
         # Each training step runs in it: nothing for fp32 or bf16 (casts in its step), TF32's
@@ -108,7 +111,7 @@ class Trainer:
         self.sync_free = self.device.type != "cpu" if sync_free is None else sync_free
         self._graphs = graphs
         self.steps: EagerSteps | DeviceSteps = EagerSteps(
-            self.net, self._step_fn, self.data, self.check
+            self.net, self._step_fn, self.data, self.check, compiled_step
         )
         self.health = HealthMonitor(self.net) if health else None
         # Position: completed epochs, batches done in the current one, batches since the start.

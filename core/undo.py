@@ -17,22 +17,21 @@ from .model import ScratchMLP
 
 UNDO_SPAN = 32  # a restore replays at most this many batches
 
-Batch = Callable[[int], tuple[torch.Tensor, torch.Tensor]]  # batch number -> (X, y)
+# Trains batch ``number`` of the epoch with the optimizer's settings as they are, unchecked.
+Train = Callable[[int, torch.optim.Optimizer], None]
 SETTINGS = ("lr", "momentum", "weight_decay")
 
 
 class UndoLog:
-    def __init__(self, net: ScratchMLP, step_fn, span: int = UNDO_SPAN) -> None:
-        self.net, self.step_fn, self.span = net, step_fn, span
+    def __init__(self, net: ScratchMLP, train: Train, span: int = UNDO_SPAN) -> None:
+        self.net, self.train, self.span = net, train, span
         self._anchor: torch.Tensor | None = None  # the parameters (net.flat) at _anchor_at
         self._anchor_momentum: list[torch.Tensor | None] = []
         self._anchor_at: int | None = None  # the batch of this epoch before whose update
         self._since_anchor: list[tuple[float, float, float]] = []  # each batch's settings
-        self._first_step = 0
 
-    def start_epoch(self, first_step: int = 0) -> None:
+    def start_epoch(self) -> None:
         self._anchor_at = None  # an anchor serves its own epoch only
-        self._first_step = first_step  # the run's number for the epoch's batch 0
 
     def note(self, batch: int, optimizer: torch.optim.Optimizer) -> None:
         """Call before batch ``batch``'s update."""
@@ -49,7 +48,7 @@ class UndoLog:
         group = optimizer.param_groups[0]
         self._since_anchor.append(tuple(group[name] for name in SETTINGS))
 
-    def restore(self, target: int, optimizer: torch.optim.Optimizer, batch: Batch) -> None:
+    def restore(self, target: int, optimizer: torch.optim.Optimizer) -> None:
         """The parameters (and momentum) as they were before batch ``target``'s update."""
         first = self._anchor_at
         assert self._anchor is not None and first is not None, "no update was noted"
@@ -66,9 +65,7 @@ class UndoLog:
             settings = self._since_anchor[: target - first]  # one per batch: strict below
             for number, values in zip(range(first, target), settings, strict=True):
                 group.update(zip(SETTINGS, values))
-                self.net.seed_dropout(self._first_step + number)  # the batch's own masks
-                self.step_fn.forward(*batch(number))
-                self.step_fn.update(optimizer)
+                self.train(number, optimizer)
         finally:
             group.update(current)
         del self._since_anchor[target - first :]

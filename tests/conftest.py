@@ -15,7 +15,7 @@ if workers := os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from mlp_tui.core import data  # noqa: E402
+from mlp_tui.core import data, native  # noqa: E402
 
 REAL_DIR = data.DEBIAN_DIR
 
@@ -82,12 +82,28 @@ def tiny_data(tiny_dir: Path) -> data.FashionMNIST:
     return data.load(tiny_dir)
 
 
+@pytest.fixture(scope="session")
+def _native_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One build of the compiled CPU step for the session's processes (native.py)."""
+    return tmp_path_factory.mktemp("native")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _native_cache: Path) -> None:
     """No test reads the developer's cache, env or data dir by accident."""
     monkeypatch.delenv("MLP_TUI_DATA", raising=False)
+    monkeypatch.delenv(native.ENV_SWITCH, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    monkeypatch.setenv(native.CACHE_ENV, str(_native_cache))
+
+
+@pytest.fixture
+def pytorch_cpu_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trainers built in the test run the fused engine's PyTorch step, not the compiled one:
+    for tests that hold another path (the device path's bookkeeping, the roofline's list of
+    products) to it operation by operation."""
+    monkeypatch.setattr(native, "load", lambda: None)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,9 @@ def learnable_dir(tmp_path: Path) -> Path:
 def test_every_peer_trains_an_epoch_and_learns(learnable_dir):
     results = run(learnable_dir)
     by_name = {r.name: r for r in results}
-    expected = {"engine (fused, cpu)", "plain PyTorch loop", "seed pipeline (0 workers)"}
+    expected = {"plain PyTorch loop", "seed pipeline (0 workers)"}
+    # The engine runs the compiled step (the test setup has gcc), and beside it PyTorch's.
+    expected |= {"engine (fused, cpu, compiled step)", "engine (fused, cpu, PyTorch ops)"}
     expected |= (
         {"JAX, jit per step", "JAX, epoch as one lax.scan"}
         if not jax_peers.unavailable()
@@ -52,11 +54,18 @@ def test_without_jax_the_others_run_and_the_table_says_why(learnable_dir, monkey
     monkeypatch.setattr(jax_peers, "unavailable", lambda: "jax does not import (absent)")
     results = run(learnable_dir, skip_seed=True)
     assert not any(r.name.startswith("JAX,") for r in results)
-    for r in results[:2]:  # the engine and the plain loop learn in one epoch
+    for r in results[:3]:  # the engine (both steps) and the plain loop learn in one epoch
         assert r.test_acc is not None and r.test_acc > 0.3, r
     text = peers.table(results, 1, str(learnable_dir))
     assert "skipped: jax does not import (absent)" in text
     assert "plain PyTorch loop" in text and "roofline" in text
+
+
+def test_without_the_compiled_step_the_engine_has_one_row(learnable_dir, monkeypatch):
+    monkeypatch.setattr(jax_peers, "unavailable", lambda: "jax does not import (absent)")
+    monkeypatch.setattr(peers.native, "load", lambda: None)
+    names = [r.name for r in run(learnable_dir, skip_seed=True)]
+    assert names[:2] == ["engine (fused, cpu)", "plain PyTorch loop"]
 
 
 def test_the_peers_start_from_the_engines_initial_weights():

@@ -15,6 +15,9 @@ from mlp_tui.core.trainer import Trainer
 
 from tests.core._helpers import EventLog, finish, metrics, params, same_params, start
 
+# The device path is held to the eager path operation by operation: both run PyTorch's step.
+pytestmark = pytest.mark.usefixtures("pytorch_cpu_step")
+
 BASE = TrainConfig(epochs=3, batch_size=64, hidden=32, device="cpu")
 
 

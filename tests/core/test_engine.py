@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from mlp_tui.core import native
 from mlp_tui.core.config import TrainConfig
 from mlp_tui.core.data import ShuffledEpoch, to_unit
 from mlp_tui.core.model import AutogradStep, FusedStep, ScratchMLP, evaluate
@@ -69,8 +70,13 @@ def test_autograd_engine_is_the_seed_bit_for_bit(tiny_data, monkeypatch, batch_s
     assert run(tiny_data, config) == seed_reference(tiny_data, config)
 
 
-def test_fused_engine_matches_the_seed_up_to_rounding(tiny_data):
+@pytest.mark.parametrize("step", ["compiled", "pytorch"])
+def test_fused_engine_matches_the_seed_up_to_rounding(tiny_data, monkeypatch, step):
+    """Both of the fused engine's CPU steps: the compiled one (native.py) and PyTorch's."""
+    if step == "pytorch":
+        monkeypatch.setattr(native, "load", lambda: None)
     config = TrainConfig(epochs=3, batch_size=64, device="cpu")
+    assert (Trainer(config, tiny_data).steps.native is not None) == (step == "compiled")
     ours, seed = run(tiny_data, config), seed_reference(tiny_data, config)
     for (loss, acc, test), (ref_loss, ref_acc, ref_test) in zip(ours, seed):
         assert abs(loss - ref_loss) < 1e-5

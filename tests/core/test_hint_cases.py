@@ -102,5 +102,8 @@ def test_lr_50_off_on_the_real_data_is_blown_up_at_chance_with_dead_units(tmp_pa
     )
     kinds = [h.kind for h in stored]
     assert {"blown-up", "chance", "lr-high"} <= set(kinds) and "diverged" not in kinds, lines
-    assert any("every unit of hidden layer 1 is dead" in line for line in lines)
+    # lr 50 is chaotic: the last rounding bit decides whether 255 or all 256 units die (the
+    # compiled step and PyTorch's differ there), and the hint says which.
+    dead = re.compile(r"(every unit|25\d of the 256 units) of hidden layer 1 (is|are) dead")
+    assert any(dead.search(line) for line in lines), lines
     assert any("lr 50 caused it" in line for line in lines)

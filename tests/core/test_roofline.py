@@ -36,7 +36,8 @@ class MatmulShapes(TorchDispatchMode):
 
 
 @pytest.mark.parametrize("batch_size", [64, 100])  # 100: a short last batch
-def test_the_roofline_lists_every_product_of_an_epoch(tiny_data, batch_size):
+@pytest.mark.usefixtures("pytorch_cpu_step")  # the compiled step's products (the same five a
+def test_the_roofline_lists_every_product_of_an_epoch(tiny_data, batch_size):  # batch) are C's
     config = TrainConfig(epochs=1, batch_size=batch_size, hidden=32, device="cpu")
     # the training epoch's own products: the health figures' (the initial report's pass over
     # the test set) are extra work, measured on their own by benchmarks/health_overhead.py

@@ -210,6 +210,7 @@ def test_a_schedule_can_change_live(tiny_data):
 
 
 @pytest.mark.parametrize("schedule", ["onecycle", "step:1:0.5"])
+@pytest.mark.usefixtures("pytorch_cpu_step")  # held to the eager path op by op
 def test_the_device_path_follows_the_schedule_as_the_eager_one(tiny_data, schedule):
     """The GPU path (run here on the CPU, its graphs' body uncaptured) replays no graph while
     a schedule runs (a graph holds its lr) and trains exactly as the eager path."""

@@ -91,6 +91,7 @@ def test_headless_takes_off_and_refuses_paused(tiny_dir):
     assert done.returncode == 2 and "is not a schedule" in done.stderr
 
 
+@pytest.mark.usefixtures("pytorch_cpu_step")  # held to the eager path op by op
 def test_the_device_path_turns_the_factor_off_too(tiny_data):
     config = CONFIG.replace(lr=30.0, epochs=3, divergence_factor=0.0)
     eager, device = Trainer(config, tiny_data), Trainer(config, tiny_data, sync_free=True)

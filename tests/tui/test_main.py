@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from mlp_tui.core import native
 from mlp_tui.tui import main as entry
 from mlp_tui.tui.app import MLPApp
 
@@ -120,7 +121,8 @@ def start_in_tmux(tiny_dir: Path, tmp_path: Path, name: str, *options: str) -> s
     program = [str(command)] if command.exists() else [sys.executable, "-m", "mlp_tui.tui.main"]
     program += ["--data-dir", str(tiny_dir), "--epochs", "100000", "--batch-size", "64"]
     program += ["--device", "cpu", "--save-dir", str(tmp_path / "saves"), *options]
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")}
+    names = ("PATH", "HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", native.CACHE_ENV)
+    env = {k: os.environ[k] for k in names}  # the session's one build of the compiled step
     env["TERM"] = "xterm-256color"
     shell = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     # -u: COLUMNS and LINES set in this process (80x24) would win over the pane's size.
