@@ -385,10 +385,10 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     listeners += [watch, printer]
     if trainer.data.held_out:
         print(trainer.data.describe_split())
-    from .native import ENV_SWITCH
+    from .native import switched_off
 
-    why = getattr(trainer.steps, "why_not_compiled", None)
-    if why and not why.startswith(ENV_SWITCH):  # asked for, it needs no word
+    why = getattr(trainer.steps, "why_not_compiled", None)  # the device path has none
+    if why and not switched_off():
         print(f"mlp-tui: the CPU step runs as PyTorch operations, which is slower: {why}")
     if trainer.config.precision != "fp32":
         from .precision import describe

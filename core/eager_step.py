@@ -49,6 +49,10 @@ class EagerSteps:
     def batch(self, number: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.rows.batch(number * self.size, (number + 1) * self.size)
 
+    def _pixels(self, number: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch ``number`` as uint8 pixels, for the compiled step (it converts them itself)."""
+        return self.rows.pixels(number * self.size, (number + 1) * self.size)
+
     def _native_for(self, optimizer: torch.optim.Optimizer) -> native.NativeStep | None:
         return self.native if self.native is not None and plain_sgd(optimizer) else None
 
@@ -56,15 +60,14 @@ class EagerSteps:
         """Train batch ``batch`` of the epoch's order, unless its loss shows divergence."""
         compiled = self._native_for(optimizer)
         if compiled is not None:
-            pixels, y = self.rows.pixels(batch * self.size, (batch + 1) * self.size)
+            pixels, y = self._pixels(batch)
             loss_sum, correct = compiled.forward(pixels, y)
-            count = y.shape[0]
         else:
             X, y = self.batch(batch)
             self.net.seed_dropout(self.first_step + batch)
             losses, predicted = self.step_fn.forward(X, y)
-            count = y.shape[0]
             loss_sum = float(losses.sum())
+        count = y.shape[0]
         if not self.check.accepts(loss_sum / count):
             return [Figures(loss_sum, 0.0, count, accepted=False)]
         self.undo_log.note(batch, optimizer)
@@ -80,7 +83,7 @@ class EagerSteps:
         ``step`` would have: the undo log's replay."""
         compiled = self._native_for(optimizer)
         if compiled is not None:
-            compiled.forward(*self.rows.pixels(batch * self.size, (batch + 1) * self.size))
+            compiled.forward(*self._pixels(batch))
             compiled.update(optimizer.param_groups[0]["lr"])
         else:
             self.net.seed_dropout(self.first_step + batch)

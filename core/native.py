@@ -42,13 +42,7 @@ from .fused_step import FusedStep
 
 SOURCE = Path(__file__).with_name("native_step.c")
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off", "-fPIC", "-shared")
-FALLBACK_FLAGS = (
-    "-O3",
-    "-fno-math-errno",
-    "-ffp-contract=off",
-    "-fPIC",
-    "-shared",
-)  # a compiler without -march
+FALLBACK_FLAGS = tuple(f for f in FLAGS if f != "-march=native")  # a compiler without -march
 COMPILE_TIMEOUT_S = 120.0
 ENV_SWITCH = "MLP_TUI_NATIVE"  # "0" turns it off
 CACHE_ENV = "MLP_TUI_NATIVE_CACHE"  # where the build goes (default: the user cache dir)
@@ -80,6 +74,11 @@ def why_not() -> str | None:
     return _why_not
 
 
+def switched_off() -> bool:
+    """The user turned the compiled step off (``MLP_TUI_NATIVE=0``): asked for, it needs no word."""
+    return os.environ.get(ENV_SWITCH, "1") == "0"
+
+
 def load() -> Library | None:
     """The compiled step, built and checked on first use; None (with ``status``'s reason) when
     it can't be had. Thread-safe; tried once a process."""
@@ -98,7 +97,7 @@ class NativeUnavailable(Exception):
 
 
 def _load() -> Library:
-    if os.environ.get(ENV_SWITCH, "1") == "0":
+    if switched_off():
         raise NativeUnavailable(f"{ENV_SWITCH}=0")
     if sys.byteorder != "little":
         raise NativeUnavailable("not a little-endian machine")
