@@ -101,6 +101,16 @@ def wait_for_screen(socket: str, text: str, timeout: float = 20.0) -> str:
     return wait_until(socket, lambda screen: text in screen, repr(text), timeout)
 
 
+def wait_for_a_batch(socket: str) -> str:
+    """The main screen once the run has trained a batch. "Running" is shown a moment before the
+    first batch: a pause or quit in that moment finds nothing to save, and asks nothing."""
+    return wait_until(
+        socket,
+        lambda screen: "loss per batch" in screen and "waiting for the first batch" not in screen,
+        "a trained batch on the main screen",
+    )
+
+
 def wait_until(socket: str, seen, what: str, timeout: float = 20.0) -> str:
     """The first capture of the pane for which seen(screen) holds."""
     deadline = time.monotonic() + timeout
@@ -138,7 +148,7 @@ def test_the_real_program_in_a_terminal(tiny_dir, tmp_path):
     socket = start_in_tmux(tiny_dir, tmp_path, "test")
     try:
         wait_for_screen(socket, "Running")
-        wait_for_screen(socket, "loss per batch")
+        wait_for_a_batch(socket)
         tmux("send-keys", "-t", "app", "space", socket=socket)
         wait_for_screen(socket, "Paused")
         tmux("send-keys", "-t", "app", "+", socket=socket)
@@ -179,7 +189,7 @@ def test_two_runs_in_a_real_terminal_are_both_in_the_runs_screen(tiny_dir, tmp_p
         assert "lr 0.2" in rows[1]  # the second run is named by what it changed
         tmux("send-keys", "-t", "app", "Escape", socket=socket)  # the filter, then the screen
         tmux("send-keys", "-t", "app", "Escape", socket=socket)
-        wait_for_screen(socket, "loss per batch")
+        wait_for_a_batch(socket)  # r2's: its progress is unsaved
         tmux("send-keys", "-t", "app", "q", socket=socket)  # quit, saving first
         wait_for_screen(socket, "Unsaved progress")
         tmux("send-keys", "-t", "app", "s", socket=socket)
