@@ -35,7 +35,7 @@ def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def test_the_seeds_cpu_run_uses_the_compiled_step():
     assert native.load() is not None, native.why_not()  # gcc is part of the test setup
-    assert native.status() == "cpu step: compiled (native_step.c, torch's BLAS)"
+    assert native.status() == "cpu step: compiled (native_step.c, torch's BLAS and threads)"
     net = ScratchMLP(w2_by_class=True)
     assert native.applies(net, FusedStep(net))
 
@@ -97,6 +97,102 @@ def test_one_batch_matches_fused_step_and_buffers_follow_the_batch_size():
         compiled.update(0.3)
         for a, b in zip(nets[0].params, nets[1].params):
             assert torch.allclose(a.detach(), b.detach(), rtol=1e-5, atol=1e-7)
+
+
+def _one_step(net: ScratchMLP, pixels: torch.Tensor, labels: torch.Tensor, lr: float, how: str):
+    """``net`` after one step of ``how``: "compiled", "fused" (PyTorch's step) or "float64" (the
+    seed's step by autograd in double precision, the exact figures to compare the two with)."""
+    if how == "float64":
+        W1, b1, W2, b2 = (p.detach().double().requires_grad_() for p in net.params)
+        logits = torch.relu(pixels.double() / 255 @ W1 + b1) @ W2 + b2
+        torch.nn.functional.cross_entropy(logits, labels).backward()
+        return [(p - lr * p.grad).detach() for p in (W1, b1, W2, b2)]
+    if how == "fused":
+        step = FusedStep(net)
+        step.forward(torch.div(pixels, 255), labels)
+        step.update(torch.optim.SGD(net.params, lr=lr))
+    else:
+        library = native.load()
+        assert library is not None
+        compiled = native.NativeStep(net, library)
+        compiled.forward(pixels, labels)
+        compiled.update(lr)
+    return [p.detach().double() for p in net.params]
+
+
+@pytest.mark.parametrize("width", [256, 100])
+def test_a_step_is_as_close_to_the_exact_one_as_pytorchs(real_data, width):
+    """Its own sums (the small products with the 10 classes, the bias sums, in blocks of rows)
+    round differently from MKL's, not worse: each parameter after a step of the seed's batch on
+    real images is as close to the step in float64 as PyTorch's step is (measured: the same for
+    W1 and b1, ten times closer for W2, within 1.5x for b2)."""
+    gen = torch.Generator().manual_seed(4)
+    rows = torch.randperm(len(real_data.train_y), generator=gen)[:256]
+    pixels, labels = real_data.train_pixels[rows].contiguous(), real_data.train_y[rows]
+    net = ScratchMLP(width, 0.1, torch.Generator().manual_seed(0), w2_by_class=True)
+    with torch.no_grad():  # weights of a run under way, not the init's: larger, varied updates
+        for p in net.params:
+            p.add_(torch.randn(p.shape, generator=gen) * 0.05)
+    start = [p.detach().clone() for p in net.params]
+
+    def copy() -> ScratchMLP:
+        twin = ScratchMLP(width, 0.1, torch.Generator(), w2_by_class=True)
+        with torch.no_grad():
+            for p, q in zip(twin.params, start):
+                p.copy_(q)
+        return twin
+
+    exact = _one_step(copy(), pixels, labels, 0.1, "float64")
+    fused = _one_step(copy(), pixels, labels, 0.1, "fused")
+    ours = _one_step(copy(), pixels, labels, 0.1, "compiled")
+    for name, e, f, o, s in zip(["W1", "b1", "W2", "b2"], exact, fused, ours, start):
+        step = (e - s.double()).abs().max()
+        assert step > 1e-4  # the step moved this parameter
+        ulp = torch.finfo(torch.float32).eps * float(e.abs().max())
+        assert (o - e).abs().max() <= 2 * (f - e).abs().max() + 2 * ulp, name
+
+
+def test_its_loops_give_the_same_bits_on_one_thread_as_on_several():
+    """Every sum over the batch runs over fixed blocks of rows, whatever the threads: a run's
+    numbers do not depend on how many cores the machine gives its loops."""
+    library = native.load()
+    assert library is not None and library.threaded
+    gen = torch.Generator().manual_seed(5)
+    pixels = torch.randint(0, 256, (300, 784), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (300,), generator=gen)
+    results = []
+    for threads in (1, 2, 3):
+        net = ScratchMLP(100, 0.1, torch.Generator().manual_seed(1), w2_by_class=True)
+        step = native.NativeStep(net, library)
+        with torch.no_grad():
+            old = torch.get_num_threads()
+            torch.set_num_threads(threads)  # the loops' threads; MKL's products follow it too
+            try:
+                figures = step.forward(pixels, labels)
+                step.update(0.2)
+            finally:
+                torch.set_num_threads(old)
+        results.append((figures, [p.detach().clone() for p in net.params]))
+    for figures, params_after in results[1:]:
+        assert figures == results[0][0]
+        assert all(torch.equal(a, b) for a, b in zip(params_after, results[0][1]))
+
+
+def test_openmp_only_on_torchs_own_runtime(monkeypatch):
+    """Built with -fopenmp only where the runtime it links (libgomp.so.1) is the one torch has
+    loaded; with Intel's or LLVM's runtime, or two, its loops stay on the calling thread."""
+    cases = {
+        ("/site/torch/lib/libgomp.so.1",): (native.OPENMP,),
+        ("/site/torch/lib/libiomp5.so",): (),
+        ("/site/torch/lib/libgomp-a34b3233.so.1",): (),
+        ("/usr/lib/libgomp.so.1", "/site/torch/lib/libiomp5.so"): (),
+        (): (),
+    }
+    for runtimes, flags in cases.items():
+        monkeypatch.setattr(native, "_openmp_runtimes", lambda r=runtimes: set(r))
+        assert native._openmp_flags() == flags, runtimes
+    monkeypatch.undo()
+    assert len(native._openmp_runtimes()) == 1  # this process: torch's one runtime, shared
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf"])
@@ -230,5 +326,8 @@ def test_on_the_real_data_an_epoch_matches_the_pytorch_step(real_data, monkeypat
     (ours,), (theirs,) = figures(compiled), figures(pytorch)
     assert abs(ours[0] - theirs[0]) < 1e-6  # train loss 1.0477 in both
     assert abs(ours[1] - theirs[1]) <= 3 / 60_000 and abs(ours[2] - theirs[2]) <= 3 / 10_000
+    # Apart by rounding, grown over 235 steps of a chaotic map: measured 1.7e-4 at most (W1),
+    # where PyTorch's step and the seed's autograd step end 7e-5 apart; an update's size is
+    # ~3e-3, and a wrong sign or a lost term shows as 1e-2 and more.
     for a, b in zip(params(compiled), params(pytorch)):
-        assert (a - b).abs().max() < 1e-5
+        assert (a - b).abs().max() < 5e-4
