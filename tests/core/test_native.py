@@ -195,6 +195,30 @@ def test_openmp_only_on_torchs_own_runtime(monkeypatch):
     assert len(native._openmp_runtimes()) == 1  # this process: torch's one runtime, shared
 
 
+def test_built_without_openmp_its_loops_run_on_one_thread_with_the_same_bits(fresh, monkeypatch):
+    """Where torch's OpenMP runtime is not the one the compiler links, the build has no
+    -fopenmp: the status says so, and a batch gives the threaded build's numbers bit for bit."""
+    threaded = native.load()
+    assert threaded is not None and threaded.threaded
+    monkeypatch.setattr(native, "_loaded", None)
+    monkeypatch.setattr(native, "_openmp_flags", lambda: ())
+    serial = native.load()
+    assert serial is not None and not serial.threaded and serial.path != threaded.path
+    assert native.status().endswith("its own loops on one thread)")
+    gen = torch.Generator().manual_seed(6)
+    pixels = torch.randint(0, 256, (256, 784), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (256,), generator=gen)
+    results = []
+    for library in (threaded, serial):
+        net = ScratchMLP(60, 0.1, torch.Generator().manual_seed(1), w2_by_class=True)
+        step = native.NativeStep(net, library)
+        figures = step.forward(pixels, labels)
+        step.update(0.2)
+        results.append((figures, [p.detach().clone() for p in net.params]))
+    assert results[0][0] == results[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
+
+
 @pytest.mark.parametrize("bad", ["nan", "inf"])
 def test_a_nan_or_inf_weight_reaches_the_loss_as_in_pytorchs_step(bad):
     """A diverged run's weights: relu must pass a NaN on (not clamp it to 0, which would leave
