@@ -212,9 +212,17 @@ def _logits(
     seed_form: bool,
     chunk: int | None,
     observe: Observer | None = None,
+    compiled=None,
 ):
     """The logits of ``X``, chunk by chunk (see ``evaluate``)."""
     chunk = chunk or (256 if X.device.type == "cpu" else 16384)
+    if compiled is not None and not seed_form and X.dtype == torch.uint8:
+        for i in range(0, len(X), chunk):
+            hidden, logits = compiled.logits(X[i : i + chunk])
+            if observe is not None:
+                observe(0, hidden)
+            yield logits
+        return
     for i in range(0, len(X), chunk):
         rows = X[i : i + chunk]
         if rows.dtype == torch.uint8:
@@ -243,6 +251,7 @@ def evaluate(
     seed_form: bool = False,
     chunk: int | None = None,
     observe: Observer | None = None,
+    compiled=None,
 ) -> Predictions:
     """d2l's ``evaluate_accuracy``, keeping the probabilities so a UI can show them.
 
@@ -252,8 +261,10 @@ def evaluate(
     (``addmm``, ``clamp_min``): the same values up to rounding, without the seed's extra passes.
     Chunks of a batch's size run at the products' best rate on the CPU; a GPU gets few large
     chunks, since there each chunk costs kernel launches. Dropout is off, as in d2l.
-    ``observe(layer, H)`` sees each chunk's hidden activations: the health figures' tap."""
-    chunks = _logits(net, X, seed_form, chunk, observe)
+    ``observe(layer, H)`` sees each chunk's hidden activations: the health figures' tap.
+    ``compiled``: the trainer's compiled step (``native.NativeStep``) for ``net``, which then
+    computes the logits of uint8 pixels (on the trainer's thread: it uses the step's buffers)."""
+    chunks = _logits(net, X, seed_form, chunk, observe, compiled)
     probs = [torch.softmax(logits, dim=1) for logits in chunks]
     return Predictions(epoch=0, probs=torch.cat(probs).float().cpu(), labels=y.cpu())
 

@@ -126,6 +126,7 @@ def _load() -> Library:
         except OSError as exc:
             raise NativeUnavailable(f"the compiled step did not load: {exc}") from None
     lib.mlp_forward.restype = ctypes.c_int
+    lib.mlp_logits.restype = ctypes.c_int
     lib.mlp_update.restype = None
     lib.mlp_to_unit.restype = None
     lib.mlp_openmp.restype = ctypes.c_int
@@ -375,6 +376,26 @@ class NativeStep:
         if code:
             raise ValueError(f"the compiled step covers {CLASSES} classes, not {k}")
         return self._out[0], self._out[1]
+
+    def logits(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The hidden activations (rows x h, a view of a buffer: valid until the next call) and
+        the logits (rows x k) of a chunk of uint8 pixels: the evaluation's forward, between
+        batches (it reuses the step's buffers; a ``forward`` and its ``update`` come as one)."""
+        W1, b1, W2, b2 = self._params()
+        rows, d = pixels.shape
+        h, k = W1.shape[1], W2.shape[0]
+        if pixels.dtype != torch.uint8 or d != W1.shape[0] or not pixels.is_contiguous():
+            raise ValueError("the compiled step takes contiguous uint8 rows")
+        self._buffers(rows, d, h, k)
+        p = _ptr
+        code = self.library.lib.mlp_logits(
+            self.library.sgemm, ctypes.c_int(self.library.threads()), p(pixels),
+            ctypes.c_int64(rows), ctypes.c_int64(d), ctypes.c_int64(h), ctypes.c_int64(k),
+            p(W1), p(b1), p(W2), p(b2), p(self.X), p(self.Z), p(self.H), p(self.L),
+        )  # fmt: skip
+        if code:
+            raise ValueError(f"the compiled step covers {CLASSES} classes, not {k}")
+        return self.H[: rows * h].view(rows, h), self.L[: k * rows].view(k, rows).t().clone()
 
     def update(self, lr: float) -> None:
         W1, b1, W2, b2 = self._params()

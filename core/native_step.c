@@ -221,6 +221,30 @@ int mlp_forward(sgemm_t f, int threads, const uint8_t *pixels, const int64_t *y,
     return 0;
 }
 
+/* The logits of b rows of pixels (the test set's evaluation, a chunk at a time): X, Z = b1 +
+ * X W1 and H = relu(Z) as in mlp_forward, and L = b2 + W2 H^T (K x b). Returns 0, or 2 for k
+ * other than K. */
+int mlp_logits(sgemm_t f, int threads, const uint8_t *pixels, int64_t b, int64_t d, int64_t h,
+               int64_t k, const float *W1, const float *b1, const float *W2, const float *b2,
+               float *X, float *Z, float *H, float *L) {
+    if (k != K) return 2;
+    threads = threads < 1 ? 1 : threads;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t j = 0; j < b; j++) {
+        mlp_to_unit(pixels + j * d, X + j * d, d);
+        memcpy(Z + j * h, b1, h * sizeof *Z);
+    }
+    gemm(f, 'N', 'N', h, b, d, 1.0f, W1, h, X, d, 1.0f, Z, h); /* Z^T += W1^T X^T */
+    int64_t nb = blocks(b);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < nb; i++) {
+        int64_t lo, hi;
+        block_rows(i, b, &lo, &hi);
+        relu_logits(lo, hi, b, h, W2, b2, Z, H, L);
+    }
+    return 0;
+}
+
 /* Block [lo, hi)'s share of the update: dZ = dA + dA sign(Z) (twice relu's gradient, exactly)
  * with dA = G^T W2, into dZ; its column sums (for b1), G H (for W2) and G's row sums (for b2),
  * into part (K h + h + K floats). Eight hidden units at a time over the block's rows, with W2's

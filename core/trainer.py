@@ -274,7 +274,12 @@ class Trainer:
             self._after_batch()
         tally = health.tally() if health is not None else None
         test = evaluate(
-            self.net, self.data.test_flat, self.data.test_y, self._seed_form, observe=tally
+            self.net,
+            self.data.test_flat,
+            self.data.test_y,
+            self._seed_form,
+            observe=tally,
+            compiled=getattr(self.steps, "native", None),  # the device path has none
         )
         val = self._validate()
         self.epoch_clock.stop()

@@ -243,6 +243,33 @@ def test_a_nan_or_inf_weight_reaches_the_loss_as_in_pytorchs_step(bad):
         assert torch.equal(a.isnan(), b.isnan())
 
 
+def test_the_test_sets_evaluation_gives_pytorchs_probabilities_and_health_figures(real_data):
+    """The trainer's evaluation through the compiled step: the same predictions, probabilities
+    to 1e-6 and the same hidden activations for the health tally as PyTorch's evaluation."""
+    from mlp_tui.core.health import Tally
+    from mlp_tui.core.model import evaluate
+
+    library = native.load()
+    assert library is not None
+    net = ScratchMLP(256, 0.1, torch.Generator().manual_seed(0), w2_by_class=True)
+    with torch.no_grad():  # weights of a run under way, and 20 units dead
+        for p in net.params:
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(7)) * 0.05)
+        net.params[1][:20] = -100.0
+    step = native.NativeStep(net, library)
+    X, y = real_data.test_flat, real_data.test_y
+    tallies = [Tally(net), Tally(net)]
+    theirs = evaluate(net, X, y, observe=tallies[0])
+    ours = evaluate(net, X, y, observe=tallies[1], compiled=step)
+    assert ours.probs.shape == theirs.probs.shape == (len(y), 10)
+    assert torch.allclose(ours.probs, theirs.probs, atol=1e-6)
+    agree = (ours.probs.argmax(1) == theirs.probs.argmax(1)).float().mean()
+    assert agree >= 1 - 2 / len(y)  # a near tie may fall either way, by rounding
+    assert abs(ours.accuracy - theirs.accuracy) <= 2 / len(y)
+    assert tallies[0].figures() == tallies[1].figures()
+    assert tallies[1].figures()[0][0] == 20 / 256  # the tally saw the activations
+
+
 def test_a_label_out_of_range_is_an_error_not_a_write_out_of_bounds():
     library = native.load()
     assert library is not None
