@@ -128,6 +128,17 @@ static inline float exp_nonpositive(float x) {
     return p * scale;
 }
 
+/* X from b rows of pixels and Z = b1 + X W1: the start of mlp_forward and mlp_logits. */
+static void pre_activations(sgemm_t f, int threads, const uint8_t *pixels, int64_t b, int64_t d,
+                            int64_t h, const float *W1, const float *b1, float *X, float *Z) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t j = 0; j < b; j++) {
+        mlp_to_unit(pixels + j * d, X + j * d, d);
+        memcpy(Z + j * h, b1, h * sizeof *Z);
+    }
+    gemm(f, 'N', 'N', h, b, d, 1.0f, W1, h, X, d, 1.0f, Z, h); /* Z^T += W1^T X^T */
+}
+
 /* Rows [lo, hi) of the batch: H = relu(Z) and the logits L = b2 + W2 H^T, a row of Z at a
  * time while it is in cache (ten sums of h products per row, eight lanes each). */
 static void relu_logits(int64_t lo, int64_t hi, int64_t b, int64_t h, const float *W2,
@@ -200,12 +211,7 @@ int mlp_forward(sgemm_t f, int threads, const uint8_t *pixels, const int64_t *y,
     for (int64_t j = 0; j < b; j++)
         if (y[j] < 0 || y[j] >= k) return 1;
     threads = threads < 1 ? 1 : threads;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t j = 0; j < b; j++) {
-        mlp_to_unit(pixels + j * d, X + j * d, d);
-        memcpy(Z + j * h, b1, h * sizeof *Z);
-    }
-    gemm(f, 'N', 'N', h, b, d, 1.0f, W1, h, X, d, 1.0f, Z, h); /* Z^T += W1^T X^T */
+    pre_activations(f, threads, pixels, b, d, h, W1, b1, X, Z);
     int64_t nb = blocks(b);
     double loss[MAX_BLOCKS];
     int64_t right[MAX_BLOCKS];
@@ -229,12 +235,7 @@ int mlp_logits(sgemm_t f, int threads, const uint8_t *pixels, int64_t b, int64_t
                float *X, float *Z, float *H, float *L) {
     if (k != K) return 2;
     threads = threads < 1 ? 1 : threads;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t j = 0; j < b; j++) {
-        mlp_to_unit(pixels + j * d, X + j * d, d);
-        memcpy(Z + j * h, b1, h * sizeof *Z);
-    }
-    gemm(f, 'N', 'N', h, b, d, 1.0f, W1, h, X, d, 1.0f, Z, h); /* Z^T += W1^T X^T */
+    pre_activations(f, threads, pixels, b, d, h, W1, b1, X, Z);
     int64_t nb = blocks(b);
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t i = 0; i < nb; i++) {
