@@ -174,6 +174,8 @@ async def test_q_says_where_the_unsaved_run_stands(make_app, make_trainer):
         await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog))
         # Not "epoch 3, batch 0": the run finished its two epochs.
         assert "Unsaved progress: 2 epochs done." in dialog_text(app)
+        # Save has the focus: enter saves
+        await wait_until(pilot, lambda: getattr(app.focused, "id", None) == "save")
     app = make_app(paused=True)
     async with app.run_test() as pilot:
         await pilot.press("n", "n", "n")

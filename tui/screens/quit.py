@@ -16,6 +16,8 @@ class QuitDialog(ModalScreen[str]):
     """Dismisses with "save", "discard" or "cancel"."""
 
     APP_ACTIONS: frozenset[str] = frozenset()
+    # Save has the focus (Textual's own: no lookup of a child that a quick exit may have taken)
+    AUTO_FOCUS = "#save"
     BINDINGS = [
         Binding("s", "answer('save')", "Save", priority=True),
         Binding("d", "answer('discard')", "Quit without saving", priority=True),
@@ -36,9 +38,6 @@ class QuitDialog(ModalScreen[str]):
                 yield Button("Quit without saving (d)", id="discard", variant="error")
                 yield Button("Cancel (esc)", id="cancel")
         yield KeyFooter(compact=True, show_command_palette=False)  # this dialog's keys
-
-    def on_mount(self) -> None:
-        self.query_one("#save", Button).focus()
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
