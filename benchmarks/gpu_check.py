@@ -3,6 +3,9 @@ divergence on the GPU, and seconds per epoch of each path. One call, one table. 
 the trainer (``steps``, ``net.params``, ``batch_losses``) to compare the paths.
 
     python benchmarks/gpu_check.py cuda [DATA_DIR]   # results and profile.txt go to $OUT
+
+Its graph path is PyTorch's step in the CUDA graph (``kernels=False``); the fused Triton kernels
+have their own check, ``benchmarks/gpu_kernels.py``.
 """
 
 import json
@@ -88,7 +91,7 @@ def correctness():
     nograph = run(
         "gpu sync-free nographs 1ep", one.replace(device=DEV), sync_free=True, graphs=False
     )
-    graph = run("gpu sync-free graphs 1ep", one.replace(device=DEV), sync_free=True)
+    graph = run("gpu sync-free graphs 1ep", one.replace(device=DEV), sync_free=True, kernels=False)
     results["check"] = {
         "graph_vs_nograph_maxdiff": diff(graph, nograph),
         "graph_vs_nograph_losses_equal": graph.batch_losses == nograph.batch_losses,
@@ -103,7 +106,10 @@ def correctness():
 
 def divergence():
     out = {}
-    for label, kw in (("eager", {"sync_free": False}), ("graphs", {"sync_free": True})):
+    for label, kw in (
+        ("eager", {"sync_free": False}),
+        ("graphs", {"sync_free": True, "kernels": False}),
+    ):
         import threading
 
         seen = threading.Event()
@@ -143,10 +149,10 @@ def momentum():
 
 def speed():
     ten = TrainConfig(epochs=10, device=DEV)
-    run("gpu sync-free graphs 10ep", ten, sync_free=True)
+    run("gpu sync-free graphs 10ep", ten, sync_free=True, kernels=False)
     run("gpu sync-free nographs 10ep", ten, sync_free=True, graphs=False)
     run("gpu eager-sync 10ep", ten, sync_free=False)
-    run("gpu sync-free graphs 10ep (again)", ten, sync_free=True)
+    run("gpu sync-free graphs 10ep (again)", ten, sync_free=True, kernels=False)
     run(
         "gpu autograd sync-free 5ep",
         TrainConfig(epochs=5, device=DEV, engine="autograd"),
@@ -183,7 +189,7 @@ def lrchange():
 
     out = {}
     for label, kw in (
-        ("graphs", {"sync_free": True}),
+        ("graphs", {"sync_free": True, "kernels": False}),
         ("nographs", {"sync_free": True, "graphs": False}),
         ("eager", {"sync_free": False}),
     ):

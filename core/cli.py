@@ -359,7 +359,7 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
     prefetch(args.data_dir)  # the files read and inflated while torch imports, on a thread
     from .checkpoint import CheckpointError
-    from .events import RunState, StateChanged
+    from .events import EpochReport, RunState, StateChanged
 
     listeners: list = []
     trainer, failed = load_trainer(args, lambda event: [listen(event) for listen in listeners])
@@ -378,9 +378,17 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         signalled.append(signum)
         trainer.stop()
 
+    told = False
+
     def watch(event: Event) -> None:
-        nonlocal diverged
+        nonlocal diverged, told
         diverged |= isinstance(event, StateChanged) and event.state is RunState.DIVERGED
+        # On CUDA, after the first epoch has tried them: why the fused kernels did not run
+        off = getattr(trainer.steps, "kernels_error", "")
+        if not told and isinstance(event, EpochReport) and trainer.device.type == "cuda":
+            told = True
+            if off and off != "off":
+                print(f"mlp-tui: the GPU step runs as PyTorch operations, not fused kernels: {off}")
 
     listeners += [watch, printer]
     if trainer.data.held_out:

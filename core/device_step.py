@@ -16,6 +16,8 @@ bit. The parameters share one buffer (``ScratchMLP.flat``), so the selections ar
 the whole model. On CUDA, the plain-SGD step (the seed's) is captured as a CUDA graph that also
 takes its batch's indices from the epoch's order and files its figures by a batch counter kept
 on the device: a full batch costs one graph launch from Python, instead of ~50 kernel launches.
+Where they cover the run, the graph holds four fused Triton kernels (``triton_step.py``) instead
+of PyTorch's step: the same arithmetic to float rounding, the same bookkeeping.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 from .data import FashionMNIST, to_unit
 from .divergence import DivergenceCheck, Figures
 from .model import FusedStep, ScratchMLP, plain_sgd
+from .triton_step import MAX_BATCH, KernelStep, unavailable
 
 WARMUP_BATCHES = 2  # eager batches on a side stream before a capture (allocator, cuBLAS handles)
 
@@ -41,7 +44,10 @@ class DeviceSteps:
         data: FashionMNIST,
         check: DivergenceCheck,
         graphs: bool,
+        kernels: bool = False,
     ) -> None:
+        """``kernels``: the graph's batches run as the fused Triton kernels of
+        ``triton_step.py`` where they cover the run (and agree with ``FusedStep``)."""
         self.net, self.step_fn, self.check = net, step_fn, check
         self.data = data
         device = net.flat.device
@@ -64,10 +70,16 @@ class DeviceSteps:
         self.graphs = graphs and isinstance(step_fn, FusedStep) and net.dropout_rng is None
         self._may_graph = self.graphs
         self._capture = device.type == "cuda"
+        # Why the fused kernels do not run the graph's batches ("" while they do).
+        self.kernels_error = (unavailable(net, device) or "") if kernels else "off"
+        if not self.kernels_error and not self.graphs:
+            self.kernels_error = "the kernels run in the graph path, which this run does not take"
+        self._kernels_allowed = not self.kernels_error
+        self._kernel_step: KernelStep | None = None
         # On CUDA the training images are also kept converted (60,000 rows: 188 MB of device
         # memory), so the graph gathers floats rather than gathering bytes and converting them:
         # one kernel fewer a batch. The same values as ``train_batch``'s (``to_unit`` either way).
-        converted = device.type in self.CONVERTED_TABLE_ON
+        converted = device.type in self.CONVERTED_TABLE_ON or self._kernels_allowed
         self.train_x = to_unit(data.train_pixels) if converted else None
         self.graph_error = ""  # why graphs were given up, if they were
         self._limit_key: tuple | None = None
@@ -211,10 +223,41 @@ class DeviceSteps:
     def _graph_body(self, optimizer: torch.optim.Optimizer, factor: float) -> None:
         """One full batch, reading its indices from row ``_row`` of the epoch's order and
         filing its figures in the same row of ``_stats``; then the counter moves on."""
+        if self._kernel_step is not None:  # the same batch in four kernels; they move the row
+            lr = optimizer.param_groups[0]["lr"]
+            limit = self._limit(factor)
+            self._kernel_step.launch(
+                self._table, self._row, self._stats, self.ok, limit, self.backup, lr
+            )
+            return
         idx = self._table.index_select(0, self._row).view(-1)
         stats = self._step(idx, optimizer, factor)
         self._stats.index_copy_(0, self._row, stats.view(1, -1))
         self._row.add_(1)
+
+    def _kernels_for(self, size: int, lr: float) -> KernelStep | None:
+        """The fused kernels for full batches of ``size``, once they have agreed with
+        ``FusedStep`` on this device; None where they do not run (``kernels_error`` says why)."""
+        if not self._kernels_allowed:
+            return None
+        if size > MAX_BATCH:  # for this batch size only
+            self.kernels_error = f"kernels take batches of at most {MAX_BATCH} rows, not {size}"
+            return None
+        assert self.train_x is not None  # kept as floats for them
+        try:
+            kernels = KernelStep(self.net, self.train_x, self.data.train_y, size)
+            self.kernels_error = kernels.verify(lr)
+        except (ValueError, RuntimeError) as exc:
+            self.kernels_error = f"{type(exc).__name__}: {exc}"
+        if self.kernels_error:
+            self._kernels_allowed = False
+            return None
+        return kernels
+
+    @property
+    def kernels_on(self) -> bool:
+        """The graph's batches run as the fused kernels (none while an lr schedule runs)."""
+        return self._kernel_step is not None and self.graphs
 
     def _replay(
         self,
@@ -233,6 +276,7 @@ class DeviceSteps:
             self._stats = torch.empty(rows, 3, device=perm.device)
             self._row = torch.zeros(1, dtype=torch.long, device=perm.device)
             self._table_source, self._row_host = None, -1
+            self._kernel_step = self._kernels_for(size, optimizer.param_groups[0]["lr"])
         if perm is not self._table_source:  # a new epoch's order: once per epoch
             self._table.copy_(perm[: rows * size].view(rows, size))
             self._table_source = perm

@@ -74,13 +74,16 @@ class Trainer:
         *,
         sync_free: bool | None = None,
         graphs: bool = True,
+        kernels: bool = True,
         health: bool = True,
         compiled_step: bool = True,
     ) -> None:
         """``sync_free`` (default: on any device but the CPU) checks divergence on the device
         and reads the batches' figures a few times a second (``device_step.py``); ``graphs``
-        lets it replay the seed's step as a CUDA graph on CUDA. ``health``: measure the
-        network's health each epoch and raise hints (``health.py``; off for benchmarks).
+        lets it replay the seed's step as a CUDA graph on CUDA, and ``kernels`` run that step
+        as fused Triton kernels in fp32 where they cover the run (``triton_step.py``).
+        ``health``: measure the network's health each epoch and raise hints (``health.py``; off
+        for benchmarks).
         ``compiled_step``: the fused engine's CPU batches run the compiled step where it covers
         the run (``native.py``); off, PyTorch's (the benchmarks compare the two)."""
         self.config = config.validated()
@@ -110,6 +113,7 @@ class Trainer:
         self._batch_started = 0.0  # when the latest batch began (slow motion paces from it)
         self.sync_free = self.device.type != "cpu" if sync_free is None else sync_free
         self._graphs = graphs
+        self._kernels = kernels and config.precision == "fp32"
         self.steps: EagerSteps | DeviceSteps = EagerSteps(
             self.net, self._step_fn, self.data, self.check, compiled_step
         )
@@ -220,7 +224,9 @@ class Trainer:
         self.inbox.serve()
         use_all_cores()  # per thread: see threads.py
         if self.sync_free:
-            self.steps = DeviceSteps(self.net, self._step_fn, self.data, self.check, self._graphs)
+            self.steps = DeviceSteps(
+                self.net, self._step_fn, self.data, self.check, self._graphs, self._kernels
+            )
             self.steps.allow_graphs(self.schedule.constant)
         try:
             self._set_state(RunState.PAUSED if paused else RunState.RUNNING)
@@ -586,7 +592,13 @@ class Trainer:
         """A new run from exactly here: the same weights, optimizer state, position in the
         data and random state, so that with the same settings it trains as this run would.
         Call it between batches (before ``run``, or while paused)."""
-        child = Trainer(self.config, self.data, sync_free=self.sync_free, graphs=self._graphs)
+        child = Trainer(
+            self.config,
+            self.data,
+            sync_free=self.sync_free,
+            graphs=self._graphs,
+            kernels=self._kernels,
+        )
         child.load_state_dict(self.state_dict())
         child.run_uid, child.parent_uid, child.fork_step = None, self.run_uid, self.step_count
         return child

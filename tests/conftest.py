@@ -12,6 +12,10 @@ from pathlib import Path
 # other, and the fast tier took 244 s instead of 102 s. Set before torch is imported.
 if workers := os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(workers))))
+# The GPU path's Triton kernels are tested on CPU tensors in Triton's interpreter, which is
+# chosen when triton is first imported (tests/core/test_triton_step.py; core/triton_step.py
+# runs them on the CPU only when a test asks). The CUDA test of them runs its own process.
+os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

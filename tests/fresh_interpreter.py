@@ -13,12 +13,12 @@ import pytest
 
 UI_PACKAGES = ("textual", "rich", "textual_plotext", "plotext")
 
-# First imports mlp_tui.core and each of its modules in turn, stopping at the first that pulled
-# in a UI package, so a failure names the culprit. Then runs the console script's entry point
-# with each argument list of argv[1] (JSON), reporting its exit code, its stdout and what was
-# loaded by then.
+# First imports mlp_tui.core and each of its modules in turn (the Triton kernels only where
+# triton is), stopping at the first that pulled in a UI package, so a failure names the
+# culprit. Then runs the console script's entry point with each argument list of argv[1]
+# (JSON), reporting its exit code, its stdout and what was loaded by then.
 STEPS = f"""
-import contextlib, importlib, io, json, pkgutil, runpy, sys
+import contextlib, importlib, importlib.util, io, json, pkgutil, runpy, sys
 UI = {UI_PACKAGES!r}
 def leaked():
     return sorted(m for m in sys.modules if m.split(".")[0] in UI)
@@ -28,6 +28,8 @@ names = ["mlp_tui.core"] + sorted(
 )
 core = {{"modules": names, "culprit": None, "leaked": []}}
 for name in names:
+    if name.endswith(".triton_kernels") and importlib.util.find_spec("triton") is None:
+        continue  # the GPU kernels need triton (with the CUDA build of torch): not here
     importlib.import_module(name)
     if leaked():
         core.update(culprit=name, leaked=leaked())

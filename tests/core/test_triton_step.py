@@ -1,0 +1,266 @@
+"""The fused Triton kernels of the GPU path (core/triton_step.py), run in Triton's interpreter
+on CPU tensors: one batch as close to the exact step as PyTorch's, the seed's half gradient at
+Z == 0, a refused batch that changes nothing, whole runs as the PyTorch graph body trains them,
+and a disagreement that turns the kernels off instead of training with them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from mlp_tui.core import triton_step
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.events import RunState
+from mlp_tui.core.model import FusedStep, ScratchMLP
+from mlp_tui.core.trainer import Trainer
+
+from tests.core._helpers import EventLog, finish, metrics, params, start
+
+pytest.importorskip("triton")
+pytestmark = pytest.mark.usefixtures("pytorch_cpu_step")
+
+BASE = TrainConfig(epochs=1, batch_size=64, hidden=32, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def interpreter(monkeypatch):
+    """The kernels on CPU tensors, in Triton's interpreter (on since triton's import:
+    tests/conftest.py)."""
+    assert triton_step.interpreted(), "TRITON_INTERPRET=1 is set before triton is imported"
+    monkeypatch.setattr(triton_step, "ON_CPU_INTERPRETED", True)
+    monkeypatch.setattr(triton_step, "_verified", {})
+
+
+def batch(rows: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    pixels = torch.randint(0, 256, (rows, 784), generator=g, dtype=torch.uint8)
+    return pixels.div(255), torch.randint(0, 10, (rows,), generator=g)
+
+
+def launch(step, lr=0.1, limit=float("inf"), ok=True, backup=None):
+    """One batch, the first ``step.batch`` rows of its table; what the graph's buffers hold."""
+    order = torch.arange(step.batch).view(1, -1)
+    row = torch.zeros(1, dtype=torch.long)
+    stats = torch.zeros(1, 3)
+    flag = torch.tensor(ok)
+    backup = torch.zeros_like(step.net.flat) if backup is None else backup
+    step.launch(order, row, stats, flag, torch.tensor(limit, dtype=torch.float64), backup, lr)
+    return row, stats, flag, backup
+
+
+def exact_update(net: ScratchMLP, X, y, lr) -> list[torch.Tensor]:
+    """The seed's step in float64 autograd: ``torch.max(Z, 0)`` and its tie rule included."""
+    W1, b1, W2, b2 = (p.detach().double().clone().requires_grad_() for p in net.params)
+    Z = X.double() @ W1 + b1
+    out = torch.max(Z, torch.zeros_like(Z)) @ W2 + b2
+    torch.nn.functional.cross_entropy(out, y).backward()
+    return [(p - lr * p.grad).detach() for p in (W1, b1, W2, b2)]
+
+
+@pytest.mark.parametrize("hidden, rows", [(256, 256), (100, 96)], ids=["seed", "tails"])
+@pytest.mark.parametrize("by_class", [False, True], ids=["seed-layout", "by-class"])
+def test_a_batch_is_as_close_to_the_exact_step_as_pytorchs(hidden, rows, by_class):
+    net = ScratchMLP(hidden, generator=torch.Generator().manual_seed(1), w2_by_class=by_class)
+    with torch.no_grad():  # dead units: Z == 0 exactly, where the seed passes half the gradient
+        net.params[0][:, :3] = 0
+    X, y = batch(300)
+    start = net.flat.clone()
+    exact = exact_update(net, X[:rows], y[:rows], 0.1)
+    step = triton_step.KernelStep(net, X, y, rows)
+    row, stats, ok, backup = launch(step)
+    kernels = [p.detach().clone() for p in net.params]
+    assert all(torch.equal(a, b) for a, b in zip(step._in(backup), step._in(start))), (
+        "the backup holds the parameters before the update"
+    )
+    net.flat.copy_(start)
+    fused = FusedStep(net)
+    losses, predicted = fused.forward(X[:rows], y[:rows])
+    fused.update(torch.optim.SGD(net.params, lr=0.1))
+    for name, k, p, e in zip(("W1", "b1", "W2", "b2"), kernels, net.params, exact):
+        kernel_error = float((k.double() - e).abs().max())
+        pytorch_error = float((p.detach().double() - e).abs().max())
+        assert kernel_error <= 2 * pytorch_error + 2 * torch.finfo().eps * float(e.abs().max()), (
+            name
+        )
+    assert int(row) == 1 and bool(ok) and stats[0, 2] == 1
+    assert stats[0, 0].item() == pytest.approx(float(losses.sum()), rel=1e-6)
+    assert stats[0, 1] == (predicted == y[:rows]).sum()
+
+
+def test_the_dead_units_get_the_seeds_half_gradient():
+    """With the tie rule dropped (no gradient at Z == 0), b1 of the dead units stays put."""
+    net = ScratchMLP(64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        net.params[0][:, :4] = 0
+    X, y = batch(64, seed=3)
+    exact = exact_update(net, X, y, 0.5)
+    launch(triton_step.KernelStep(net, X, y, 64), lr=0.5)
+    b1 = net.params[1].detach().double()
+    assert float(exact[1][:4].abs().min()) > 1e-5  # the exact step moves them
+    assert torch.allclose(b1[:4], exact[1][:4], rtol=1e-5, atol=1e-9)
+
+
+def test_a_refused_batch_changes_nothing_and_stays_refused():
+    net = ScratchMLP(48, generator=torch.Generator().manual_seed(4))
+    X, y = batch(64)
+    step = triton_step.KernelStep(net, X, y, 64)
+    before = net.flat.clone()
+    backup = torch.full_like(net.flat, 7.0)
+    row, stats, ok, backup = launch(step, limit=0.0, backup=backup)  # any loss exceeds 0
+    assert not bool(ok) and stats[0, 2] == 0 and stats[0, 0] > 0 and int(row) == 1
+    assert torch.equal(net.flat, before) and bool((backup == 7).all())
+    row, stats, ok, backup = launch(step, ok=False, backup=backup)  # sticky: refused again
+    assert not bool(ok) and stats[0, 2] == 0 and torch.equal(net.flat, before)
+
+
+def train(config, data, log=None, **kw) -> Trainer:
+    trainer = Trainer(config, data, log, sync_free=True, **kw)
+    trainer.run()
+    return trainer
+
+
+def close_runs(a: Trainer, b: Trainer) -> None:
+    assert [m[0] for m in metrics(a.history)] == [m[0] for m in metrics(b.history)]
+    for x, y in zip(metrics(a.history), metrics(b.history)):
+        assert x[1] == pytest.approx(y[1], rel=1e-6) and x[2:] == y[2:]
+    assert a.batch_losses == pytest.approx(b.batch_losses, rel=1e-6)
+    assert all(torch.allclose(x, y, atol=1e-6) for x, y in zip(params(a), params(b)))
+
+
+@pytest.mark.parametrize("changes", [{}, {"batch_size": 100}], ids=["seed", "short-last-batch"])
+def test_a_run_on_the_kernels_trains_as_the_pytorch_graph_body(tiny_data, changes):
+    config = BASE.replace(**changes)
+    kernels, pytorch = train(config, tiny_data), train(config, tiny_data, kernels=False)
+    assert kernels.steps.kernels_on and kernels.steps.kernels_error == ""
+    assert not pytorch.steps.kernels_on and pytorch.steps.kernels_error == "off"
+    assert kernels.state is RunState.FINISHED
+    close_runs(kernels, pytorch)
+
+
+def test_divergence_on_the_kernels_gives_the_same_verdict_and_rollback(tiny_data):
+    config = BASE.replace(lr=1000.0)
+    runs = []
+    for kernels in (True, False):
+        log = EventLog()
+        trainer = Trainer(config, tiny_data, log, sync_free=True, kernels=kernels)
+        thread = start(trainer)
+        log.wait_state(RunState.DIVERGED)
+        runs.append((trainer, thread))
+    (ours, ours_thread), (theirs, theirs_thread) = runs
+    assert ours.steps.kernels_on
+    assert ours.reason == theirs.reason and "exceeds" in ours.reason
+    assert (ours.epoch, ours.batch, ours.step_count) == (
+        theirs.epoch,
+        theirs.batch,
+        theirs.step_count,
+    )
+    assert all(torch.allclose(x, y, atol=1e-5) for x, y in zip(params(ours), params(theirs)))
+    for trainer, thread in runs:
+        trainer.update(lr=0.1)
+        trainer.resume()
+        finish(thread)
+        assert trainer.state is RunState.FINISHED
+
+
+def test_kernels_that_disagree_are_turned_off_with_the_reason(tiny_data, monkeypatch):
+    real = triton_step.KernelStep.launch
+
+    def no_w1_update(self, order, row, stats, ok, limit, backup, lr):
+        saved = self.net.params[0].detach().clone()
+        real(self, order, row, stats, ok, limit, backup, lr)
+        self.net.params[0].data.copy_(saved)
+
+    monkeypatch.setattr(triton_step.KernelStep, "launch", no_w1_update)
+    trainer = train(BASE, tiny_data)
+    assert not trainer.steps.kernels_on
+    assert "parameters" in trainer.steps.kernels_error and "apart" in trainer.steps.kernels_error
+    close = train(BASE, tiny_data, kernels=False)
+    assert metrics(trainer.history) == metrics(close.history)  # PyTorch's step ran instead
+
+
+@pytest.mark.parametrize(
+    "changes, why",
+    [
+        ({"layers": (32, 16)}, "one hidden layer"),
+        ({"activation": "tanh"}, "relu"),
+        ({"dropout": (0.2,)}, "no dropout"),
+        ({"engine": "autograd"}, "graph path"),
+        ({"momentum": 0.9}, None),  # covered, but not a graph batch: PyTorch's step runs
+    ],
+)
+def test_what_the_kernels_do_not_cover_runs_pytorchs_step(tiny_data, changes, why):
+    trainer = train(BASE.replace(**changes), tiny_data)
+    assert trainer.state is RunState.FINISHED and not trainer.steps.kernels_on
+    if why:
+        assert why in trainer.steps.kernels_error
+
+
+def test_a_batch_size_too_large_for_them_runs_pytorchs_step_until_it_shrinks(
+    tiny_data, monkeypatch
+):
+    monkeypatch.setattr(triton_step, "MAX_BATCH", 32)
+    monkeypatch.setattr("mlp_tui.core.device_step.MAX_BATCH", 32)
+    config = BASE.replace(epochs=2)
+    log = EventLog()
+    trainer = Trainer(config, tiny_data, log, sync_free=True)
+    thread = start(trainer, paused=True)
+    log.wait_state(RunState.PAUSED)
+    mark = log.mark()
+    trainer.step(3)
+    log.wait_state(RunState.PAUSED, since=mark)
+    assert not trainer.steps.kernels_on and "at most 32 rows, not 64" in trainer.steps.kernels_error
+    trainer.update(batch_size=32)  # from the next epoch
+    trainer.resume()
+    finish(thread)
+    assert trainer.state is RunState.FINISHED
+    assert trainer.steps.kernels_on and trainer.steps.kernels_error == ""
+
+
+def test_no_kernels_on_the_cpu_outside_the_tests(monkeypatch):
+    monkeypatch.setattr(triton_step, "ON_CPU_INTERPRETED", False)
+    net = ScratchMLP(32)
+    assert triton_step.unavailable(net, torch.device("cpu")) == "no kernels for cpu"
+
+
+# --------------------------------------------------------------------------- on a real GPU
+CUDA_RUN = """
+import json, sys, torch
+from mlp_tui.core import data
+from mlp_tui.core.config import TrainConfig
+from mlp_tui.core.trainer import Trainer
+dataset = data.load(sys.argv[1])
+config = TrainConfig(epochs=2, batch_size=64, hidden=32, device="cuda")
+runs = {}
+for kernels in (True, False):
+    trainer = Trainer(config, dataset, sync_free=True, kernels=kernels)
+    trainer.run()
+    runs[kernels] = trainer
+ours, theirs = runs[True], runs[False]
+print(json.dumps({
+    "on": ours.steps.kernels_on, "error": ours.steps.kernels_error,
+    "history": [[r.train_loss, r.train_acc, r.test_acc] for r in ours.history],
+    "pytorch": [[r.train_loss, r.train_acc, r.test_acc] for r in theirs.history],
+    "apart": max(float((a - b).abs().max()) for a, b in zip(ours.net.params, theirs.net.params)),
+}))
+"""
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_kernels_on_cuda_train_as_pytorchs_step(tiny_dir):
+    """Compiled for the GPU (a process of its own: this one has the interpreter on)."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run(
+        [sys.executable, "-c", CUDA_RUN, str(tiny_dir)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["on"] and report["error"] == ""
+    for ours, theirs in zip(report["history"], report["pytorch"]):
+        assert ours[0] == pytest.approx(theirs[0], rel=1e-5)
+        assert ours[1:] == pytest.approx(theirs[1:], abs=2 / 600)
+    assert report["apart"] < 1e-5
