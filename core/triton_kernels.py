@@ -177,6 +177,71 @@ def hidden_grad(
 
 
 @triton.jit
+def _update_w1_tile(
+    table_ptr, table_stride, idx_ptr, dz_ptr, w1_ptr, w1_backup_ptr, ok, lr, B, D, HID,
+    tile, n_h, BD: tl.constexpr, BH: tl.constexpr, BB: tl.constexpr,
+):  # fmt: skip
+    """A (BD, BH) tile of W1: ``W1 -= lr X^T dZ``."""
+    rd = (tile // n_h) * BD + tl.arange(0, BD)
+    rh = (tile % n_h) * BH + tl.arange(0, BH)
+    d_ok = rd < D
+    h_ok = rh < HID
+    acc = tl.zeros((BD, BH), dtype=tl.float32)
+    for start in range(0, B, BB):
+        rb = start + tl.arange(0, BB)
+        b_ok = rb < B
+        idx = tl.load(idx_ptr + rb, mask=b_ok, other=0)
+        xt = tl.load(
+            table_ptr + idx[None, :] * table_stride + rd[:, None],
+            mask=d_ok[:, None] & b_ok[None, :],
+            other=0.0,
+        )
+        dz = tl.load(
+            dz_ptr + rb[:, None] * HID + rh[None, :],
+            mask=b_ok[:, None] & h_ok[None, :],
+            other=0.0,
+        )
+        acc += tl.dot(xt, dz, input_precision="ieee")
+    at = rd[:, None] * HID + rh[None, :]
+    keep = tl.where(ok, d_ok[:, None] & h_ok[None, :], False)
+    w = tl.load(w1_ptr + at, mask=keep, other=0.0)
+    tl.store(w1_backup_ptr + at, w, mask=keep)
+    tl.store(w1_ptr + at, w - lr * acc, mask=keep)
+
+
+@triton.jit
+def _update_hidden_block(
+    z_ptr, dz_ptr, g_ptr, b1_ptr, b1_backup_ptr, w2_ptr, w2_backup_ptr, w2_sh, w2_sc, ok, lr,
+    B, HID, block, C: tl.constexpr, CP: tl.constexpr, BH: tl.constexpr, BB: tl.constexpr,
+):  # fmt: skip
+    """A block of hidden units: their rows of W2 (``-= lr relu(Z)^T G``) and entries of b1
+    (``-= lr sum(dZ)``)."""
+    rh = block * BH + tl.arange(0, BH)
+    rc = tl.arange(0, CP)
+    h_ok = rh < HID
+    acc = tl.zeros((BH, CP), dtype=tl.float32)
+    sums = tl.zeros((BH,), dtype=tl.float32)
+    for start in range(0, B, BB):
+        rb = start + tl.arange(0, BB)
+        b_ok = rb < B
+        inside = h_ok[:, None] & b_ok[None, :]
+        zt = tl.load(z_ptr + rb[None, :] * HID + rh[:, None], mask=inside, other=0.0)
+        g = tl.load(g_ptr + rb[:, None] * CP + rc[None, :], mask=b_ok[:, None], other=0.0)
+        acc += tl.dot(tl.where(zt < 0.0, 0.0, zt), g, input_precision="ieee")
+        dzt = tl.load(dz_ptr + rb[None, :] * HID + rh[:, None], mask=inside, other=0.0)
+        sums += tl.sum(dzt, axis=1)
+    at = rh[:, None] * w2_sh + rc[None, :] * w2_sc
+    keep = tl.where(ok, h_ok[:, None] & (rc[None, :] < C), False)
+    w = tl.load(w2_ptr + at, mask=keep, other=0.0)
+    tl.store(w2_backup_ptr + at, w, mask=keep)
+    tl.store(w2_ptr + at, w - lr * acc, mask=keep)
+    keep_b = tl.where(ok, h_ok, False)
+    b = tl.load(b1_ptr + rh, mask=keep_b, other=0.0)
+    tl.store(b1_backup_ptr + rh, b, mask=keep_b)
+    tl.store(b1_ptr + rh, b - lr * sums, mask=keep_b)
+
+
+@triton.jit
 def update(
     table_ptr,
     table_stride,
@@ -203,57 +268,18 @@ def update(
     BH: tl.constexpr,
     BB: tl.constexpr,
 ):
+    # Each branch in a function of its own: Triton merges the names both branches assign.
     pid = tl.program_id(0)
     ok = tl.load(ok_ptr) != 0
     n_h = tl.cdiv(HID, BH)
     tiles = tl.cdiv(D, BD) * n_h
-    if pid < tiles:  # a (BD, BH) tile of W1
-        rd = (pid // n_h) * BD + tl.arange(0, BD)
-        rh = (pid % n_h) * BH + tl.arange(0, BH)
-        d_ok = rd < D
-        h_ok = rh < HID
-        acc = tl.zeros((BD, BH), dtype=tl.float32)
-        for start in range(0, B, BB):
-            rb = start + tl.arange(0, BB)
-            b_ok = rb < B
-            idx = tl.load(idx_ptr + rb, mask=b_ok, other=0)
-            xt = tl.load(
-                table_ptr + idx[None, :] * table_stride + rd[:, None],
-                mask=d_ok[:, None] & b_ok[None, :],
-                other=0.0,
-            )
-            dz = tl.load(
-                dz_ptr + rb[:, None] * HID + rh[None, :],
-                mask=b_ok[:, None] & h_ok[None, :],
-                other=0.0,
-            )
-            acc += tl.dot(xt, dz, input_precision="ieee")
-        at = rd[:, None] * HID + rh[None, :]
-        keep = tl.where(ok, d_ok[:, None] & h_ok[None, :], False)
-        w = tl.load(w1_ptr + at, mask=keep, other=0.0)
-        tl.store(w1_backup_ptr + at, w, mask=keep)
-        tl.store(w1_ptr + at, w - lr * acc, mask=keep)
-    else:  # a block of hidden units: their rows of W2 and their entries of b1
-        rh = (pid - tiles) * BH + tl.arange(0, BH)
-        rc = tl.arange(0, CP)
-        h_ok = rh < HID
-        acc = tl.zeros((BH, CP), dtype=tl.float32)
-        sums = tl.zeros((BH,), dtype=tl.float32)
-        for start in range(0, B, BB):
-            rb = start + tl.arange(0, BB)
-            b_ok = rb < B
-            inside = h_ok[:, None] & b_ok[None, :]
-            zt = tl.load(z_ptr + rb[None, :] * HID + rh[:, None], mask=inside, other=0.0)
-            g = tl.load(g_ptr + rb[:, None] * CP + rc[None, :], mask=b_ok[:, None], other=0.0)
-            acc += tl.dot(tl.where(zt < 0.0, 0.0, zt), g, input_precision="ieee")
-            dzt = tl.load(dz_ptr + rb[None, :] * HID + rh[:, None], mask=inside, other=0.0)
-            sums += tl.sum(dzt, axis=1)
-        at = rh[:, None] * w2_sh + rc[None, :] * w2_sc
-        keep = tl.where(ok, h_ok[:, None] & (rc[None, :] < C), False)
-        w = tl.load(w2_ptr + at, mask=keep, other=0.0)
-        tl.store(w2_backup_ptr + at, w, mask=keep)
-        tl.store(w2_ptr + at, w - lr * acc, mask=keep)
-        keep_b = tl.where(ok, h_ok, False)
-        b = tl.load(b1_ptr + rh, mask=keep_b, other=0.0)
-        tl.store(b1_backup_ptr + rh, b, mask=keep_b)
-        tl.store(b1_ptr + rh, b - lr * sums, mask=keep_b)
+    if pid < tiles:
+        _update_w1_tile(
+            table_ptr, table_stride, idx_ptr, dz_ptr, w1_ptr, w1_backup_ptr, ok, lr, B, D, HID,
+            pid, n_h, BD, BH, BB,
+        )  # fmt: skip
+    else:
+        _update_hidden_block(
+            z_ptr, dz_ptr, g_ptr, b1_ptr, b1_backup_ptr, w2_ptr, w2_backup_ptr, w2_sh, w2_sc,
+            ok, lr, B, HID, pid - tiles, C, CP, BH, BB,
+        )  # fmt: skip

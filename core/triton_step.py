@@ -74,6 +74,49 @@ def unavailable(net: Any, device: torch.device) -> str | None:
     return None
 
 
+def compile_ahead(capability: int = 90) -> dict[str, int]:
+    """Each kernel compiled to a cubin for an NVIDIA GPU of ``capability`` (90: H100, H200) with
+    the block sizes of ``BLOCKS``, no GPU needed: the shared memory each takes, in bytes. Raises
+    what Triton raises for a kernel that does not build. Not under the interpreter."""
+    import inspect
+
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    lib = _kernels()
+    # Parameter names say the types: pointers end in _ptr (the order, the batch counter, the
+    # indices and the labels are int64, the verdict uint8, the limit float64), lr is a float
+    # and every other value an int32.
+    wide = {"order_ptr", "row_ptr", "idx_ptr", "labels_ptr"}
+    pointer = {"ok_ptr": "*u8", "limit_ptr": "*fp64"} | dict.fromkeys(wide, "*i64")
+    forward, grad, update = BLOCKS["forward"], BLOCKS["hidden_grad"], BLOCKS["update"]
+    constants = {
+        "forward": dict(BM=forward[0], BH=forward[1], BK=forward[2]),
+        "loss": dict(BB=256),
+        "hidden_grad": dict(BM=grad[0], BH=grad[1]),
+        "update": dict(BD=update[0], BH=update[1], BB=update[2]),
+    }
+    shared = {}
+    for name, consts in constants.items():
+        fn = getattr(lib, name)
+        consts = dict(C=NUM_CLASSES, CP=PADDED_CLASSES, **consts)
+        signature = {}
+        for arg in inspect.signature(fn.fn).parameters:
+            if arg in consts:
+                signature[arg] = "constexpr"
+            elif arg.endswith("_ptr"):
+                signature[arg] = pointer.get(arg, "*fp32")
+            else:
+                signature[arg] = "fp32" if arg == "lr" else "i32"
+        source = ASTSource(fn=fn, signature=signature, constexprs=consts)
+        built = triton.compile(
+            source, target=GPUTarget("cuda", capability, 32), options={"num_warps": NUM_WARPS}
+        )
+        shared[name] = built.metadata.shared
+    return shared
+
+
 def _next_power_of_two(n: int) -> int:
     return 1 << max(0, n - 1).bit_length()
 
