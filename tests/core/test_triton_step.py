@@ -166,6 +166,39 @@ def test_divergence_on_the_kernels_gives_the_same_verdict_and_rollback(tiny_data
         assert trainer.state is RunState.FINISHED
 
 
+def test_live_changes_rebuild_the_kernels_graph_as_pytorchs(tiny_data):
+    """lr x2 mid-epoch, then lr /4 and a larger batch: new graphs, new kernels' buffers."""
+    from tests.core.test_device_step import steered_run
+
+    config = BASE.replace(epochs=2)
+    ours = steered_run(config, tiny_data, sync_free=True)
+    theirs = steered_run(config, tiny_data, sync_free=True, kernels=False)
+    assert ours.steps.kernels_on and ours.lr_changes == theirs.lr_changes
+    assert len(ours.lr_changes) == 3
+    close_runs(ours, theirs)
+
+
+def test_a_run_saved_mid_epoch_resumes_on_the_kernels_bit_for_bit(tiny_data, tmp_path):
+    config = BASE.replace(epochs=2)
+    whole = train(config, tiny_data)
+    log = EventLog()
+    first = Trainer(config, tiny_data, log, sync_free=True)
+    thread = start(first, paused=True)
+    log.wait_state(RunState.PAUSED)
+    mark = log.mark()
+    first.step(5)
+    log.wait_state(RunState.PAUSED, since=mark)
+    path = first.save(tmp_path / "mid.safetensors").result(timeout=60)
+    first.stop()
+    finish(thread)
+    second = Trainer.from_checkpoint(path, tiny_data, sync_free=True)
+    second.run()
+    assert second.steps.kernels_on
+    assert metrics(second.history) == metrics(whole.history)
+    assert second.batch_losses == whole.batch_losses
+    assert all(torch.equal(x, y) for x, y in zip(params(second), params(whole)))
+
+
 def test_kernels_that_disagree_are_turned_off_with_the_reason(tiny_data, monkeypatch):
     real = triton_step.KernelStep.launch
 
