@@ -112,11 +112,12 @@ class DeviceSteps:
 
     def start_epoch(self, perm: torch.Tensor, size: int, first_step: int = 0) -> None:
         self.perm, self.size, self.first_step = perm, size, first_step
+        self._rows = len(perm)
 
     def step(self, batch: int, optimizer: torch.optim.Optimizer) -> list[Figures]:
         """Queue batch ``batch`` of the epoch's order; its figures come with ``settle``."""
         figures = self._enqueue(self.perm, batch, self.size, optimizer, self.check.factor)
-        self._queued.append((figures, min(self.size, len(self.perm) - batch * self.size)))
+        self._queued.append((figures, min(self.size, self._rows - batch * self.size)))
         return []
 
     def settle(self) -> list[Figures]:
@@ -208,16 +209,17 @@ class DeviceSteps:
     ) -> torch.Tensor:
         """Queue batch ``batch`` of the epoch's order ``perm``; its figures come back as a
         device tensor, to be read later in bulk."""
-        idx = perm[batch * size : (batch + 1) * size]
         if self.ref is None:  # the run's first batch sets the divergence yardstick
+            idx = perm[batch * size : (batch + 1) * size]
             self.net.seed_dropout(self.first_step + batch)
             with torch.no_grad():
                 losses, _ = self.step_fn.forward(*self._batch(idx))
                 self.ref = losses.sum().double() / len(idx)
         self.net.seed_dropout(self.first_step + batch)  # this batch's masks, whatever ran
-        if self.graphs and len(idx) == size and plain_sgd(optimizer):
+        full = (batch + 1) * size <= len(perm)  # (the indices are sliced only when needed)
+        if self.graphs and full and plain_sgd(optimizer):
             return self._replay(perm, batch, size, optimizer, factor)
-        return self._step(idx, optimizer, factor)
+        return self._step(perm[batch * size : (batch + 1) * size], optimizer, factor)
 
     # ------------------------------------------------------------------ CUDA graphs
     def _graph_body(self, optimizer: torch.optim.Optimizer, factor: float) -> None:

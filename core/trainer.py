@@ -95,6 +95,7 @@ class Trainer:
             self.data = data.to(self.device).holdout(config.val)
         except ValueError as exc:
             raise ConfigError(f"validation images: {exc}") from None
+        self._train_rows = len(self.data.train_y)
         self.on_event = on_event or (lambda event: None)
         self.net = ScratchMLP.from_config(
             config,
@@ -168,7 +169,7 @@ class Trainer:
 
     @property
     def batches_per_epoch(self) -> int:
-        return math.ceil(self.data.train_y.shape[0] / self.epoch_batch_size)
+        return -(-self._train_rows // self.epoch_batch_size)  # read twice a batch: ints only
 
     @property
     def finished(self) -> bool:
