@@ -63,7 +63,9 @@ class FusedStep:
         self.net = net
         for p in net.params:
             p.grad = torch.zeros_like(p)  # written in place when the optimizer needs them
-        self._minus_ones: torch.Tensor | None = None
+        # -1s by shape, each kept for good: a CUDA graph reads the one it was captured with, and
+        # a short last batch's shape must not free it (the graph would read reused memory).
+        self._minus_ones: dict[torch.Size, torch.Tensor] = {}
         self.class_dim = 0 if net.w2_by_class else 1  # the logits' class dimension
 
     def forward(self, X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,7 +147,9 @@ class FusedStep:
         dim, y = self.class_dim, self.y
         G = self.log_probs.exp_()
         index = y.unsqueeze(dim)
-        if self._minus_ones is None or self._minus_ones.shape != index.shape:
-            self._minus_ones = torch.full(index.shape, -1.0, device=y.device)
-        G.scatter_add_(dim, index, self._minus_ones)  # softmax - onehot
+        minus_ones = self._minus_ones.get(index.shape)
+        if minus_ones is None:
+            minus_ones = torch.full(index.shape, -1.0, device=y.device)
+            self._minus_ones[index.shape] = minus_ones
+        G.scatter_add_(dim, index, minus_ones)  # softmax - onehot
         return G.div_(y.shape[0])

@@ -64,7 +64,9 @@ class StackedMLP:
         self.plain = all(c.momentum == 0 and c.weight_decay == 0 for c in configs)
         self.grads = [torch.zeros_like(p) for p in self.tensors] if not self.plain else []
         self.buffers = [torch.zeros_like(p) for p in self.tensors] if not self.plain else []
-        self._minus_ones: torch.Tensor | None = None
+        # -1s by shape, each kept for good: a CUDA graph reads the one it was captured with, and
+        # a short last batch's shape must not free it (the graph would read reused memory).
+        self._minus_ones: dict[torch.Size, torch.Tensor] = {}
 
     @property
     def tensors(self) -> list[torch.Tensor]:
@@ -125,9 +127,11 @@ class StackedMLP:
         (a (K,) bool tensor); the others keep their parameters."""
         rows = self.index.shape[-1]
         G = self.log_probs.exp_()
-        if self._minus_ones is None or self._minus_ones.shape != self.index.shape:
-            self._minus_ones = torch.full(self.index.shape, -1.0, device=self.device)
-        G.scatter_add_(1, self.index, self._minus_ones)  # softmax - onehot
+        minus_ones = self._minus_ones.get(self.index.shape)
+        if minus_ones is None:
+            minus_ones = torch.full(self.index.shape, -1.0, device=self.device)
+            self._minus_ones[self.index.shape] = minus_ones
+        G.scatter_add_(1, self.index, minus_ones)  # softmax - onehot
         G.mul_(self.lr / rows if self.plain else 1.0 / rows)
         G.masked_fill_(~accepted.view(-1, 1, 1), 0.0)  # a refused member's update is nothing
         dA = torch.bmm(G.transpose(1, 2), self.out_w)  # before out_w changes
