@@ -5,7 +5,8 @@ batch). Each turn trains ``--epochs`` epochs and keeps the last (the first warms
 population's epoch (its K members together, evaluation included), then one solo run's epoch,
 and so on, so that a drifting host slows both alike. Prints each pair and the ratio of the
 population's epoch to K solo epochs (target on the CPU: <= 0.8; on a GPU, K=16: <= 2 solo
-epochs). ``--profile`` adds the torch profiler's top operations over one population epoch.
+epochs; there also against a solo run on PyTorch's step, the fused kernels off).
+``--profile`` adds the torch profiler's top operations over one population epoch.
 
     python -m benchmarks.population [--members 8] [--rounds 5] [--device cpu] [--profile]
 """
@@ -31,12 +32,18 @@ def configs(members: int, epochs: int, device: str) -> list[TrainConfig]:
 def population_epoch(members: int, epochs: int, device: str, real: data.FashionMNIST) -> float:
     population = Population(configs(members, epochs, device), real)
     population.run()
+    stack = population.stacks[0]
+    if device != "cpu" and (stack.graph_error or not stack.graphs):
+        print(f"  (population without its CUDA graph: {stack.graph_error or 'not taken'})")
     return population.members[0].history[-1].seconds
 
 
-def solo_epoch(config: TrainConfig, real: data.FashionMNIST) -> float:
-    trainer = Trainer(config, real)
+def solo_epoch(config: TrainConfig, real: data.FashionMNIST, kernels: bool = True) -> float:
+    trainer = Trainer(config, real, kernels=kernels)
     trainer.run()
+    error = getattr(trainer.steps, "kernels_error", "off")
+    if kernels and config.device != "cpu" and error:
+        print(f"  (solo without the fused kernels: {error})")
     return trainer.history[-1].seconds
 
 
@@ -67,10 +74,14 @@ def main() -> int:
         pops.append(pop)
         solos.append(solo)
         ratios.append(pop / (K * solo))
-        print(
-            f"round {round_ + 1}: population {pop:.3f} s, solo {solo:.3f} s,"
-            f" population / ({K} x solo) = {ratios[-1]:.3f}"
+        line = (
+            f"round {round_ + 1}: population {pop:.4f} s, solo {solo:.4f} s,"
+            f" population / ({K} x solo) = {ratios[-1]:.3f}, / solo = {pop / solo:.2f}"
         )
+        if args.device != "cpu":  # the solo run on PyTorch's step too (the GPU's kernels off)
+            plain = solo_epoch(solo_configs[round_ % K], real, kernels=False)
+            line += f"; solo on PyTorch's step {plain:.4f} s, / it = {pop / plain:.2f}"
+        print(line, flush=True)
     print(
         f"medians: population {statistics.median(pops):.3f} s, solo {statistics.median(solos):.3f}"
         f" s; ratio of medians {statistics.median(pops) / (K * statistics.median(solos)):.3f},"

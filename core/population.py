@@ -20,6 +20,7 @@ group's widest instead (exact, see ``stacked_mlp.py``; the padding's arithmetic 
 it pays only where it saves many small stacks). Members of one seed share a data order and
 one gather per batch; members of several seeds are gathered member by member (their first
 layer a batched product as the rest). A stack larger than ``memory_limit`` bytes is split.
+On CUDA a stack of one seed replays its full batches as a CUDA graph.
 
 What differs from a solo run: a member whose loss shows divergence is frozen where the solo
 run would pause (its parameters as after its last accepted update; the solo run also undoes
@@ -62,6 +63,7 @@ __all__ = ["Member", "Population", "bytes_per_member", "stack_key"]
 Emit = Callable[[int, Event], None]  # on_event(member index, event)
 Progress = Callable[[int, float], None]  # (batches done this epoch, seconds since it began)
 MEMORY_LIMIT = 2**30  # bytes a stack may take, parameters, optimizer state and activations
+GRAPH_BODY_ON_CPU = False  # the tests: the CUDA graph's body, uncaptured, on the CPU
 
 
 @dataclass
@@ -107,7 +109,13 @@ def stack_key(config: TrainConfig, pad: bool = False) -> tuple:
 class _Stack:
     """Members trained in one ``StackedMLP``, with their data and their epochs' figures."""
 
-    def __init__(self, members: list[Member], widths: tuple[int, ...], data: FashionMNIST):
+    def __init__(
+        self,
+        members: list[Member],
+        widths: tuple[int, ...],
+        data: FashionMNIST,
+        tables: dict[int, torch.Tensor] | None = None,
+    ):
         self.members, self.data, self.widths = members, data, widths
         config = members[0].config
         self.device, self.batch_size = data.train_y.device, config.batch_size
@@ -118,6 +126,20 @@ class _Stack:
         self.rows = ShuffledEpoch(data) if len(self.seeds) == 1 else None
         self.reference: torch.Tensor | None = None  # each member's first batch's loss
         self.seconds = 0.0
+        # On CUDA, the members of one seed take their full batches as a CUDA graph (one launch
+        # a batch instead of about 45): the batch's indices at a batch counter on the device,
+        # gathered from a float copy of the training images, the figures filed by the counter.
+        # On the CPU (GRAPH_BODY_ON_CPU, the tests) the same body runs uncaptured.
+        self.graphs = self.rows is not None and (self.device.type == "cuda" or GRAPH_BODY_ON_CPU)
+        self.graph_error = ""  # why the graph was given up, if it was
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._graph_key: tuple | None = None
+        self._tables = tables  # the float training images, shared by the population's stacks
+        self.sums = self.correct = self.ok = self.active = torch.empty(0, device=self.device)
+        self.counter = torch.zeros(1, dtype=torch.long, device=self.device)
+        self._counter_at = -1
+        rows = len(data.train_y) // self.batch_size if self.graphs else 0
+        self.order = torch.empty(rows, self.batch_size, dtype=torch.long, device=self.device)
 
     @property
     def batches(self) -> int:
@@ -133,34 +155,109 @@ class _Stack:
         else:
             order = torch.stack([perms[m.config.seed] for m in self.members])
         K, nb, size = len(self.members), self.batches, self.batch_size
-        self.sums = torch.zeros(nb, K, device=self.device)
-        self.correct = torch.zeros(nb, K, device=self.device)
-        self.ok = torch.zeros(nb, K, dtype=torch.bool, device=self.device)
-        active = torch.ones(K, dtype=torch.bool, device=self.device)
+        if self.sums.shape != (nb, K):  # kept from epoch to epoch: the graph reads them
+            self.sums = torch.zeros(nb, K, device=self.device)
+            self.correct = torch.zeros(nb, K, device=self.device)
+            self.ok = torch.zeros(nb, K, dtype=torch.bool, device=self.device)
+            self.active = torch.ones(K, dtype=torch.bool, device=self.device)
+        else:
+            for kept in (self.sums, self.correct, self.ok):
+                kept.zero_()
+            self.active.fill_(True)
+        if self.graphs:
+            self.order.copy_(perms[self.seeds[0]][: n // size * size].view(-1, size))
+            self._counter_at = -1  # where the device's counter stands, as far as we know
         clock = time.perf_counter()
         done = 0
         for b in range(nb):
             if stop.is_set():
                 break
+            if self.graphs and self.reference is not None and (b + 1) * size <= n:
+                self._replay(b)
+                done += 1
+                if progress is not None:
+                    progress(done, time.perf_counter() - clock)
+                continue
             if self.rows is not None:
                 X, y = self.rows.batch(b * size, (b + 1) * size)
             else:
                 idx = order[:, b * size : (b + 1) * size]
                 X, y = to_unit(self.data.train_pixels[idx]), self.data.train_y[idx]
-            losses, predicted = self.net.forward(X, y)
-            sums = losses.sum(dim=1)
-            means = sums / y.shape[-1]
-            if self.reference is None:
-                self.reference = means.clone()
-            active &= torch.isfinite(means) & (means <= self.net.factor * self.reference)
-            self.net.update(active)
-            self.sums[b], self.ok[b] = sums, active
-            self.correct[b] = (predicted == y).sum(dim=1)
+            self._batch(X, y, b)
             done += 1
             if progress is not None:
                 progress(done, time.perf_counter() - clock)
         self.seconds = time.perf_counter() - clock
         return done
+
+    def _batch(self, X: torch.Tensor, y: torch.Tensor, b: int | torch.Tensor) -> None:
+        """Train every member on one batch and file its figures in row ``b`` (the graph's
+        counter, a device tensor, or the batch number)."""
+        losses, predicted = self.net.forward(X, y)
+        sums = losses.sum(dim=1)
+        means = sums / y.shape[-1]
+        if self.reference is None:
+            self.reference = means.clone()
+        active = self.active
+        active &= torch.isfinite(means) & (means <= self.net.factor * self.reference)
+        self.net.update(active)
+        correct = (predicted == y).sum(dim=1)
+        if isinstance(b, int):
+            self.sums[b], self.ok[b], self.correct[b] = sums, active, correct
+        else:
+            self.sums.index_copy_(0, b, sums.view(1, -1))
+            self.ok.index_copy_(0, b, active.view(1, -1))
+            self.correct.index_copy_(0, b, correct.view(1, -1).to(self.correct.dtype))
+
+    def _graph_body(self) -> None:
+        """A full batch: its indices from the epoch's order at the counter; the counter on."""
+        table = self._float_table()
+        idx = self.order.index_select(0, self.counter).view(-1)
+        X = table.index_select(0, idx)
+        self._batch(X, self.data.train_y.index_select(0, idx), self.counter)
+        self.counter.add_(1)
+
+    def _float_table(self) -> torch.Tensor:
+        """The training images as floats (the values ``to_unit`` gives each batch)."""
+        tables = self._tables if self._tables is not None else {}
+        self._tables = tables
+        if id(self.data) not in tables:
+            tables[id(self.data)] = to_unit(self.data.train_pixels)
+        return tables[id(self.data)]
+
+    def _replay(self, b: int) -> None:
+        """Batch ``b`` as the graph body, captured once per stack shape and replayed."""
+        if b != self._counter_at:  # the epoch's first graph batch, after the eager ones
+            self.counter.fill_(b)
+        self._counter_at = b + 1
+        if self.device.type != "cuda":
+            self._graph_body()
+            return
+        key = tuple(t.data_ptr() for t in self.net.tensors) + (
+            self.sums.data_ptr(),
+            self.active.data_ptr(),
+            self.counter.data_ptr(),
+            self.order.data_ptr(),
+            self.reference.data_ptr() if self.reference is not None else 0,
+        )
+        if key != self._graph_key:
+            self._graph, self._graph_key = None, key
+            side = torch.cuda.Stream()  # warm-up on a side stream, as capture asks
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                self._graph_body()
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            try:
+                with torch.cuda.graph(graph):
+                    self._graph_body()
+            except RuntimeError as exc:  # an op that cannot be captured: batches as before
+                self.graphs, self.graph_error = False, f"{type(exc).__name__}: {exc}"
+                return
+            self._graph = graph
+            return  # the warm-up trained this batch; the capture recorded only
+        assert self._graph is not None
+        self._graph.replay()
 
     def leave(self, gone: list[Member]) -> None:
         """The members ``gone`` are done: their parameters out, their rows out of the stack."""
@@ -202,6 +299,7 @@ class Population:
             groups.setdefault(stack_key(c, pad), []).append(m)
         self.stacks: list[_Stack] = []
         splits: dict[tuple[str, int], FashionMNIST] = {}
+        tables: dict[int, torch.Tensor] = {}  # float training images, made by a graph's first use
         for (device, val, *_), members in groups.items():
             if (device, val) not in splits:
                 try:
@@ -213,7 +311,9 @@ class Population:
             each = max(bytes_per_member(m.config, widths, gathers) for m in members)
             chunk = max(1, memory_limit // each)
             for at in range(0, len(members), chunk):
-                self.stacks.append(_Stack(members[at : at + chunk], widths, splits[device, val]))
+                self.stacks.append(
+                    _Stack(members[at : at + chunk], widths, splits[device, val], tables)
+                )
 
     def stop(self) -> None:
         """From any thread: every member stops after the batch under way."""

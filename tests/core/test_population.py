@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+from mlp_tui.core import population as population_module
 from mlp_tui.core.config import ConfigError, TrainConfig
 from mlp_tui.core.data import FashionMNIST
 from mlp_tui.core.events import (
@@ -254,3 +255,28 @@ def test_a_stop_ends_every_member_after_the_batch(tiny_data):
 def test_dropout_is_refused_with_one_line(tiny_data):
     with pytest.raises(ConfigError, match="member 2: population training takes no dropout"):
         Population([BASE, BASE.replace(dropout=(0.5,))], tiny_data)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"momentum": 0.9, "weight_decay": 1e-3}, {"batch_size": 100}],
+    ids=["seed", "momentum+wd", "short-last-batch"],
+)
+def test_the_cuda_graphs_body_trains_the_population_bit_for_bit(tiny_data, monkeypatch, changes):
+    """The full batches as the graph takes them (indices at a counter on the device, the float
+    table, the figures filed by the counter), uncaptured on the CPU: the same runs exactly, a
+    diverging member, members leaving the stack and a new epoch's order included."""
+    base = BASE.replace(**{"batch_size": 64, "hidden": 32, **changes})
+    configs = [base.replace(epochs=e, lr=lr) for e, lr in ((1, 0.1), (3, 0.3), (2, 0.05))]
+    configs.append(base.replace(epochs=3, lr=1e4))  # diverges
+    runs = {}
+    for body in (False, True):
+        monkeypatch.setattr(population_module, "GRAPH_BODY_ON_CPU", body)
+        population = Population(configs, tiny_data)
+        assert population.stacks[0].graphs is body
+        runs[body] = population.run()
+    for graph, eager in zip(runs[True], runs[False], strict=True):
+        assert graph.state is eager.state and graph.reason == eager.reason
+        assert same_run(graph, eager)
+    assert runs[True][3].state is RunState.DIVERGED
+    assert [len(m.history) for m in runs[True]] == [1, 3, 2, 0]
