@@ -280,3 +280,19 @@ def test_the_cuda_graphs_body_trains_the_population_bit_for_bit(tiny_data, monke
         assert same_run(graph, eager)
     assert runs[True][3].state is RunState.DIVERGED
     assert [len(m.history) for m in runs[True]] == [1, 3, 2, 0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_cuda_graph_trains_the_population_bit_for_bit_on_a_gpu(tiny_data):
+    base = BASE.replace(batch_size=64, hidden=32, device="cuda")
+    configs = [base.replace(epochs=e, lr=lr) for e, lr in ((1, 0.1), (3, 0.3), (2, 0.05))]
+    configs.append(base.replace(epochs=3, lr=1e4))  # diverges
+    runs = {}
+    for graphs in (True, False):
+        population = Population(configs, tiny_data)
+        for stack in population.stacks:
+            stack.graphs = graphs
+        runs[graphs] = population.run()
+        assert all(stack.graph_error == "" for stack in population.stacks)
+    for graph, eager in zip(runs[True], runs[False], strict=True):
+        assert graph.state is eager.state and same_run(graph, eager)
