@@ -64,6 +64,8 @@ def unavailable(net: Any, device: torch.device) -> str | None:
     on_cpu = device.type == "cpu" and ON_CPU_INTERPRETED and interpreted()
     if device.type != "cuda" and not on_cpu:
         return f"no kernels for {device.type}"
+    if device.type == "cuda" and interpreted():  # they would run on the host, slowly
+        return "Triton's interpreter is on (TRITON_INTERPRET=1): the kernels run compiled only"
     if len(net.layers) != 1 or net.activation != "relu" or net.dropout_rng is not None:
         return "kernels cover the seed's model only: one hidden layer, relu, no dropout"
     try:

@@ -253,7 +253,8 @@ def test_a_batch_size_too_large_for_them_runs_pytorchs_step_until_it_shrinks(
     assert trainer.steps.kernels_on and trainer.steps.kernels_error == ""
 
 
-def test_no_kernels_on_the_cpu_outside_the_tests(monkeypatch):
-    monkeypatch.setattr(triton_step, "ON_CPU_INTERPRETED", False)
+def test_no_kernels_on_the_cpu_outside_the_tests_nor_interpreted_on_a_gpu(monkeypatch):
     net = ScratchMLP(32)
+    assert "interpreter is on" in triton_step.unavailable(net, torch.device("cuda"))
+    monkeypatch.setattr(triton_step, "ON_CPU_INTERPRETED", False)
     assert triton_step.unavailable(net, torch.device("cpu")) == "no kernels for cpu"
