@@ -182,7 +182,7 @@ def profile(dataset, out: Path, results: dict) -> None:
         trainer.run()
         sync()
     averages = p.key_averages()
-    by = "self_cuda_time_total" if DEVICE == "cuda" else "self_cpu_time_total"
+    by = "self_device_time_total" if DEVICE == "cuda" else "self_cpu_time_total"
     table = averages.table(sort_by=by, row_limit=30)
     (out / "gpu_kernels_profile.txt").write_text(table)
     print(table, flush=True)
