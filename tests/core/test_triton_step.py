@@ -123,6 +123,18 @@ def train(config, data, log=None, **kw) -> Trainer:
     return trainer
 
 
+def paused_after(batches: int, config, data):
+    """A run on its thread, paused after ``batches`` batches: the trainer and the thread."""
+    log = EventLog()
+    trainer = Trainer(config, data, log, sync_free=True)
+    thread = start(trainer, paused=True)
+    log.wait_state(RunState.PAUSED)
+    mark = log.mark()
+    trainer.step(batches)
+    log.wait_state(RunState.PAUSED, since=mark)
+    return trainer, thread
+
+
 def close_runs(a: Trainer, b: Trainer) -> None:
     assert [m[0] for m in metrics(a.history)] == [m[0] for m in metrics(b.history)]
     for x, y in zip(metrics(a.history), metrics(b.history)):
@@ -181,13 +193,7 @@ def test_live_changes_rebuild_the_kernels_graph_as_pytorchs(tiny_data):
 def test_a_run_saved_mid_epoch_resumes_on_the_kernels_bit_for_bit(tiny_data, tmp_path):
     config = BASE.replace(epochs=2)
     whole = train(config, tiny_data)
-    log = EventLog()
-    first = Trainer(config, tiny_data, log, sync_free=True)
-    thread = start(first, paused=True)
-    log.wait_state(RunState.PAUSED)
-    mark = log.mark()
-    first.step(5)
-    log.wait_state(RunState.PAUSED, since=mark)
+    first, thread = paused_after(5, config, tiny_data)
     path = first.save(tmp_path / "mid.safetensors").result(timeout=60)
     first.stop()
     finish(thread)
@@ -238,13 +244,7 @@ def test_a_batch_size_too_large_for_them_runs_pytorchs_step_until_it_shrinks(
     monkeypatch.setattr(triton_step, "MAX_BATCH", 32)
     monkeypatch.setattr("mlp_tui.core.device_step.MAX_BATCH", 32)
     config = BASE.replace(epochs=2)
-    log = EventLog()
-    trainer = Trainer(config, tiny_data, log, sync_free=True)
-    thread = start(trainer, paused=True)
-    log.wait_state(RunState.PAUSED)
-    mark = log.mark()
-    trainer.step(3)
-    log.wait_state(RunState.PAUSED, since=mark)
+    trainer, thread = paused_after(3, config, tiny_data)
     assert not trainer.steps.kernels_on and "at most 32 rows, not 64" in trainer.steps.kernels_error
     trainer.update(batch_size=32)  # from the next epoch
     trainer.resume()
