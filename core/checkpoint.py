@@ -25,7 +25,7 @@ from . import __version__, health_state
 from .config import ConfigError, TrainConfig, parse_field
 from .data import NUM_CLASSES, NUM_INPUTS, FashionMNIST
 from .events import EpochReport
-from .parsing import file_in_the_way
+from .parsing import file_in_the_way, not_a_file
 
 FORMAT = "mlp-tui-checkpoint"
 VERSION = 2  # 2: any layers, activation, dropout, validation split; 1: the seed's kind
@@ -139,9 +139,16 @@ def load(path: str | os.PathLike, data: FashionMNIST) -> dict:
 
 
 def write_atomic(path: Path, payload: bytes) -> Path:
-    path = path.expanduser()
-    if path.is_dir():
-        raise CheckpointError(f"cannot save to {path}: it is a directory")
+    """Write ``payload`` to ``path`` through a temporary file renamed over it. A symlink
+    stays a link: its target gets the new content. Returns the path as given."""
+    given = path = path.expanduser()
+    kind = not_a_file(path)
+    if kind == "a directory":
+        raise CheckpointError(f"cannot save {path}: it is a directory")
+    if kind is not None:  # os.replace would put a regular file in its place
+        raise CheckpointError(f"cannot save {path}: it is {kind}, not a regular file")
+    if path.is_symlink():  # the rename would replace the link itself
+        path = Path(os.path.realpath(path))
     blocker = file_in_the_way(path)
     if blocker is not None:  # mkdir would only say "File exists" or "Not a directory"
         raise CheckpointError(f"cannot save {path}: {blocker} is a file, not a folder")
@@ -168,7 +175,7 @@ def write_atomic(path: Path, payload: bytes) -> Path:
     except OSError:
         pass  # some filesystems cannot fsync a directory; the rename is already done
     _remove_stale_temporaries(path)
-    return path
+    return given
 
 
 def _remove_stale_temporaries(path: Path) -> None:

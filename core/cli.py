@@ -22,6 +22,7 @@ from .parsing import (
     OneLineParser,
     field_type,
     file_in_the_way,
+    not_a_file,
 )
 
 # torch is imported only once the arguments are good: --help, --version and a typo answer at once.
@@ -146,6 +147,9 @@ def check_paths(
     for flag, value in (("--save", args.save), ("--metrics-out", args.metrics_out)):
         if value and Path(value).expanduser().is_dir():
             parser.error(f"{flag}: {value} is a directory")
+    kind = not_a_file(Path(args.save).expanduser()) if args.save else None
+    if kind is not None:  # a device, a FIFO: a save would replace it with a regular file
+        parser.error(f"--save: {args.save} is {kind}, not a regular file")
     if args.export and Path(args.export).expanduser().is_file():
         parser.error(f"--export: {args.export} is a file, not a folder")
     for flag, value in (("--save", args.save), ("--metrics-out", args.metrics_out)):

@@ -4,6 +4,7 @@ of the paths it names. Torch-free: the app's launch checks its flags before torc
 from __future__ import annotations
 
 import argparse
+import stat
 from pathlib import Path
 from typing import NoReturn
 
@@ -39,3 +40,23 @@ def file_in_the_way(path: Path) -> Path | None:
         if folder.exists():
             return None if folder.is_dir() else folder
     return None
+
+
+def not_a_file(path: Path) -> str | None:
+    """What stands at ``path`` (through a symlink) when it is not a regular file a save may
+    replace: "a directory", "a device", "a FIFO" or "a socket"; None for a regular file or
+    nothing there. A save renames a new file over its path: over /dev/null it would delete
+    the device."""
+    try:
+        mode = path.stat().st_mode  # follows symlinks: a link's target is what is saved
+    except OSError:
+        return None  # nothing there, or a dangling link: the save makes the file
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"

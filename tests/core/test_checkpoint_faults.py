@@ -324,3 +324,40 @@ def test_a_process_killed_while_saving_leaves_a_loadable_checkpoint(tiny_dir, ti
     # A kill mid-write leaves a temporary file; the next save clears the dead process's litter.
     Trainer(CONFIG, tiny_data).save(path).result()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+# ------------------------------------------------------------------------------ not a file
+def test_a_save_never_replaces_a_fifo(tiny_data, tmp_path):
+    fifo = tmp_path / "saves" / "fifo"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    trainer = Trainer(CONFIG, tiny_data)
+    with pytest.raises(CheckpointError, match=f"^cannot save {fifo}: it is a FIFO, not a regular"):
+        trainer.save(fifo).result()
+    assert fifo.is_fifo()  # not turned into a regular file
+    assert [p.name for p in fifo.parent.iterdir()] == ["fifo"]  # no temporary left
+
+
+def test_the_cli_refuses_to_save_over_a_fifo_before_training(tiny_dir, tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    args = ["--headless", "--data-dir", str(tiny_dir), "--epochs", "1", "--no-store"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--save", str(fifo)])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2 and out == ""
+    assert err == f"mlp-tui: --save: {fifo} is a FIFO, not a regular file\n"
+    assert fifo.is_fifo()
+
+
+def test_a_save_through_a_symlink_writes_its_target_and_keeps_the_link(good, tiny_data, tmp_path):
+    link = tmp_path / "latest.safetensors"
+    link.symlink_to(good)
+    before = good.read_bytes()
+    trainer = Trainer(CONFIG.replace(epochs=2), tiny_data)
+    trainer.run()
+    assert trainer.save(link).result() == link
+    assert link.is_symlink() and link.resolve() == good.resolve()
+    assert good.read_bytes() != before  # the target holds the new save
+    assert len(checkpoint.read(link)[1]["history"]) == 2
+    assert sorted(p.name for p in good.parent.iterdir()) == ["good.safetensors"]
