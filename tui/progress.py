@@ -1,16 +1,22 @@
 """Elapsed training time, throughput and time left, as the status line shows them.
 
-The trainer reports examples per second per batch report and the elapsed time at each epoch's
-end; between those the app keeps its own stopwatch. The clock is injectable so that tests and
-snapshots can freeze every number that depends on time.
+The trainer reports the elapsed time at each epoch's end; between those the app keeps its own
+stopwatch. The speed is measured here, on the wall clock, from the examples each batch report
+brings over the last ``WINDOW`` seconds of training: slow motion's waits count, paused time does
+not. (The trainer's own per-report figure is compute speed: the first report after a start or a
+resume has no wait before it, and under slow motion an average of those stayed in the thousands
+while 0.2 batches a second trained.) The clock is injectable so that tests and snapshots can
+freeze every number that depends on time.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
-SMOOTHING = 0.3  # weight of the newest examples-per-second reading
+WINDOW = 10.0  # s of training time the speed is measured over
+MIN_SPAN = 0.2  # s: a shorter measurement gives no speed (one report is none)
 
 
 class RunProgress:
@@ -18,7 +24,12 @@ class RunProgress:
         self.clock = clock
         self._base = elapsed
         self._since: float | None = None  # clock reading when the run last started running
-        self.examples_per_s: float | None = None
+        # Training seconds on the app's clock, never synced to the trainer's (the speed's clock).
+        self._trained = 0.0
+        self._trained_since: float | None = None
+        self._samples: deque[tuple[float, int]] = deque()  # (training seconds, examples so far)
+        self._examples = 0
+        self.examples_per_s: float | None = None  # the last measured speed; None before one
 
     @property
     def running(self) -> bool:
@@ -33,12 +44,18 @@ class RunProgress:
 
     def start(self) -> None:
         if self._since is None:
-            self._since = self.clock()
+            self._since = self._trained_since = self.clock()
 
     def stop(self) -> None:
         if self._since is not None:
             self._base = self.elapsed
-            self._since = None
+            self._trained = self._training_time()
+            self._since = self._trained_since = None
+
+    def _training_time(self) -> float:
+        if self._trained_since is None:
+            return self._trained
+        return self._trained + max(0.0, self.clock() - self._trained_since)
 
     def sync(self, elapsed: float) -> None:
         """Take the trainer's own count (at an epoch's end) as the truth from now on."""
@@ -46,13 +63,21 @@ class RunProgress:
         if self._since is not None:
             self._since = self.clock()
 
-    def record(self, examples_per_s: float) -> None:
-        if examples_per_s <= 0:
+    def record(self, examples: int) -> None:
+        """A batch report of ``examples`` more trained examples came in, now."""
+        if not self.running:
+            # Trained while shown paused (a step): no training time to set it against.
+            self._samples.clear()
             return
-        if self.examples_per_s is None:
-            self.examples_per_s = examples_per_s
-        else:
-            self.examples_per_s += SMOOTHING * (examples_per_s - self.examples_per_s)
+        self._examples += examples
+        now = self._training_time()
+        samples = self._samples
+        samples.append((now, self._examples))
+        while len(samples) > 2 and samples[1][0] <= now - WINDOW:
+            samples.popleft()  # the oldest left is the last at or before the window's start
+        first, count = samples[0]
+        if now - first >= MIN_SPAN:  # the first report's examples trained before it: not counted
+            self.examples_per_s = (self._examples - count) / (now - first)
 
     def eta(self, examples_left: int) -> float | None:
         """Seconds until the last epoch ends at the current rate; None while it is unknown."""

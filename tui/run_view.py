@@ -143,7 +143,7 @@ class RunView:
             for loss, acc in zip(event.losses, event.accuracies):
                 self.loss_ema.add(loss)
                 self.acc_ema.add(acc)
-            self.progress.record(event.examples_per_s)
+            self.progress.record(len(event.losses) * self.epoch_batch_size)
             return frozenset({"loss"})
         if isinstance(event, BatchRefused):
             # The undone update's batch no longer stands: the same batch trains again.

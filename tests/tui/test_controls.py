@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import re
+import time
 
 from mlp_tui.core.events import RunState, StateChanged
 from mlp_tui.tui.messages import TrainerEvent
@@ -44,12 +46,39 @@ async def test_the_status_line_keeps_the_eta_at_80_columns(make_app, make_traine
     app = make_app(trainer, train=False)
     async with app.run_test(size=(80, 24)) as pilot:
         app.main.show_event(StateChanged(RunState.RUNNING, ""))
-        app.main.run.progress.record(125_000.0)
+        app.main.run.progress.examples_per_s = 125_000.0  # as if measured
         app.main.redraw()
         await pilot.pause()
         line = status(app)
         assert "…" not in line and "ETA" in line and "elapsed 1:23" in line
         assert "epoch 7/20 batch 4/" in line  # single spaces where two did not fit
+
+
+def ex_per_s(line: str) -> float:
+    return float(re.search(r"([\d,.]+k?) ex/s", line)[1].replace(",", "").replace("k", "e3"))
+
+
+def eta_seconds(line: str) -> int:
+    minutes, seconds = re.search(r"ETA (\d+):(\d\d)", line).groups()
+    return int(minutes) * 60 + int(seconds)
+
+
+async def test_speed_and_eta_follow_slow_motion_and_a_pause_keeps_them(make_app, make_trainer):
+    # 5 batches of 16 a second: 80 examples a second, whatever the compute speed. (The
+    # trainer's per-report figure, averaged, read thousands; the ETA read a few seconds.)
+    app = make_app(make_trainer(epochs=2, batch_size=16, slow=5.0), clock=time.monotonic)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.trainer.step_count >= 8)
+        await wait_until(pilot, lambda: "ex/s" in status(app) and "ETA –" not in status(app))
+        line = status(app)
+        assert 40 <= ex_per_s(line) <= 120, line
+        left = 2 * 600 - 16 * app.main.run.step  # about 1,100 examples at 80 a second
+        assert left / 120 - 2 <= eta_seconds(line) <= left / 40 + 2, line
+        await press_now(pilot, "space")
+        await wait_until(pilot, lambda: "Paused" in status(app))
+        line = status(app)
+        assert 40 <= ex_per_s(line) <= 120, line  # the speed before the pause, not another
+        assert "ETA –" in line
 
 
 async def test_n_trains_one_batch_while_paused_and_nothing_while_running(make_app):

@@ -80,10 +80,23 @@ def test_elapsed_counts_running_time_only_and_eta_follows_the_rate():
     now[0] = 200.0  # paused: time passes, elapsed does not
     assert progress.elapsed == 15.0
     assert progress.eta(1000) is None  # no speed known yet
-    progress.record(500.0)
-    progress.record(1000.0)
-    assert 500 < progress.examples_per_s < 1000  # smoothed
-    assert progress.eta(int(progress.examples_per_s * 3)) == pytest.approx(3.0)
+    progress.start()
+    progress.record(6400)  # the first report: what trained before it had no clock on it
+    assert progress.examples_per_s is None
+    now[0] = 205.0
+    progress.record(500)
+    assert progress.examples_per_s == pytest.approx(100.0)  # examples over seconds
+    progress.stop()
+    now[0] = 300.0  # paused: the speed stays the last measured
+    progress.start()
+    now[0] = 310.0
+    progress.record(1000)
+    assert progress.examples_per_s == pytest.approx(100.0)  # the pause not counted
+    assert progress.eta(300) == pytest.approx(3.0)
+    now[0] = 330.0  # 10 s windows: a change of pace shows within one
+    progress.record(4000)
+    progress.record(0)
+    assert progress.examples_per_s == pytest.approx(4000 / 20)
 
 
 def test_times_and_rates_read_naturally():

@@ -54,9 +54,12 @@ def status_of(run: RunView, state: RunState) -> Status:
     examples_done = min(run.batch * run.epoch_batch_size, run.examples)
     examples_left = max((config.epochs - run.epochs_done) * run.examples - examples_done, 0)
     running = state is RunState.RUNNING
-    rate = run.progress.examples_per_s if running else None
+    # Measured on the wall clock over the last seconds of training (slow motion included);
+    # paused, the speed before the pause. The last epoch's only until one is measured (a run
+    # opened paused): a speed from before a change of pace would be stale.
+    rate = run.progress.examples_per_s
     if rate is None and run.history:
-        rate = run.history[-1].examples_per_s  # paused: the last epoch's speed
+        rate = run.history[-1].examples_per_s
     return Status(
         state=state,
         reason=run.reason,
