@@ -169,9 +169,14 @@ def parse_axis(word: str) -> Axis:
     kind, colon, rest = text.partition(":")
     if colon and kind.strip() in DRAWS:
         return _range(field, kind.strip(), rest)
-    if colon:
-        raise ConfigError(f"{field}: {text!r}: a range is {', '.join(DRAWS)}:LOW:HIGH")
-    values = tuple(parse_field(field, item) for item in text.split(","))
+    try:  # only log:, int: and uni: start a range; a schedule's step:1:0.1 is a value
+        values = tuple(parse_field(field, item) for item in text.split(","))
+    except ConfigError:
+        if colon and FIELDS[field].low is not None:  # a number's field: a mistyped range
+            raise ConfigError(
+                f"{field}: {text!r}: a range is {', '.join(DRAWS)}:LOW:HIGH"
+            ) from None
+        raise
     if len(set(values)) != len(values):
         raise ConfigError(f"{field}: {text!r} names a value twice")
     return Axis(field, values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from mlp_tui.core.config import ConfigError, TrainConfig
 from mlp_tui.core.sweep import parse_spec
+from mlp_tui.core.sweep_cli import parse_command
 
 
 def test_a_grid_is_every_combination_repeated_over_the_seeds():
@@ -81,3 +82,12 @@ def test_a_bad_spec_is_one_line_naming_what_is_wrong(words, options, message):
     with pytest.raises(ConfigError) as caught:
         parse_spec(words, **options)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_values_with_a_colon_that_start_no_range_are_grid_values():
+    spec = parse_spec(["schedule=step:1:0.1,cosine,warmup:2"], TrainConfig(epochs=3))
+    assert [m.config.schedule for m in spec.members()] == ["step:1:0.1", "cosine", "warmup:2"]
+    assert spec.text == "schedule=step:1:0.1,cosine,warmup:2 --epochs 3"
+    assert parse_command(spec.text).members() == spec.members()  # the store reads it back
+    with pytest.raises(ConfigError, match="'step:x' is not a schedule|write step:E:F"):
+        parse_spec(["schedule=step:x,cosine"])
