@@ -8,6 +8,11 @@ the run it starts from is read, never written, so it continues as if the test ha
 The suggestion is the lr where the smoothed loss falls fastest against log lr (the steepest
 descent, fastai's ``steep``), or, with ``rule="minimum"``, the lr of the smoothed loss's minimum
 divided by 10 (the older rule of thumb: the minimum itself is already at the edge).
+
+From trained weights the loss hardly moves at the small lrs, and the batches' noise makes a
+"steepest descent" there (2e-5 after 10 epochs of the seed's run, a step that learns nothing):
+a steepest descent more than ``NOISE_SPAN`` times below the minimum's lr is taken for noise, and
+the suggestion falls back to the minimum's rule, saying so.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ START_LR, END_LR, BATCHES = 1e-5, 10.0, 200
 SMOOTHING = 0.98  # the debiased moving average's weight of the past, as fastai's
 BLOWUP = 4.0  # stop when the smoothed loss passes this many times its lowest
 SKIP_START = 10  # batches too early for the average to mean much
+NOISE_SPAN = 100  # a steepest descent this far below the minimum's lr is the batches' noise
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ def suggestions(lrs: list[float], smoothed: list[float]) -> tuple[float | None, 
     if not slopes or min(slopes) >= 0:
         return None, minimum
     steepest = SKIP_START + min(range(len(slopes)), key=slopes.__getitem__)
+    if lrs[steepest] * NOISE_SPAN < lrs[lowest]:  # before the loss began to fall: noise
+        return None, minimum
     return lrs[steepest], minimum
 
 
@@ -134,7 +142,9 @@ def range_test(
             group["lr"] = lr
         step.update(optimizer)
     steepest, minimum = suggestions(lrs, smoothed)
-    suggested = steepest if rule == "steepest" else minimum
+    suggested, said = (steepest, RULES[rule]) if rule == "steepest" else (minimum, RULES[rule])
+    if suggested is None and minimum is not None:  # trained weights: no clear steep part
+        suggested, said = minimum, f"{RULES['minimum']} (no clear steepest descent before it)"
     return RangeTest(
-        tuple(lrs), tuple(losses), tuple(smoothed), suggested, RULES[rule], steepest, minimum, ended
+        tuple(lrs), tuple(losses), tuple(smoothed), suggested, said, steepest, minimum, ended
     )

@@ -102,7 +102,7 @@ def main(argv: list[str]) -> int:
         print(summary)
         other = {"steepest": result.minimum_lr, "minimum": result.steepest_lr}[args.rule]
         other_rule = RULES["minimum" if args.rule == "steepest" else "steepest"]
-        if other is not None:
+        if other is not None and other != result.suggested_lr:
             print(f"({other_rule}: {other:.3g})")
         print(f"train with it: mlp-tui --lr {suggested}" if result.suggested_lr else "")
     return EXIT_OK if result.suggested_lr is not None else EXIT_FAILED

@@ -98,6 +98,31 @@ def test_the_minimum_rule_is_the_lowest_smoothed_loss_lr_over_ten():
     assert suggestions(lrs, [2.3] * 50) == (None, None)  # never falling: no suggestion
 
 
+def test_a_steepest_descent_in_the_noise_before_the_fall_is_no_suggestion():
+    """Trained weights: flat and noisy at the small lrs, falling only near the minimum. The
+    noise's sharpest dip, four decades below the minimum, is not a learning rate to train at."""
+    lrs = [10 ** (-5 + i / 10) for i in range(60)]
+    smoothed = [0.45] * 60
+    smoothed[12:14] = [0.40, 0.45]  # one batch's noise at lr ~1.6e-4
+    smoothed[40:50] = [0.45 - 0.007 * (k + 1) for k in range(10)]  # the real fall, to 1e0
+    smoothed[50:] = [0.38 + 0.1 * (k + 1) for k in range(10)]
+    steepest, minimum = suggestions(lrs, smoothed)
+    assert steepest is None
+    assert minimum == pytest.approx(lrs[49] / 10)
+
+
+@pytest.mark.slow
+def test_a_trained_model_gets_the_minimums_rule_not_the_noise(real_data):
+    """After 3 epochs of the seed's run the steepest descent lay at 2e-5 (the batches' noise,
+    a step that learns nothing); the suggestion is now the minimum's lr / 10, and says so."""
+    trainer = Trainer(TrainConfig(device="cpu", epochs=3), real_data)
+    trainer.run()
+    result = range_test(trainer)
+    assert result.suggested_lr is not None and 1e-3 <= result.suggested_lr <= 1.0
+    if result.steepest_lr is None:
+        assert result.suggested_lr == result.minimum_lr and "no clear steepest" in result.rule
+
+
 def test_a_bad_range_is_refused(tiny_data):
     trainer = Trainer(CONFIG, tiny_data)
     with pytest.raises(ValueError, match="must rise"):

@@ -86,7 +86,7 @@ class LrFindScreen(ModalScreen[float | None]):
         else:
             other = (
                 ""
-                if result.minimum_lr is None
+                if result.minimum_lr in (None, result.suggested_lr)
                 else f"; the minimum's lr / 10 would be {result.minimum_lr:.3g}"
             )
             verdict = (
