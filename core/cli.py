@@ -49,7 +49,11 @@ CONFIG_FLAGS = (
     ("--seed", "seed", "random seed for init and shuffling (default 0)"),
     ("--device", "device", "auto, cpu, cuda, cuda:N or mps (default auto)"),
     ("--engine", "engine", "fused (fast, default) or autograd (the seed verbatim)"),
-    ("--divergence-factor", "divergence_factor", "stop when loss > this x first loss (10); off"),
+    (
+        "--divergence-factor",
+        "divergence_factor",
+        "stop when loss > this x first loss (10); off (or 0): no check",
+    ),
     (
         "--schedule",
         "schedule",

@@ -73,8 +73,8 @@ class TrainConfig:
                     f"hidden {self.hidden} and layers {show_value(layers)} disagree: give one "
                     "(hidden N is one layer of N)"
                 )
-        if dropout and all(rate == dropout[0] for rate in dropout):
-            dropout = dropout[:1]  # 0.5,0.5 is 0.5: one config, one name
+        if len(dropout) <= max(1, len(layers)) and all(rate == dropout[0] for rate in dropout):
+            dropout = dropout[:1]  # 0.5,0.5 for two layers is 0.5: one config, one name
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "dropout", dropout)
         if layers:
@@ -169,11 +169,23 @@ def _integer(name: str, text: str) -> int:
         return int(value)  # "1e3", "2.0"
 
 
-def _in_range(name: str, value: float, low: float, high: float, *, low_open: bool = False) -> None:
+def _in_range(
+    name: str,
+    value: float,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    typed: str | None = None,
+    after: str = "",
+) -> None:
+    """ConfigError unless ``value`` is in the range; the message quotes ``typed``, what the
+    user wrote, when given (``1e-400`` reads as 0, and "0 is outside" would puzzle)."""
     too_low = value <= low if low_open else value < low
     if too_low or value > high:
         bracket = "(" if low_open else "["
-        raise ConfigError(f"{name}: {value:g} is outside {bracket}{low:g}, {high:g}]")
+        shown = typed.strip() if typed else f"{value:g}"
+        raise ConfigError(f"{name}: {shown} is outside {bracket}{low:g}, {high:g}]{after}")
 
 
 class Change(str, enum.Enum):
@@ -257,8 +269,8 @@ def _factor(name: str, text: str) -> float:
         return 0.0
     value = _number(name, text)
     if value == 0:
-        return 0.0
-    _in_range(name, value, 1.0, 1e12, low_open=True)
+        return 0.0  # off, as stored (a config's validation reads back "0.0")
+    _in_range(name, value, 1.0, 1e12, low_open=True, typed=text, after="; off (or 0): no check")
     return value
 
 
@@ -268,7 +280,7 @@ def _rate(name: str, text: str) -> float:
     if stripped == "off":
         return 0.0
     value = _number(name, stripped)
-    _in_range(name, value, 0.0, 1000.0)
+    _in_range(name, value, 0.0, 1000.0, typed=stripped)
     return value
 
 
@@ -322,7 +334,7 @@ def parse_field(name: str, text: str) -> object:
         raise ConfigError(f"unknown setting {name!r}")
     value = field.parse(field.label, text)  # messages in the screen's words: "batch size"
     if field.low is not None and field.high is not None:
-        _in_range(field.label, value, field.low, field.high, low_open=field.low_open)
+        _in_range(field.label, value, field.low, field.high, low_open=field.low_open, typed=text)
     return value
 
 

@@ -56,7 +56,9 @@ def test_hidden_is_the_one_layer_spelling_of_layers():
     assert deep.replace(seed=3).layers == (512, 256)
     with pytest.raises(ConfigError, match="hidden 64 and layers 512,256 disagree"):
         TrainConfig(hidden=64, layers=(512, 256))
-    assert TrainConfig(dropout=0.5).dropout == (0.5,) == TrainConfig(dropout=(0.5, 0.5)).dropout
+    assert TrainConfig(dropout=0.5).dropout == (0.5,) == deep.replace(dropout=(0.5, 0.5)).dropout
+    with pytest.raises(ConfigError, match="dropout: 2 rates for 1 hidden layers"):
+        TrainConfig(dropout=(0.5, 0.5)).validated()  # as (0.2, 0.5) is: more rates than layers
     with pytest.raises(ConfigError, match="dropout: 3 rates for 2 hidden layers"):
         deep.replace(dropout=(0.1, 0.2, 0.3))
     assert deep.replace(dropout=(0.2, 0.5)).dropout_per_layer == (0.2, 0.5)

@@ -43,6 +43,12 @@ BAD_ARGUMENTS = [
         ["--metrics-out", "a-file is a file, not a folder"],
     ),
     (["--no-such-flag"], ["unrecognized arguments: --no-such-flag"]),
+    # as typed, not as read: 1e-400 is 0.0 to a float
+    (["--lr", "1e-400"], ["--lr", "1e-400 is outside (0, 1e+06]"]),
+    # equal rates are no excuse: more rates than layers is refused as 0.2,0.5 is
+    (["--dropout", "0.5,0.5"], ["--dropout: 2 rates for 1 hidden layers"]),
+    (["--dropout", "0.5,0.5,0.5", "--layers", "64,32"], ["--dropout: 3 rates for 2 hidden"]),
+    (["--divergence-factor", "0.5"], ["0.5 is outside (1, 1e+12]; off (or 0): no check"]),
 ]
 if not torch.cuda.is_available():
     BAD_ARGUMENTS.append((["--device", "cuda"], ["--device", "no CUDA GPU is available"]))
