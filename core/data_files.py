@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import os
 import threading
-import zlib
 from pathlib import Path
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -40,13 +39,25 @@ def _layouts(directory: Path) -> tuple[Path, Path]:
     return directory, directory / "FashionMNIST" / "raw"
 
 
-def _find_in(directory: Path) -> dict[str, Path] | None:
-    """The four files in ``directory`` (flat, or torchvision's ``FashionMNIST/raw``), .gz or raw."""
+def _is_file(path: Path, label: str, directory: Path) -> bool:
+    """``path.is_file()``, or the DataError of a folder that cannot be searched: a folder
+    without read or search permission makes ``is_file`` raise (PermissionError), which would
+    otherwise come out as a traceback."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        where = f"{label}: " if label else ""
+        raise DataError(f"{where}cannot read {directory}: {exc.strerror or exc}") from None
+
+
+def _find_in(directory: Path, label: str = "") -> dict[str, Path] | None:
+    """The four files in ``directory`` (flat, or torchvision's ``FashionMNIST/raw``), .gz or raw.
+    Raises DataError when the folder cannot be read."""
     for base in _layouts(directory):
         found = {}
         for key, stem in FILES.items():
             for name in (stem, stem + ".gz"):
-                if (base / name).is_file():
+                if _is_file(base / name, label, directory):
                     found[key] = base / name
                     break
         if len(found) == len(FILES):
@@ -77,14 +88,16 @@ def locate(data_dir: str | os.PathLike | None = None) -> dict[str, Path] | None:
             path = Path(value).expanduser()
             if not path.is_dir():
                 raise DataError(f"{label}: {path} is not a directory")
-            found = _find_in(path)
+            found = _find_in(path, label)
             if found is None:
                 # Only the two layouts: a recursive search of --data-dir ~ or / could take minutes.
                 missing = [
                     stem
                     for stem in FILES.values()
                     if not any(
-                        (b / n).is_file() for b in _layouts(path) for n in (stem, stem + ".gz")
+                        _is_file(b / n, label, path)
+                        for b in _layouts(path)
+                        for n in (stem, stem + ".gz")
                     )
                 ]
                 raise DataError(
@@ -126,13 +139,13 @@ def prefetch(data_dir: str | os.PathLike | None = None) -> None:
     def read_all() -> None:
         try:
             files = locate(data_dir)
-        except DataError:
+        except Exception:  # the reader meets it again and says it in one line
             return
         for path in (files or {}).values():
             try:
                 stamp = _stamp(path)
                 _ahead[path] = (stamp, _decompressed(path))
-            except (OSError, EOFError, zlib.error):
+            except Exception:  # OSError, EOFError, zlib.error, MemoryError...
                 continue  # the reader meets the error again and names the file
 
     _thread = threading.Thread(target=read_all, name="mlp-tui data prefetch", daemon=True)

@@ -76,3 +76,41 @@ def test_reading_ahead_needs_no_torch():
     code = "import sys, mlp_tui.core.data_files; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+def test_an_unreadable_folder_is_one_line_and_no_read_ahead_traceback(
+    tmp_path, monkeypatch, capsys
+):
+    """Without read permission on the folder, ``Path.is_file`` raises PermissionError (root
+    ignores permissions, so the test makes it raise)."""
+    import threading
+    from pathlib import Path
+
+    from mlp_tui.core.cli import main
+
+    folder = write_dataset(tmp_path / "d")
+    real_is_file = Path.is_file
+
+    def is_file(path: Path) -> bool:
+        if folder in path.parents:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_is_file(path)
+
+    crashes: list = []
+    monkeypatch.setattr(Path, "is_file", is_file)
+    monkeypatch.setattr(threading, "excepthook", crashes.append)
+    try:
+        data_files.prefetch(folder)
+        data_files._thread.join()
+        assert crashes == []  # the read-ahead thread said nothing
+        with pytest.raises(data.DataError) as err:
+            data.load(folder)
+        assert str(err.value) == f"--data-dir: cannot read {folder}: Permission denied"
+        flags = ["--headless", "--epochs", "1", "--no-save", "--no-store"]
+        assert main([*flags, "--data-dir", str(folder)]) == 2
+    finally:
+        data_files._ahead.clear()
+        data_files._thread, data_files._started_for = None, None
+    assert crashes == []
+    said = capsys.readouterr().err
+    assert said == f"mlp-tui: --data-dir: cannot read {folder}: Permission denied\n"
