@@ -205,6 +205,29 @@ def test_a_run_saved_mid_epoch_resumes_on_the_kernels_bit_for_bit(tiny_data, tmp
     assert all(torch.equal(x, y) for x, y in zip(params(second), params(whole)))
 
 
+def _reads_batch_zero(real, self, order, row, stats, ok, limit, backup, lr):
+    row.zero_()  # the counter ignored: always the epoch's first batch
+    real(self, order, row, stats, ok, limit, backup, lr)
+
+
+def _trains_refused(real, self, order, row, stats, ok, limit, backup, lr):
+    ok.fill_(True)  # an earlier verdict forgotten: a refused batch trains
+    real(self, order, row, stats, ok, limit, backup, lr)
+
+
+@pytest.mark.parametrize(
+    ("broken", "said"),
+    [(_reads_batch_zero, "batch counter"), (_trains_refused, "refused batch moved")],
+)
+def test_kernels_that_misread_the_counter_or_the_verdict_are_turned_off(
+    tiny_data, monkeypatch, broken, said
+):
+    real = triton_step.KernelStep.launch
+    monkeypatch.setattr(triton_step.KernelStep, "launch", lambda self, *a: broken(real, self, *a))
+    trainer = train(BASE, tiny_data)
+    assert not trainer.steps.kernels_on and said in trainer.steps.kernels_error
+
+
 def test_kernels_that_disagree_are_turned_off_with_the_reason(tiny_data, monkeypatch):
     real = triton_step.KernelStep.launch
 
@@ -258,3 +281,14 @@ def test_no_kernels_on_the_cpu_outside_the_tests_nor_interpreted_on_a_gpu(monkey
     assert "interpreter is on" in triton_step.unavailable(net, torch.device("cuda"))
     monkeypatch.setattr(triton_step, "ON_CPU_INTERPRETED", False)
     assert triton_step.unavailable(net, torch.device("cpu")) == "no kernels for cpu"
+
+
+def test_a_run_on_another_cuda_device_than_the_current_keeps_pytorchs_step(monkeypatch):
+    """Triton launches on the current device: a run on cuda:1 while cuda:0 is current would
+    launch its kernels on the wrong GPU."""
+    net = ScratchMLP(32)
+    monkeypatch.setattr(triton_step, "interpreted", lambda: False)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert "current CUDA device (cuda:0)" in triton_step.unavailable(net, torch.device("cuda:1"))
+    assert triton_step.unavailable(net, torch.device("cuda:0")) is None
+    assert triton_step.unavailable(net, torch.device("cuda")) is None
