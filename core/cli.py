@@ -292,11 +292,25 @@ class HeadlessPrinter:
         self.tty = sys.stdout.isatty()
         self.save_path = save_path
         self.metrics: TextIO | None = None
+        self.metrics_path = metrics_path
+        self.metrics_failed = False  # a line was lost: the run's exit code says so
+        self.said: set[str] = set()  # the problems said: each once, not once an epoch
         if metrics_path:
             path = Path(metrics_path).expanduser()
             self.metrics = open(path, "w", encoding="utf-8")  # closed in close()
             for report in trainer.history:
                 self._write_metrics(report)
+
+    def say(self, problem: str) -> None:
+        """``mlp-tui: problem`` on stderr, the first time it happens (a full disk fails every
+        epoch's save and metrics line the same way)."""
+        if problem not in self.said:
+            self.said.add(problem)
+            print(f"\nmlp-tui: {problem}" if self.tty else f"mlp-tui: {problem}", file=sys.stderr)
+
+    def _metrics_failed(self, exc: OSError) -> None:
+        self.metrics_failed = True
+        self.say(f"cannot write {self.metrics_path}: {exc.strerror or exc}")
 
     def _write_metrics(self, report: EpochReport) -> None:
         assert self.metrics is not None
@@ -304,7 +318,7 @@ class HeadlessPrinter:
             self.metrics.write(json.dumps(report.as_dict()) + "\n")
             self.metrics.flush()
         except OSError as exc:
-            print(f"mlp-tui: cannot write --metrics-out: {exc.strerror}", file=sys.stderr)
+            self._metrics_failed(exc)
 
     def __call__(self, event: Event) -> None:
         from .events import BatchReport, EpochReport, Health, RunState, SaveFailed, StateChanged
@@ -329,15 +343,21 @@ class HeadlessPrinter:
             print(f"\nmlp-tui: diverged: {event.reason}", file=sys.stderr)
             self.trainer.stop()
         elif isinstance(event, SaveFailed):
-            print(f"mlp-tui: {event.message}", file=sys.stderr)
+            self.say(event.message)
         elif isinstance(event, Health):
             prefix = "\r\033[K" if self.tty else ""  # over the progress bar
             for hint in event.hints:
                 print(f"{prefix}hint: {hint.line}", flush=True)
 
     def close(self) -> None:
+        """Close --metrics-out; a failure (a full disk) is said, not raised: the run's
+        checkpoint is still to be saved."""
         if self.metrics:
-            self.metrics.close()
+            metrics, self.metrics = self.metrics, None
+            try:
+                metrics.close()
+            except OSError as exc:
+                self._metrics_failed(exc)
 
 
 def save_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:
@@ -436,14 +456,16 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             trainer.save(save_to).result()  # also after the epoch's: it says how the run ended
             print(f"saved {save_to}", file=sys.stderr if diverged or signalled else sys.stdout)
         except CheckpointError as exc:
-            print(f"mlp-tui: {exc}", file=sys.stderr)
+            printer.say(str(exc))  # once: the epochs' failed saves may have said it already
             return EXIT_FAILED
     if diverged:
         return EXIT_DIVERGED
     if signalled:
         print("\nmlp-tui: interrupted", file=sys.stderr)
         return EXIT_TERMINATED if signalled[0] == signal.SIGTERM else EXIT_INTERRUPTED
-    return EXIT_OK if trainer.state is RunState.FINISHED and exported else EXIT_FAILED
+    # Like a failed save, a lost --metrics-out line fails the run (its checkpoint is kept).
+    wrote = exported and not printer.metrics_failed
+    return EXIT_OK if trainer.state is RunState.FINISHED and wrote else EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:

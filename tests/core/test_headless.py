@@ -3,7 +3,9 @@ within a moment and leave a checkpoint to resume from."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import signal
 import subprocess
 import time
@@ -149,3 +151,50 @@ def test_a_folder_that_does_not_exist_is_made_and_said(tiny_dir, tmp_path, capsy
     assert main([*args, "--epochs", "1", "--save", str(ckpt)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"made the folder {ckpt.parent}" and lines[-1] == f"saved {ckpt}"
+
+
+class FullDisk:
+    """A --metrics-out file on a disk that is full: what is written stays in the buffer, and
+    each flush, the one in close() too, reports ENOSPC."""
+
+    def __init__(self, f) -> None:
+        self.f = f
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def close(self) -> None:
+        self.f.close()
+        self.flush()
+
+
+def test_a_full_disk_under_metrics_out_is_one_line_and_the_checkpoint_is_saved(
+    tiny_dir, tmp_path, monkeypatch, capsys
+):
+    from mlp_tui.core import cli
+
+    metrics, save = tmp_path / "m.jsonl", tmp_path / "run.safetensors"
+    monkeypatch.setattr(cli, "open", lambda *a, **k: FullDisk(open(*a, **k)), raising=False)
+    args = ["--headless", "--data-dir", str(tiny_dir), "--epochs", "3", "--no-store"]
+    assert main([*args, "--metrics-out", str(metrics), "--save", str(save)]) == 1
+    out, err = capsys.readouterr()
+    assert err == f"mlp-tui: cannot write {metrics}: No space left on device\n"  # once
+    assert epochs_printed(out) == [1, 2, 3] and f"saved {save}" in out
+    assert len(checkpoint.read(save)[1]["history"]) == 3  # the results are kept
+
+
+def test_saves_failing_on_a_full_disk_are_said_once(tiny_dir, tmp_path, monkeypatch, capsys):
+    save = tmp_path / "run.safetensors"
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(checkpoint.os, "fsync", full)
+    args = ["--headless", "--data-dir", str(tiny_dir), "--epochs", "3", "--no-store"]
+    assert main([*args, "--save", str(save)]) == 1
+    out, err = capsys.readouterr()
+    assert err == f"mlp-tui: cannot save {save}: No space left on device\n"  # not 4 times
+    assert epochs_printed(out) == [1, 2, 3] and not save.exists()
