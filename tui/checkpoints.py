@@ -11,6 +11,7 @@ from textual.app import App
 
 from . import files
 from .run_view import RunView
+from .screens.confirm import ConfirmDialog
 from .screens.open_prompt import OpenPrompt
 from .screens.prompt import ValuePrompt
 
@@ -43,7 +44,8 @@ def ask_to_open(
     app: App, run: RunView, save_dir: Path, opened: Callable[[Trainer], object]
 ) -> None:
     """Ask for a checkpoint (the newest in ``save_dir`` suggested) and give ``opened`` a trainer
-    resumed from it on ``run``'s data and device. A bad path is told in the prompt."""
+    resumed from it on ``run``'s data and device. A bad path is told in the prompt. When the
+    run on screen has unsaved progress, a yes/no comes first, as the new-run keys ask."""
     lost = " (this run's unsaved progress is lost)" if run.unsaved else ""
     data, device = run.trainer.data, run.config.device
     prompt = OpenPrompt(
@@ -53,7 +55,19 @@ def ask_to_open(
     )
 
     def chosen(trainer: object) -> None:
-        if isinstance(trainer, Trainer):  # else cancelled
+        if not isinstance(trainer, Trainer):
+            return  # cancelled
+        if not run.unsaved:  # asked now: the run may have trained on behind the prompt
             opened(trainer)
+            return
+        done, batch = trainer.epoch, trainer.batch
+        where = f"epoch {done + 1}, batch {batch}" if batch else f"{done} epochs done"
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                opened(trainer)
+
+        question = f"Open the checkpoint ({where})? This run's unsaved progress is lost."
+        app.push_screen(ConfirmDialog(question, yes="Open"), answer)
 
     app.push_screen(prompt, chosen)

@@ -9,7 +9,9 @@ from pathlib import Path
 from mlp_tui.core.events import RunState
 from mlp_tui.core.store import default_name
 from mlp_tui.core.trainer import Trainer
+from mlp_tui.tui.screens.confirm import ConfirmDialog
 from mlp_tui.tui.screens.prompt import ValuePrompt
+from mlp_tui.tui.widgets.status_bar import StatusBar
 from textual.widgets import DataTable, Input, Label
 
 from .conftest import fill, messages, press_now, wait_until
@@ -82,7 +84,9 @@ async def test_a_save_that_fails_on_disk_is_a_message(make_app):
         assert not app.screen.is_modal
 
 
-async def test_o_opens_a_checkpoint_and_continues_it(make_trainer, make_app, tmp_path):
+async def test_o_opens_a_checkpoint_and_keeps_a_paused_user_paused(
+    make_trainer, make_app, tmp_path
+):
     path = tmp_path / "two-epochs.safetensors"
     saved = saved_run(make_trainer, path)
     app = make_app(paused=True)
@@ -90,14 +94,46 @@ async def test_o_opens_a_checkpoint_and_continues_it(make_trainer, make_app, tmp
         first = app.trainer
         await pilot.press("o")
         await fill(pilot, str(path))
-        await press_now(pilot, "enter")
+        await press_now(pilot, "enter")  # nothing trained here: nothing to lose, no question
         await wait_until(pilot, lambda: app.trainer is not first)
-        # Its saved epochs, then what it trains on (a tiny epoch may already be done).
-        assert app.trainer.history[: len(saved.history)] == saved.history
-        assert app.trainer.step_count >= saved.step_count
-        await wait_until(pilot, lambda: "opened a run: 2 epochs done" in messages(app))
-        await wait_until(pilot, lambda: app.trainer.step_count > saved.step_count)  # resumed
+        assert app.trainer.history == saved.history
+        await wait_until(pilot, lambda: "opened a run: 2 epochs done, paused" in messages(app))
+        await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)
+        await pilot.pause(0.2)
+        assert app.trainer.step_count == saved.step_count  # paused, as before: not resumed
+        assert "Paused" in str(app.query_one(StatusBar).render())
         await wait_until(pilot, lambda: first.state is RunState.STOPPED)  # stop is a command
+        await press_now(pilot, "space")
+        await wait_until(pilot, lambda: app.trainer.step_count > saved.step_count)
+
+
+async def test_o_asks_before_it_drops_unsaved_progress_and_a_running_run_runs_on(
+    make_trainer, make_app, tmp_path
+):
+    """Before, ``o`` replaced a run with unsaved progress at once; ``r`` and ``c`` ask."""
+    path = tmp_path / "two-epochs.safetensors"
+    saved = saved_run(make_trainer, path)
+    app = make_app()
+    async with app.run_test() as pilot:
+        first = app.trainer
+        await wait_until(pilot, lambda: first.step_count > 0 and app.main.run.unsaved)
+        await press_now(pilot, "o")
+        await fill(pilot, str(path))
+        await press_now(pilot, "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "unsaved progress is lost" in app.screen.question
+        assert "2 epochs done" in app.screen.question
+        await press_now(pilot, "n")  # no: the run on screen stays, training
+        await wait_until(pilot, lambda: not app.screen.is_modal)
+        assert app.trainer is first and first.state is RunState.RUNNING
+        await press_now(pilot, "o")
+        await fill(pilot, str(path))
+        await press_now(pilot, "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await press_now(pilot, "y")
+        await wait_until(pilot, lambda: app.trainer is not first)
+        await wait_until(pilot, lambda: app.trainer.step_count > saved.step_count)  # it ran on
+        await wait_until(pilot, lambda: first.state is RunState.STOPPED)
 
 
 async def test_o_suggests_the_newest_checkpoint_in_the_save_dir(make_trainer, make_app, tmp_path):
@@ -193,7 +229,7 @@ async def test_o_lists_the_save_dirs_checkpoints_newest_first_and_opens_one(
         await pilot.press("down", "down")
         await press_now(pilot, "enter")
         await wait_until(pilot, lambda: app.trainer is not first)
-        opened = app.trainer  # it trains on at once: its first epoch is the saved one
+        opened = app.trainer  # paused, as the run it replaced was
         assert opened.history[: len(older.history)] == older.history
 
 

@@ -420,18 +420,26 @@ class MainScreen(Screen):
         checkpoints.ask_to_save(self.app, self.run, self.save_dir, self.autosave, then)
 
     def action_open(self) -> None:
-        checkpoints.ask_to_open(self.app, self.run, self.save_dir, self.opened)
+        """An opened checkpoint stays paused if this run was: a paused user is not surprised
+        by a run that trains at once (as ``--resume`` opens one paused)."""
+        checkpoints.ask_to_open(
+            self.app,
+            self.run,
+            self.save_dir,
+            lambda trainer: self.opened(trainer, paused=self.run_state is RunState.PAUSED),
+        )
 
-    def opened(self, trainer: Trainer) -> None:
-        self.replace_run(trainer, saved=True)
-        self.notify(f"opened a run: {self.run.where()}")
+    def opened(self, trainer: Trainer, *, paused: bool = False) -> None:
+        """An opened checkpoint, or a run continued from the runs screen (``c``: it trains)."""
+        self.replace_run(trainer, saved=True, paused=paused)
+        self.notify(f"opened a run: {self.run.where()}" + (", paused" if paused else ""))
 
-    def replace_run(self, trainer: Trainer, *, saved: bool = False) -> None:
+    def replace_run(self, trainer: Trainer, *, saved: bool = False, paused: bool = False) -> None:
         """Stop the run on screen and train ``trainer`` instead; the one replaced stays on the
         plots as a ghost, so that what the new settings do shows at a glance."""
         self.run.trainer.stop()
         self.keep_as_ghost(self.run)
-        self.show_run(RunView(trainer, saved=saved, clock=self.clock), paused=False)
+        self.show_run(RunView(trainer, saved=saved, clock=self.clock), paused=paused)
 
     def keep_as_ghost(self, run: RunView) -> None:
         self.show_ghosts(ghosts.with_run(self.ghosts, run))
