@@ -286,3 +286,38 @@ def test_side_by_side_keys_never_run_into_the_next_plots_title():
         key = compact_key("train loss", curves, width).plain
         assert len(key) == width and "train loss" in key, (width, key)
         assert key.endswith(" "), (width, key)  # the next plot's title starts after a space
+
+
+async def test_the_run_on_screen_is_not_deleted_and_a_deleted_runs_ghost_goes(tmp_path, make_app):
+    """Before, ``d`` deleted the run training on screen: its recording stopped without a word
+    and it never came back; the ghost of a deleted run stayed on the plots."""
+    store = make_store(tmp_path / "runs.sqlite")
+    app = make_app(store=store, paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.main.run.run_id is not None)
+        live = app.main.run.run_id
+        screen = await open_runs(app, pilot)
+        await wait_until(pilot, lambda: "r4" in column(screen.table, "id"))
+        screen.table.move_cursor(row=column(screen.table, "id").index("r1"))
+        await pilot.press("v")  # r1 drawn behind the live run
+        await wait_until(pilot, lambda: not isinstance(app.screen, RunsScreen))
+        assert [g.run_id for g in app.main.loss_plot.ghosts] == [1]
+
+        screen = await open_runs(app, pilot)
+        await wait_until(pilot, lambda: "r4" in column(screen.table, "id"))
+        screen.table.move_cursor(row=column(screen.table, "id").index("r4"))
+        await pilot.press("d")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert any("r4 is the run on the training screen" in m for m in messages(app))
+        screen.table.move_cursor(row=column(screen.table, "id").index("r1"))
+        await pilot.press("space")
+        screen.table.move_cursor(row=column(screen.table, "id").index("r4"))
+        await pilot.press("space", "d")  # r1 and the live r4: only r1 goes
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "Delete r1 from" in app.screen.question and "r4" in app.screen.question
+        await pilot.press("y")
+        await wait_until(pilot, lambda: column(screen.table, "id") == ["r2", "r3", "r4"])
+        assert app.main.loss_plot.ghosts == [] and app.main.epoch_plot.ghosts == []
+        await pilot.press("escape")
+    assert [s.id for s in store.runs()][-1] == live

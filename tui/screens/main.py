@@ -319,7 +319,15 @@ class MainScreen(Screen):
         from .runs import RunsScreen
 
         data, device = self.run.trainer.data, self.run.config.device
-        screen = RunsScreen(self.store, data, device, self.has_unsaved, self.opened)
+        screen = RunsScreen(
+            self.store,
+            data,
+            device,
+            self.has_unsaved,
+            self.opened,
+            live=lambda: self.run.run_id,
+            deleted=self.forget_runs,
+        )
         self.app.push_screen(screen, self.overlay)
 
     def action_sweep(self) -> None:
@@ -453,6 +461,12 @@ class MainScreen(Screen):
         if len(chosen) > MAX_GHOSTS:
             self.notify(f"{len(chosen)} runs chosen: the first {MAX_GHOSTS} are drawn")
         self.show_ghosts(ghosts.of_records(chosen))
+
+    def forget_runs(self, ids: list[int]) -> None:
+        """Runs deleted from the store: their ghosts go from the plots."""
+        gone = set(ids)
+        if any(g.run_id in gone for g in self.ghosts):
+            self.show_ghosts([g for g in self.ghosts if g.run_id not in gone])
 
     def show_ghosts(self, shown: list[Ghost]) -> None:
         self.ghosts = shown

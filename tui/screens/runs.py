@@ -62,12 +62,17 @@ class RunsScreen(Screen):
         device: str,
         unsaved: Callable[[], bool],
         opened: Callable[[Trainer], object],
+        live: Callable[[], int | None] = lambda: None,
+        deleted: Callable[[list[int]], object] = lambda ids: None,
     ) -> None:
         """``opened`` takes the trainer of a continued run (as the open key's does);
-        ``unsaved()`` says whether the run on screen would lose progress."""
+        ``unsaved()`` says whether the run on screen would lose progress; ``live()`` is the
+        id of the run on screen, which is being recorded (not to be deleted); ``deleted``
+        hears the ids of the runs deleted here (their ghosts go)."""
         super().__init__()
         self.store, self.data, self.device = store, data, device
         self.unsaved, self.opened = unsaved, opened
+        self.live, self.deleted = live, deleted
         self.summaries: list[RunSummary] | None = None  # None until the store is read
         self.selected: set[int] = set()
         self.follow = RunsWatch(store)
@@ -261,11 +266,24 @@ class RunsScreen(Screen):
         self.app.push_screen(ValuePrompt(f"Rename {short_id(at)}", run.name, rename), renamed)
 
     def action_delete(self) -> None:
-        ids = self.picked()
+        """Delete the picked runs, never the one on the training screen: it is being recorded,
+        and its recording would stop without a word."""
+        ids, live = self.picked(), self.live()
+        if live in ids:
+            ids.remove(live)
+            kept = f"{short_id(live)} is the run on the training screen, being recorded"
+            if not ids:
+                self.notify(f"{kept}: not deleted (r or o replaces it; then it can go)",
+                            title="not deleted", severity="warning")  # fmt: skip
+                return
+            kept = f" ({kept}: it stays.)"
+        else:
+            kept = ""
         if not ids:
             return
         names = ", ".join(map(short_id, ids))
-        question = f"Delete {names} from the run store? Their records are lost (checkpoints stay)."
+        records = "Its record is" if len(ids) == 1 else "Their records are"
+        question = f"Delete {names} from the run store? {records} lost (checkpoints stay).{kept}"
 
         def answer(yes: bool | None) -> None:
             if not yes:
@@ -277,6 +295,7 @@ class RunsScreen(Screen):
                 return
             self.selected -= set(ids)
             self.notify(f"deleted {names}")
+            self.deleted(ids)
             self.load()
 
         self.app.push_screen(ConfirmDialog(question, yes="Delete"), answer)
