@@ -269,7 +269,7 @@ class RunsScreen(Screen):
         """Delete the picked runs, never the one on the training screen: it is being recorded,
         and its recording would stop without a word."""
         ids, live = self.picked(), self.live()
-        if live in ids:
+        if live is not None and live in ids:
             ids.remove(live)
             kept = f"{short_id(live)} is the run on the training screen, being recorded"
             if not ids:
