@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .config import FIELDS, ConfigError, TrainConfig
 from .parsing import (
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
@@ -230,9 +231,13 @@ def _train(path: Path, spec: SweepSpec, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     store = RunStore(path)
     printer = SweepPrinter(out)
-    sweep = SweepRun(
-        spec, store, dataset, printer, lambda t: print(f"mlp-tui: {t}", file=sys.stderr)
-    )
+    try:
+        sweep = SweepRun(
+            spec, store, dataset, printer, lambda t: print(f"mlp-tui: {t}", file=sys.stderr)
+        )
+    except ConfigError as exc:  # what the data cannot train (--val 60000): nothing recorded
+        print(f"mlp-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     how = plan(sweep.pending(), args.mode)
     sweep.training = how.training()
     print(f"training {how.text}", file=out, flush=True)
@@ -255,6 +260,8 @@ def _train(path: Path, spec: SweepSpec, args: argparse.Namespace) -> int:
         print(f"mlp-tui: interrupted; the members done are kept: mlp-tui sweep --resume "
               f"{sweep.sweep_id} trains the rest", file=sys.stderr)  # fmt: skip
         return EXIT_TERMINATED if signalled[0] == signal.SIGTERM else EXIT_INTERRUPTED
+    if status == "failed":  # each failed member's line said why
+        return EXIT_FAILED
     return EXIT_OK if status == "finished" else EXIT_INTERRUPTED
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from . import sweep_store
+from .config import ConfigError
 from .data import FashionMNIST
 from .events import Event, RunState, StateChanged
 from .recorder import Recorder
@@ -60,7 +61,7 @@ class MemberEnded:
 @dataclass(frozen=True)
 class SweepEnded:
     sweep: str
-    status: str  # finished or stopped
+    status: str  # finished, stopped, or failed (a member failed: it could not start, say)
 
 
 SweepEvent = SweepStarted | MemberStarted | MemberEvent | MemberEnded | SweepEnded
@@ -91,7 +92,11 @@ class SoloTraining:
         for member in members:
             if self._stopping.is_set():
                 return
-            trainer = Trainer(member.config, data)
+            try:
+                trainer = Trainer(member.config, data)
+            except ConfigError as exc:
+                cannot_start(begin, member, str(exc))
+                continue
             with self._lock:
                 self._current = trainer
             listen = begin(member)
@@ -115,6 +120,26 @@ class SoloTraining:
         with self._lock:
             if self._current is not None:
                 self._current.stop()
+
+
+def cannot_start(begin: Begin, member: Member, reason: str) -> None:
+    """A member whose training cannot be set up (its settings on this machine, or with these
+    data): a failed run, its reason said as its ending; the sweep goes on with the others."""
+    begin(member)(StateChanged(RunState.FAILED, reason))
+
+
+def check_members(members: Sequence[Member], data: FashionMNIST) -> None:
+    """The ConfigError of a member that ``data`` cannot train, before anything is recorded:
+    a validation split that leaves no training image (``--val 60000``)."""
+    total = len((data.whole or data).train_y)
+    for member in members:
+        val = member.config.val
+        if val and not 0 < val < total:
+            who = "" if len({m.config.val for m in members}) == 1 else f"member {member.name}: "
+            raise ConfigError(
+                f"{who}validation images: {val:,} of {total:,} training images leave none to "
+                "train on"
+            )
 
 
 def solo_only(config: TrainConfig) -> bool:
@@ -148,9 +173,15 @@ class PopulationTraining:
         together = [m for m in members if not solo_only(m.config)]
         alone = [m for m in members if solo_only(m.config)]
         if together and not self._stopping.is_set():
-            population = Population(
-                [m.config for m in together], data, pad=self.pad, report_s=self.report_s
-            )
+            try:
+                population = Population(
+                    [m.config for m in together], data, pad=self.pad, report_s=self.report_s
+                )
+            except ConfigError as exc:
+                for member in together:
+                    cannot_start(begin, member, str(exc))
+                together = []
+        if together and not self._stopping.is_set():
             with self._lock:
                 self._population = population
             if self._stopping.is_set():  # asked while it was being built
@@ -187,12 +218,14 @@ class SweepRun:
         training: MemberTraining | None = None,
     ) -> None:
         """Opens the sweep in ``store`` (the one with this spec, else a new one): raises
-        StoreError when the store cannot be written."""
+        StoreError when the store cannot be written, and ConfigError, before anything is
+        written, when ``data`` cannot train a member (``check_members``)."""
         self.spec, self.store, self.data = spec, store, data
         self.on_event = on_event or (lambda event: None)
         self.on_problem = on_problem or (lambda text: None)
         self.training = training or SoloTraining()
         self.members = spec.members()
+        check_members(self.members, data)
         store.mark_interrupted()
         self.number, self.resumed = sweep_store.open_sweep(store, spec.text)
         self.stopped = False
@@ -216,7 +249,8 @@ class SweepRun:
         self.training.stop()
 
     def run(self) -> str:
-        """Train what is left; returns the sweep's status, ``finished`` or ``stopped``."""
+        """Train what is left; returns the sweep's status: ``finished``, ``stopped``, or
+        ``failed`` when a member failed (it is trained again when the sweep is resumed)."""
         pending = self.pending()
         done = tuple(sorted({m.index for m in self.members} - {m.index for m in pending}))
         self.on_event(SweepStarted(self.sweep_id, tuple(self.members), done, self.resumed))
@@ -224,7 +258,8 @@ class SweepRun:
             self.training.train(pending, self.data, self._begin)
         finally:
             left = self.stopped or any(self.ended.get(m.index) is None for m in pending)
-            status = "stopped" if left else "finished"
+            failed = any(self.ended.get(m.index) == "failed" for m in pending)
+            status = "stopped" if left else "failed" if failed else "finished"
             try:
                 sweep_store.set_status(self.store, self.number, status)
             except StoreError as exc:

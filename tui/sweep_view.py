@@ -29,6 +29,7 @@ class MemberView:
     accuracies: list[tuple[int, float]] = field(default_factory=list)  # val (else test) acc
     epoch: int = 0
     batch: tuple[int, int] = (0, 0)
+    reason: str = ""  # why it failed or diverged
 
 
 class SweepView:
@@ -49,7 +50,8 @@ class SweepView:
             self.current = view = self.members[event.member.index]
             view.run, view.status = event.run, "running"
         elif isinstance(event, MemberEnded):
-            self.members[event.member.index].status = event.status
+            view = self.members[event.member.index]
+            view.status, view.reason = event.status, event.reason
         elif isinstance(event, SweepEnded):
             self.status, self.current = event.status, None
         elif isinstance(event, MemberEvent):
@@ -72,6 +74,15 @@ class SweepView:
             view.accuracies.append((event.epoch, acc))
 
     @property
+    def failures(self) -> str:
+        """How many members failed and the first's reason ("2 failed: ..."), or ""."""
+        failed = [m for m in self.members if m.status == "failed"]
+        if not failed:
+            return ""
+        reason = f": {failed[0].reason}" if failed[0].reason else ""
+        return f"{len(failed)} failed{reason}"
+
+    @property
     def done(self) -> int:
         return sum(m.status not in ("pending", "running") for m in self.members)
 
@@ -91,4 +102,6 @@ class SweepView:
             text += f" · {who}epoch {current.epoch + 1}/{epochs}, batch {batch}/{batches}"
         elif self.status != "running":
             text += f" · {self.status}"
+        if self.failures:
+            text += f" · {self.failures}"
         return text

@@ -217,3 +217,64 @@ def test_together_trains_the_members_as_a_population_equal_to_their_solo_runs(
     assert main(mixed) == 0
     with RunStore(mixed_store) as store:
         assert [r.status for r in store.runs()] == ["finished", "finished"]
+
+
+@pytest.mark.parametrize("how", ["--together", "--solo"])
+def test_a_split_that_leaves_nothing_to_train_is_one_line_before_anything_is_recorded(
+    how, tiny_dir, tmp_path, capsys
+):
+    store = str(tmp_path / "runs.sqlite")
+    args = ["lr=0.1,0.2", "--val", "600", "--epochs", "1", "--device", "cpu", how]
+    assert main([*args, "--data-dir", str(tiny_dir), "--store", store]) == 2
+    out, err = capsys.readouterr()
+    assert err == "mlp-tui: validation images: 600 of 600 training images leave none to train on\n"
+    assert "Traceback" not in out
+    assert main(["--list", "--store", store]) == 0
+    assert "no sweeps yet" in capsys.readouterr().out  # nothing half-started to resume
+
+
+def fail_to_start(monkeypatch, where: str, lr: float | None = None) -> None:
+    """Members whose training cannot be set up (as a bf16 member on a CPU without bf16):
+    ``where`` is "solo" (the Trainer of the member with ``lr``) or "together" (the population)."""
+    from mlp_tui.core import population, trainer
+    from mlp_tui.core.config import ConfigError
+
+    if where == "together":
+
+        def refuse(self, *args, **kwargs):
+            raise ConfigError("population: cannot be built here")
+
+        monkeypatch.setattr(population.Population, "__init__", refuse)
+        return
+    real = trainer.Trainer
+
+    def picky(config, *args, **kwargs):
+        if config.lr == lr:
+            raise ConfigError("precision: not on this machine")
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "Trainer", picky)
+
+
+def test_a_member_that_cannot_start_fails_and_the_others_train(store, tiny_data, monkeypatch):
+    fail_to_start(monkeypatch, "solo", lr=0.5)
+    spec = parse_spec(["lr=0.1,0.5,0.2"], BASE.replace(epochs=1))
+    _, status, seen = run_sweep(spec, store, tiny_data)
+    ended = {e.member.index: e for e in seen if isinstance(e, MemberEnded)}
+    assert [ended[i].status for i in range(3)] == ["finished", "failed", "finished"]
+    assert ended[1].reason == "precision: not on this machine"
+    assert status == "failed" and sweep_store.find(store, 1).status == "failed"
+    assert [r.status for r in store.runs()] == ["finished", "failed", "finished"]
+
+
+def test_a_population_that_cannot_start_fails_its_members_in_the_cli(
+    tiny_dir, tmp_path, monkeypatch, capsys
+):
+    fail_to_start(monkeypatch, "together")
+    store = str(tmp_path / "runs.sqlite")
+    args = ["lr=0.1,0.2", "--epochs", "1", "--device", "cpu", "--together"]
+    assert main([*args, "--data-dir", str(tiny_dir), "--store", store]) == 1
+    out, err = capsys.readouterr()
+    assert out.count("failed: population: cannot be built here") == 2 and "Traceback" not in err
+    assert main(["--list", "--store", store]) == 0
+    assert "s1  failed" in capsys.readouterr().out

@@ -98,3 +98,41 @@ async def test_without_a_store_w_says_why(make_app):
         await pilot.press("w")
         assert app.screen is app.main
         assert any("run store" in text for text in messages(app))
+
+
+async def test_a_split_that_leaves_nothing_to_train_is_refused_by_the_form(make_app, tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    app = make_app(store=store, train=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_sweep(app, pilot)
+        await pilot.press("tab")
+        await fill(pilot, "--epochs 1 --val 600")  # the tiny data's 600 training images
+        await pilot.press("enter")
+        assert text_of(screen, "#sweep-error") == (
+            "validation images: 600 of 600 training images leave none to train on"
+        )
+        assert screen.has_class("-form") and screen.sweep is None and store.runs() == []
+
+
+async def test_members_that_cannot_start_show_a_failed_sweep(make_app, tmp_path, monkeypatch):
+    from mlp_tui.core import population
+    from mlp_tui.core.config import ConfigError
+
+    def refuse(self, *args, **kwargs):
+        raise ConfigError("population: cannot be built here")
+
+    monkeypatch.setattr(population.Population, "__init__", refuse)
+    store = RunStore(tmp_path / "runs.sqlite")
+    app = make_app(store=store, train=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_sweep(app, pilot)
+        await fill(pilot, "lr=0.1,0.5")
+        await pilot.press("tab")
+        await fill(pilot, SETTINGS + " --together")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.has_class("-results"), timeout=30)
+        assert not screen.running
+        assert "2 failed: population: cannot be built here" in text_of(screen, "#sweep-title")
+        assert messages(app).count("population: cannot be built here") == 1  # one toast
+        assert [m.status for m in screen.view.members] == ["failed", "failed"]
+        assert [r.status for r in store.runs()] == ["failed", "failed"]

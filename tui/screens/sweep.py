@@ -26,7 +26,7 @@ from mlp_tui.core.store import RunStore, StoreError
 from mlp_tui.core.sweep import SweepSpec
 from mlp_tui.core.sweep_cli import parse_typed
 from mlp_tui.core.sweep_mode import plan
-from mlp_tui.core.sweep_run import MemberEvent, SweepEnded, SweepEvent, SweepRun
+from mlp_tui.core.sweep_run import MemberEnded, MemberEvent, SweepEnded, SweepEvent, SweepRun
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -37,6 +37,7 @@ from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
+from textual.worker import Worker, WorkerState
 
 from ..messages import SweepMessage
 from ..sweep_view import SweepView
@@ -104,6 +105,7 @@ class SweepScreen(Screen):
         self.spec: SweepSpec | None = None
         self.results: sweep_results.SweepResults | None = None
         self._posted: dict[int, float] = {}  # member index -> when its last report was posted
+        self._told: set[str] = set()  # the failures said in a toast (each once)
 
     def compose(self) -> ComposeResult:
         yield Static("sweep: set one up", id="sweep-title")
@@ -162,7 +164,7 @@ class SweepScreen(Screen):
         how = plan(sweep.pending(), mode)
         sweep.training = how.training(report_s=POPULATION_REPORT_S)
         self.spec, self.sweep, self.view, self.results = spec, sweep, SweepView(), None
-        self.view.mode, self._posted = how.text, {}
+        self.view.mode, self._posted, self._told = how.text, {}, set()
         self.query_one("#sweep-members", DataTable).clear()
         self.set_mode("live")
         self._train(sweep)
@@ -196,8 +198,28 @@ class SweepScreen(Screen):
                 self.query_one(MemberCurves).show(self.view.members)
             return
         self.show_members()
+        if isinstance(event, MemberEnded) and event.status == "failed":
+            self._tell(event.reason or f"{event.member.name} failed")
         if isinstance(event, SweepEnded):
             self.show_results()
+            self.refresh_bindings()
+
+    def _tell(self, problem: str) -> None:
+        """An error toast, once for the same problem (every member may fail alike)."""
+        if problem not in self._told:
+            self._told.add(problem)
+            self.notify(problem, title="sweep", severity="error")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A sweep whose thread died (a bug, a full memory): said, and left as stopped, not
+        shown as running for ever."""
+        if event.worker.group != "sweep" or event.state is not WorkerState.ERROR:
+            return
+        self.view.status = "failed"
+        error = event.worker.error
+        self._tell(f"the sweep failed: {error}" if error else "the sweep failed")
+        if self.is_attached:
+            self.query_one("#sweep-title", Static).update(self.view.headline())
             self.refresh_bindings()
 
     def show_members(self) -> None:
@@ -226,6 +248,9 @@ class SweepScreen(Screen):
             self.notify(str(exc), severity="error")
             return
         self.show(results)
+        if self.view.failures:  # the ranking alone would only say no member trained
+            title = self.query_one("#sweep-title", Static)
+            title.update(f"sweep {results.sweep}: {results.spec.text} · {self.view.failures}")
 
     def show(self, results: sweep_results.SweepResults) -> None:
         """The results view of ``results`` (also for a sweep read from the store)."""
