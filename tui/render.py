@@ -87,3 +87,12 @@ def confidence(p: float, decimals: int = 0) -> str:
     if p >= 0.995:
         return f"{p:.1%}"
     return f"{p:.{decimals}%}"
+
+
+def confidence_in(p: float, width: int) -> str:
+    """``confidence`` in at most ``width`` cells: past 99% where the decimal does not fit,
+    ``>99%`` (still true), not a cut ``>99.`` that lost its per cent sign."""
+    text = confidence(p)
+    if len(text) > width and p >= 0.99:
+        text = ">99%"
+    return text

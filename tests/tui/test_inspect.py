@@ -490,3 +490,31 @@ async def test_the_explorer_fills_its_height_with_cards(trained):
             await pilot.pause()
             full = grid.size.height // (grid.card_size[1] + (1 if grid.compact else 0))
             assert grid.rows >= full and grid.compact == (grid.rows > full), height
+
+
+class GridApp(App):
+    def __init__(self, predictions: Predictions, pixels: torch.Tensor) -> None:
+        super().__init__()
+        self.predictions, self.pixels = predictions, pixels
+
+    def compose(self):
+        yield PredictionGrid(self.predictions, self.pixels)
+
+    def on_mount(self) -> None:
+        self.query_one(PredictionGrid).show(list(range(len(self.predictions.labels))))
+
+
+@sync
+async def test_cards_keep_the_per_cent_sign_of_a_confidence_past_99():
+    """Before, at 120x40 a card said ``>99.``: its 4 cells beside the bars cut ``>99.9%``."""
+    labels = torch.tensor([0, 1, 2, 3])
+    probs = torch.full((4, 10), 1e-5)
+    for row, (predicted, p) in enumerate([(1, 0.99991), (2, 0.9971), (3, 0.993), (3, 0.91)]):
+        probs[row, predicted] = p
+    app = GridApp(Predictions(1, probs, labels), torch.zeros(4, 28, 28, dtype=torch.uint8))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = shown(app)
+        assert text.count(">99%") == 2, text  # 99.991% and 99.71%: both true, both whole
+        assert " 99%" in text and " 91%" in text
+        assert ">99." not in text and "99.7" not in text

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
 
-from ..render import confidence, image_size
+from ..render import confidence_in, image_size
 from .image_grid import SCALE, PagedImageGrid
 from .probability_bars import RIGHT, WRONG, probability_spark
 
@@ -94,7 +94,8 @@ class PredictionGrid(PagedImageGrid):
         probs = self.probs[index].tolist()
         guess = Text(f"→{CLASS_NAMES[predicted]}", RIGHT if predicted == true else WRONG)
         spark = probability_spark(probs, true, predicted)
-        spark.append(f"{confidence(probs[predicted]):>{width - 10}}")  # never an untrue 100%
+        room = width - spark.cell_len
+        spark.append(f"{confidence_in(probs[predicted], room):>{room}}")  # never an untrue 100%
         labels: list[Text] = [Text(CLASS_NAMES[true], RIGHT, no_wrap=True, overflow="crop"), guess]
         if self.compact:
             both = Text(CLASS_NAMES[true], RIGHT) + guess
