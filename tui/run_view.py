@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from mlp_tui.core.analysis import PerClassHistory
 from mlp_tui.core.device import resolve_device
@@ -46,8 +46,15 @@ class RunView:
     """
 
     def __init__(
-        self, trainer: Trainer, *, saved: bool = False, clock: Callable[[], float] = time.monotonic
+        self,
+        trainer: Trainer,
+        *,
+        saved: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        accuracies: Sequence[float] = (),
     ) -> None:
+        """``accuracies``: the batches' train accuracies where they are known (a fork's, its
+        parent's), the last batches' when there are fewer than the losses."""
         self.trainer = trainer
         self.config = self.applied = trainer.config
         self.name = default_name(trainer.config)  # how it started; "r3 ..." once recorded
@@ -61,7 +68,8 @@ class RunView:
         self.pixels = trainer.data.test_pixels
         self.losses = list(trainer.batch_losses)  # one per batch that stands
         # Each batch's train accuracy, beside its loss (a checkpoint keeps only the losses).
-        self.accuracies = [math.nan] * len(self.losses)
+        known = list(accuracies)[-len(self.losses) :] if self.losses else []
+        self.accuracies = [math.nan] * (len(self.losses) - len(known)) + known
         self.rollbacks = 0  # times a refused batch dropped losses: the plot must redraw them all
         self.refused: list[tuple[int, float]] = []  # (batch, loss) of each refused batch
         self.set_smoothing(DEFAULT_SMOOTHING)  # the averages the status area shows

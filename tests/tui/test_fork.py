@@ -9,6 +9,7 @@ from pathlib import Path
 from mlp_tui.core.events import RunState
 from mlp_tui.core.store import RunStore
 from mlp_tui.tui.screens.confirm import ConfirmDialog
+from mlp_tui.tui.widgets.run_numbers import RunNumbers
 
 from .conftest import wait_until
 from .test_runs_screen import column, open_runs
@@ -57,3 +58,25 @@ async def test_the_forked_parent_stays_paused_and_continues_as_if_never_forked(
     # The batch-loss curve is whole: up to the fork (written with the save), then after it.
     assert continued.losses == list(enumerate(never_forked.batch_losses, 1))
     assert [r.id for r in store.runs()] == [first.id, child.id]  # r1 went on as r1
+
+
+async def test_a_fork_child_shows_its_parents_train_accuracy_beside_the_loss(make_app):
+    """Before, after ``b`` the numbers line read ``loss 0.3889, acc –``: the child kept the
+    parent's losses but not its batches' accuracies."""
+    app = make_app(paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for step in range(1, 4):
+            await pilot.press("n")
+            await wait_until(pilot, lambda: app.main.run.step == step)  # noqa: B023
+        await wait_until(pilot, lambda: app.main.run_state is RunState.PAUSED)
+        app.main.redraw()
+        await pilot.pause()
+        before = str(app.query_one(RunNumbers).render()).split("test acc")[0]
+        assert "acc –" not in before, before  # no epoch yet: only the test accuracy is a dash
+        parent = app.trainer
+        await pilot.press("b")
+        await wait_until(pilot, lambda: app.trainer is not parent)
+        app.main.redraw()
+        await pilot.pause()
+        after = str(app.query_one(RunNumbers).render()).split("test acc")[0]
+        assert after == before  # the parent's figures, the accuracies with the losses

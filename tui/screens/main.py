@@ -488,7 +488,9 @@ class MainScreen(Screen):
         child = parent.fork()
         self.recording.park(parent)  # its stop leaves it paused in the store, at that save
         parent.stop()
-        self.show_run(RunView(child, clock=self.clock), paused=True)
+        # The parent's batch accuracies too: the numbers line shows them beside the losses.
+        view = RunView(child, clock=self.clock, accuracies=parent_run.accuracies)
+        self.show_run(view, paused=True)
         self.notify(f"forked at batch {child.fork_step}: change a setting, then space; "
                     f"the parent is paused, saved in {path} (R, then c, continues it)")  # fmt: skip
 
