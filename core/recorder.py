@@ -4,13 +4,18 @@ Completed epochs are written in one transaction at each epoch's end (the epoch's
 part of the batch-loss curve, the events since the last epoch), so a crash loses at most the
 epoch in progress. The batch-loss curve is kept at no more than ``MAX_POINTS`` points: each the
 mean of ``stride`` consecutive batches, ``stride`` doubling as the run grows; the epochs' exact
-means are in the epoch rows. A store that fails mid-run stops the recording, says so once
-through ``on_problem``, and never stops the training.
+means are in the epoch rows. A write that fails (a store locked for too long, a full disk)
+never stops the training and loses nothing: what it held is kept and written with the next
+write, the problem is said once through ``on_problem`` and so is the recovery. The run's end
+(finished, stopped, failed) and ``close()`` try a few more times before saying what is not in
+the store.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +39,11 @@ if TYPE_CHECKING:
     from .trainer import Trainer
 
 MAX_POINTS = 4000
+FLUSH_ATTEMPTS = 3  # at the run's end and in close(): tries of the writes still pending
+FLUSH_WAIT_S = 0.5  # between them (each may also wait store.BUSY_TIMEOUT_S for a lock)
+RETRY_AFTER_S = 1.0  # while writes fail, the next is tried no sooner: a locked store makes
+# each try wait BUSY_TIMEOUT_S on the training thread, and an epoch's writes come in pairs
+ENDS = (RunState.FINISHED, RunState.STOPPED, RunState.FAILED)  # trainer.run() returns
 STATUS = {
     RunState.RUNNING: "running",
     RunState.PAUSED: "paused",
@@ -110,10 +120,15 @@ class LossCurve:
     def take_changes(self) -> tuple[int, list[tuple[int, float]]]:
         """(s, points): the stored curve keeps its points up to step s and takes these after
         it; from here on only what changes later is returned."""
-        cut = self.full[self.dirty - 1].step if self.dirty else 0
-        changed = [(step, loss) for step, loss in self.points() if step > cut]
-        self.dirty = len(self.full)
+        cut, changed, mark = self.changes()
+        self.dirty = mark
         return cut, changed
+
+    def changes(self) -> tuple[int, list[tuple[int, float]], int]:
+        """``take_changes`` without taking them: (s, points, mark); once they are stored,
+        ``dirty = mark`` (a failed write leaves ``dirty`` be, so the next one has them)."""
+        cut = self.full[self.dirty - 1].step if self.dirty else 0
+        return cut, [(step, loss) for step, loss in self.points() if step > cut], len(self.full)
 
     def points(self) -> list[tuple[int, float]]:
         """Every full bucket, then the partial one (its last step, its mean) if any."""
@@ -139,15 +154,23 @@ class Recorder:
         """``config`` and ``step``: where the run stands now; changes are noted against it."""
         self.store, self.run_id, self.on_problem = store, run_id, on_problem
         self.curve = curve or LossCurve()
-        self.problem = ""  # why recording stopped, once it has
+        self.problem = ""  # why the writes fail, while they do (what they held is kept)
+        # Not yet in the store: all of it goes into the next write's one transaction.
         self._events: list[tuple[str, int, str, str]] = []  # (at, step, kind, detail)
-        self._health: list[tuple] = []  # health rows and hints not yet written
+        self._health: list[tuple] = []  # health rows and hints
         self._hints: list[tuple] = []
-        self._epoch: EpochReport | None = None
+        self._epochs: list[EpochReport] = []
+        self._status_due = False  # ``_status`` is not written yet
+        self._checkpoint: str | None = None  # the latest save, not written yet
+        self._release = False
         self._config = config
         self._step = step  # the batches done, as last reported
-        self._status = "running"  # as last written
+        self._status = "running"  # the run's status: written, or due
         self._saved_step: int | None = None  # the step of the latest save
+        self._saved_path: str | None = None  # and its file
+        self._said_missing = ""  # what close() last said was not in the store
+        self._failed_at = 0.0  # time.monotonic() of the latest failed write
+        self._lock = threading.RLock()  # the training thread writes; close() may be elsewhere
         self.parking = False  # see park()
 
     @property
@@ -162,8 +185,10 @@ class Recorder:
         self.parking = True
 
     def __call__(self, event: Event) -> None:
-        if self.problem:
-            return
+        with self._lock:
+            self._take(event)
+
+    def _take(self, event: Event) -> None:
         if isinstance(event, BatchReport):
             first = event.step - len(event.losses) + 1
             for step, loss in enumerate(event.losses, first):
@@ -183,10 +208,10 @@ class Recorder:
             self._config = event.config
         elif isinstance(event, Saved):
             self._note(None, "saved", path=event.path)
-            self._saved_step = self._step
+            self._saved_step, self._saved_path = self._step, event.path
             self._write(checkpoint=event.path)  # with the curve: it can be continued from here
         elif isinstance(event, EpochReport):
-            self._epoch = event
+            self._epochs.append(event)
             self._write()
         elif isinstance(event, Health):
             self._note_health(event)
@@ -196,11 +221,16 @@ class Recorder:
                 self._note(None, "diverged", reason=event.reason)
             if event.state is RunState.FAILED:
                 self._note(None, "failed", reason=event.reason)
+            status = STATUS[event.state]
+            if event.state is RunState.STOPPED and self._status == "diverged":
+                status = "diverged"  # stopped where it diverged (headless does): it diverged
             set_aside = event.state is RunState.STOPPED and self.parking
             if set_aside and self._saved_step == self._step:
                 self._write(status=self._status, release=True)
             else:
-                self._write(status=STATUS[event.state])
+                self._write(status=status)
+            if event.state in ENDS:
+                self.flush()  # the last write of the run: it gets a few more tries
 
     def _note_health(self, event: Health) -> None:
         if event.report is not None:
@@ -215,57 +245,148 @@ class Recorder:
         self._events.append((now(), at, kind, json.dumps(detail)))
 
     def _write(
-        self, status: str | None = None, checkpoint: str | None = None, release: bool = False
-    ) -> None:
-        """One transaction: the epoch just done (if any), the curve, the events, the status.
-        ``release``: no process holds the run any more (a parked run)."""
-        epoch, self._epoch = self._epoch, None
-        events, self._events = self._events, []
-        health, self._health = self._health, []
-        hints, self._hints = self._hints, []
+        self,
+        status: str | None = None,
+        checkpoint: str | None = None,
+        release: bool = False,
+        retry: bool = False,
+    ) -> bool:
+        """One transaction: the epochs done (if any), the curve, the events, the status: this
+        write's and whatever earlier ones could not write. ``release``: no process holds the
+        run any more (a parked run). ``retry``: even just after a failure. False when the store
+        failed (all of it is kept)."""
+        if status is not None:
+            self._status, self._status_due = status, True
+        if checkpoint is not None:
+            self._checkpoint = checkpoint
+        self._release |= release
+        if self.problem and time.monotonic() - self._failed_at < RETRY_AFTER_S and not retry:
+            return False  # it failed a moment ago: all of this waits for the next write
         try:
-            with self.store.transaction() as db:
-                run = self.run_id
-                if epoch is not None:
-                    db.execute(
-                        f"INSERT OR REPLACE INTO epochs (run, epoch, {', '.join(EPOCH_COLUMNS)})"
-                        f" VALUES (?, ?{', ?' * len(EPOCH_COLUMNS)})",
-                        (run, epoch.epoch, *(getattr(epoch, f) for f in EPOCH_COLUMNS)),
-                    )
-                if epoch is not None or checkpoint is not None:
-                    cut, points = self.curve.take_changes()  # not the whole curve each epoch
-                    db.execute("DELETE FROM losses WHERE run = ? AND step > ?", (run, cut))
-                    db.executemany(
-                        "INSERT INTO losses (run, step, loss) VALUES (?, ?, ?)",
-                        [(run, step, _number(loss)) for step, loss in points],
-                    )
-                db.executemany(
-                    "INSERT INTO events (run, at, step, kind, detail) VALUES (?, ?, ?, ?, ?)",
-                    [(run, *e) for e in events],
-                )
-                db.executemany(
-                    "INSERT OR REPLACE INTO health (run, epoch, layer, step, figures)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(run, *row) for row in health],
-                )
-                db.executemany(
-                    "INSERT INTO hints (run, at, epoch, step, kind, text, advice)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(run, *row) for row in hints],
-                )
-                if status is not None:
-                    self._status = status
-                    ended = None if status in ("running", "paused") else now()
-                    db.execute(
-                        "UPDATE runs SET status = ?, ended = ? WHERE id = ?", (status, ended, run)
-                    )
-                if release:
-                    db.execute("UPDATE runs SET pid = NULL, host = NULL WHERE id = ?", (run,))
-                if checkpoint is not None:
-                    db.execute("UPDATE runs SET checkpoint = ? WHERE id = ?", (checkpoint, run))
+            self._write_pending()
         except StoreError as exc:
+            self._failed_at = time.monotonic()
+            if not self.problem:
+                self.on_problem(
+                    f"{exc}; run {self.short_id}'s records are kept and written when it can be"
+                    " (it goes on training)"
+                )
             self.problem = str(exc)
-            self.on_problem(f"{exc}; this run is no longer recorded (it goes on training)")
+            return False
+        if self.problem:
+            self.problem = self._said_missing = ""
+            self.on_problem(
+                f"run store {self.store.path} works again: run {self.short_id} is recorded"
+                " again and caught up"
+            )
+        return True
+
+    def _write_pending(self) -> None:
+        """Everything not yet in the store, in one transaction; forgotten only once committed."""
+        run, mark = self.run_id, None
+        with self.store.transaction() as db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO epochs (run, epoch, {', '.join(EPOCH_COLUMNS)})"
+                f" VALUES (?, ?{', ?' * len(EPOCH_COLUMNS)})",
+                [(run, e.epoch, *(getattr(e, f) for f in EPOCH_COLUMNS)) for e in self._epochs],
+            )
+            if self._epochs or self._checkpoint is not None:
+                cut, points, mark = self.curve.changes()  # not the whole curve each epoch
+                db.execute("DELETE FROM losses WHERE run = ? AND step > ?", (run, cut))
+                db.executemany(
+                    "INSERT INTO losses (run, step, loss) VALUES (?, ?, ?)",
+                    [(run, step, _number(loss)) for step, loss in points],
+                )
+            db.executemany(
+                "INSERT INTO events (run, at, step, kind, detail) VALUES (?, ?, ?, ?, ?)",
+                [(run, *e) for e in self._events],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO health (run, epoch, layer, step, figures)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(run, *row) for row in self._health],
+            )
+            db.executemany(
+                "INSERT INTO hints (run, at, epoch, step, kind, text, advice)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run, *row) for row in self._hints],
+            )
+            if self._status_due:
+                ended = None if self._status in ("running", "paused") else now()
+                db.execute(
+                    "UPDATE runs SET status = ?, ended = ? WHERE id = ?", (self._status, ended, run)
+                )
+            if self._release:
+                db.execute("UPDATE runs SET pid = NULL, host = NULL WHERE id = ?", (run,))
+            if self._checkpoint is not None:
+                db.execute("UPDATE runs SET checkpoint = ? WHERE id = ?", (self._checkpoint, run))
+        if mark is not None:
+            self.curve.dirty = mark
+        self._epochs, self._events, self._health, self._hints = [], [], [], []
+        self._status_due, self._checkpoint, self._release = False, None, False
+
+    @property
+    def pending(self) -> bool:
+        """Something the store does not have yet (its writes failed)."""
+        return bool(
+            self._epochs or self._events or self._health or self._hints or self._status_due
+            or self._checkpoint is not None or self._release
+        )  # fmt: skip
+
+    def flush(self, attempts: int = FLUSH_ATTEMPTS, wait: float | None = None) -> bool:
+        """Try what is pending up to ``attempts`` more times, ``wait`` s apart (FLUSH_WAIT_S).
+        True when the store has everything; else says (once for the same things) what it
+        lacks."""
+        wait = FLUSH_WAIT_S if wait is None else wait
+        with self._lock:
+            for attempt in range(attempts):
+                if not self.pending:
+                    return True
+                if attempt or self.problem:  # it failed just now: give the store a moment
+                    time.sleep(wait)
+                if self._write(retry=True):
+                    return True
+            if not self.pending:
+                return True
+            missing = self.missing()
+            if missing != self._said_missing:
+                self._said_missing = missing
+                self.on_problem(missing)
+            return False
+
+    def close(self) -> bool:
+        """The run is over (after its last save): ``flush``. The store stays open."""
+        return self.flush()
+
+    def missing(self) -> str:
+        """What the store lacks of this run, and how to get it there, in one line."""
+        parts = []
+        if self._epochs:
+            parts.append(_epochs_text([e.epoch for e in self._epochs]))
+        if self._status_due:
+            parts.append(f"its status ({self._status})")
+        if self._checkpoint is not None:
+            parts.append(f"its checkpoint ({self._checkpoint})")
+        notes = len(self._events) + len(self._hints)
+        if notes:
+            parts.append(f"{notes} event{'s' * (notes != 1)}")
+        if self._health:
+            parts.append("its health figures")
+        what = ", ".join(parts) or "its release"
+        if self._saved_path:
+            how = f"--resume {self._saved_path} records what that checkpoint holds"
+        else:
+            how = "it was not saved: --resume <checkpoint> of a save of it records what that holds"
+        return f"{self.problem}; not in the store: run {self.short_id}'s {what} ({how})"
+
+
+def _epochs_text(epochs: list[int]) -> str:
+    """[3] -> "epoch 3"; [2, 3, 4] -> "epochs 2-4"; [2, 5] -> "epochs 2, 5"."""
+    if len(epochs) == 1:
+        return f"epoch {epochs[0]}"
+    if epochs == list(range(epochs[0], epochs[-1] + 1)):
+        return f"epochs {epochs[0]}-{epochs[-1]}"
+    return "epochs " + ", ".join(map(str, epochs))
 
 
 def _number(value: float) -> float | None:
@@ -280,11 +401,17 @@ def record(
     name: str | None = None,
 ) -> Recorder | None:
     """Record ``trainer``'s run in ``store``: the run its checkpoint came from when the store
-    has it (it continues from the checkpoint's position), else a new run. None, after one
-    ``on_problem`` line, when the store cannot be written."""
+    has it (it continues from the checkpoint's position), else a new run. A checkpoint older
+    than what the store recorded of its run (it went on past that save) starts a new run
+    forked from it there: nothing recorded is lost. None, after one ``on_problem`` line, when
+    the store cannot be written."""
     try:
         store.mark_interrupted()
         run_id = store.find_uid(trainer.run_uid) if trainer.run_uid else None
+        if run_id is not None and _recorded_past(store, run_id, trainer.epoch):
+            # a branch from the stored run; the trainer's later saves are the new run's
+            trainer.parent_uid, trainer.fork_step = trainer.run_uid, trainer.step_count
+            trainer.run_uid = run_id = None
         if run_id is not None:
             curve = continue_run(store, run_id, trainer)
         else:
@@ -341,11 +468,24 @@ def _copy_health(db, run_id: int, trainer: Trainer) -> None:
     )
 
 
+def _recorded_past(store: RunStore, run_id: int, epoch: int) -> bool:
+    """Whether the store has epochs of the run after ``epoch``."""
+    rows = store.select("SELECT 1 FROM epochs WHERE run = ? AND epoch > ? LIMIT 1", (run_id, epoch))
+    return bool(rows)
+
+
 def continue_run(store: RunStore, run_id: int, trainer: Trainer) -> LossCurve:
-    """The stored run goes on from the checkpoint's position: what it recorded after that
-    (the run went on past its last save) did not happen in this continuation."""
+    """The stored run goes on from the checkpoint's position (the store has no epoch after
+    the checkpoint's: ``record`` forks otherwise). What it recorded after that position (the
+    partial epoch after the save, before a crash) did not happen in this continuation; the
+    checkpoint's epochs go back in, so those a failed write missed are recorded now."""
     record = store.run(run_id)
     with store.transaction() as db:
+        db.executemany(
+            f"INSERT OR REPLACE INTO epochs (run, epoch, {', '.join(EPOCH_COLUMNS)})"
+            f" VALUES (?, ?{', ?' * len(EPOCH_COLUMNS)})",
+            [(run_id, r.epoch, *(getattr(r, f) for f in EPOCH_COLUMNS)) for r in trainer.history],
+        )
         db.execute("DELETE FROM epochs WHERE run = ? AND epoch > ?", (run_id, trainer.epoch))
         db.execute("DELETE FROM losses WHERE run = ? AND step > ?", (run_id, trainer.step_count))
         db.execute("DELETE FROM events WHERE run = ? AND step > ?", (run_id, trainer.step_count))

@@ -8,7 +8,7 @@ import io
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from .config import FIELDS, described_fields, show_stored
@@ -115,23 +115,36 @@ def _empty(args: argparse.Namespace, path: Path) -> int:
     raise StoreError(f"no run {', '.join(map(short_id, _ids(args)))}: {path} does not exist")
 
 
+def as_now(store: RunStore, records: list[RunRecord]) -> list[RunRecord]:
+    """Runs still ``running`` or ``paused`` whose process on this machine is gone, shown as
+    ``interrupted`` (as the next run's ``mark_interrupted`` will write them): a listing
+    writes nothing."""
+    stale = set(store.stale())
+    return [replace(r, summary=_as_now(r.summary, stale)) for r in records]
+
+
+def _as_now(summary: RunSummary, stale: set[int]) -> RunSummary:
+    return replace(summary, status="interrupted") if summary.id in stale else summary
+
+
 def _command(args: argparse.Namespace, store: RunStore, ids: list[int]) -> int:
     command = args.command
     if command is None:
         if args.json:
-            records = store.records(losses=False)
+            records = as_now(store, store.records(losses=False))
             print(json.dumps([r.as_dict() for r in records], allow_nan=False))
         else:
-            print(table(store.runs()))
+            stale = set(store.stale())
+            print(table([_as_now(s, stale) for s in store.runs()]))
     elif command == "show":
-        record, hints = store.run(ids[0]), store.hints(ids[0])
+        (record,), hints = as_now(store, [store.run(ids[0])]), store.hints(ids[0])
         if args.json:
             shown = {**record.as_dict(), "hints": [asdict(h) for h in hints]}
             print(json.dumps(shown, indent=2))
         else:
             print(describe(record, hints))
     elif command == "compare":
-        records = store.records(ids, losses=False)
+        records = as_now(store, store.records(ids, losses=False))
         if args.json:
             print(json.dumps([r.as_dict() for r in records]))
         else:
@@ -257,7 +270,10 @@ def describe(record: RunRecord, hints: Sequence[Hint] = ()) -> str:
 
 
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
+    """Four decimals, but four significant digits below 1: an lr of 4.01e-05 is not 0."""
+    if value is None:
+        return None
+    return float(f"{value:.4g}") if abs(value) < 1 else round(value, 4)
 
 
 def comparison_rows(records: Sequence[RunRecord]) -> tuple[list[str], list[list[str]]]:

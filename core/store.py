@@ -288,7 +288,7 @@ class RunStore:
             except OSError as exc:
                 raise StoreError(f"cannot make run store {path}: {exc.strerror or exc}") from None
         if exists and not self.readonly and not os.access(path, os.W_OK):
-            raise StoreError(f"run store {path} is read-only; runs are not recorded")
+            raise StoreError(f"run store {path} is read-only")  # the caller says what follows
         mode = "ro" if self.readonly else "rwc"
         try:
             db = sqlite3.connect(
@@ -352,7 +352,7 @@ class RunStore:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
 
     def _explain(self, exc: sqlite3.Error) -> str:
@@ -367,6 +367,10 @@ class RunStore:
             "malformed" in text or "not a database" in text or "corrupt" in text
         ):
             return f"run store {self.path} is damaged ({text})"
+        if "disk is full" in text:  # SQLITE_FULL
+            return f"run store {self.path}: the disk is full"
+        if "disk I/O error" in text:  # SQLITE_IOERR: often a full disk, or one that went away
+            return f"run store {self.path}: disk I/O error (is the disk full, or gone?)"
         return f"run store {self.path}: {text}"
 
     def close(self) -> None:
@@ -394,10 +398,12 @@ class RunStore:
                 db.execute("COMMIT")
                 self._commits += 1
             except sqlite3.Error as exc:
-                db.execute("ROLLBACK")
+                # A full disk (or I/O error) may have rolled it back already: ROLLBACK would
+                # then fail too, and its error must not hide this one.
+                _rollback(db)
                 raise StoreError(self._explain(exc)) from None
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
 
     def select(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
@@ -482,15 +488,7 @@ class RunStore:
     def mark_interrupted(self) -> int:
         """Runs left running or paused by a process of this machine that is gone. A run no
         process holds (host NULL: a fork's parent, paused at its checkpoint) is left be."""
-        host = socket.gethostname()
-        stale = [
-            run_id
-            for run_id, pid in self._query(
-                "SELECT id, pid FROM runs WHERE status IN (?, ?) AND host = ?",
-                (*LIVE_STATUSES, host),
-            )
-            if pid is None or not _alive(pid)
-        ]
+        stale = self.stale()
         if stale:
             with self.transaction() as db:
                 db.executemany(
@@ -499,6 +497,18 @@ class RunStore:
                     [(now(), run_id) for run_id in stale],
                 )
         return len(stale)
+
+    def stale(self) -> list[int]:
+        """The runs ``mark_interrupted`` would mark, found without writing: what a read-only
+        listing shows as interrupted."""
+        return [
+            run_id
+            for run_id, pid in self._query(
+                "SELECT id, pid FROM runs WHERE status IN (?, ?) AND host = ?",
+                (*LIVE_STATUSES, socket.gethostname()),
+            )
+            if pid is None or not _alive(pid)
+        ]
 
     # ------------------------------------------------------------------ reading
     def runs(self, ids: Sequence[int] | None = None, *, strict: bool = True) -> list[RunSummary]:
@@ -602,6 +612,16 @@ def _summary(row: tuple) -> RunSummary:
         rid, uid, name, status, created, ended, config, parent, fork_step, ckpt,
         sweep, count, best, final_acc, final_loss, seconds, best_val, final_val,
     )  # fmt: skip
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Undo the transaction in progress, if SQLite has not already (a full disk rolls it back
+    itself); never raises: the error that led here is the one to tell."""
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 def _alive(pid: int) -> bool:

@@ -240,6 +240,7 @@ def test_a_store_it_cannot_use_is_one_line_and_left_as_it_was(
     )
     (line,) = err.splitlines()
     assert SAYS[case] in line and "not recorded (it trains all the same)" in line
+    assert line.count("not recorded") == 1
     assert TRACEBACK not in err
     assert digest(path) == before
     assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.name)) == [
@@ -263,7 +264,11 @@ def test_a_store_locked_for_too_long_is_said_and_training_goes_on(tiny_dir, tmp_
     assert sum(line.startswith("epoch") for line in out.splitlines()) == 2
 
 
-def test_a_store_that_fails_mid_run_stops_recording_once_and_training_goes_on(tiny_data, tmp_path):
+def test_a_store_that_fails_mid_run_is_said_once_and_training_goes_on(tiny_data, tmp_path,
+                                                                       monkeypatch):  # fmt: skip
+    from mlp_tui.core import recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "FLUSH_WAIT_S", 0.0)
     path = tmp_path / "runs.sqlite"
     problems: list[str] = []
     trainer = Trainer(TrainConfig(epochs=3, hidden=16, batch_size=64, device="cpu"), tiny_data)
@@ -280,7 +285,9 @@ def test_a_store_that_fails_mid_run_stops_recording_once_and_training_goes_on(ti
 
     trainer.on_event = listen
     trainer.run()
-    assert epochs == [1, 2, 3] and len(problems) == 1 and "no longer recorded" in problems[0]
+    assert epochs == [1, 2, 3] and len(problems) == 2  # kept, then what the store lacks
+    assert "run r1's records are kept and written when it can be" in problems[0]
+    assert "not in the store: run r1's epochs 2-3, its status (finished)" in problems[1]
     assert RunStore(path).runs()[0].epochs == 1
 
 
