@@ -450,22 +450,30 @@ def run_headless(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             signal.signal(sig, handler)
         printer.close()
     exported = exporter.write(trainer) if args.export else True
-    # The resumed file is rewritten only when the run moved on; --save is written whatever.
-    if save_to and (args.save or trainer.step_count != steps_before):
-        try:
-            trainer.save(save_to).result()  # also after the epoch's: it says how the run ended
-            print(f"saved {save_to}", file=sys.stderr if diverged or signalled else sys.stdout)
-        except CheckpointError as exc:
-            printer.say(str(exc))  # once: the epochs' failed saves may have said it already
-            return EXIT_FAILED
-    if diverged:
-        return EXIT_DIVERGED
-    if signalled:
-        print("\nmlp-tui: interrupted", file=sys.stderr)
-        return EXIT_TERMINATED if signalled[0] == signal.SIGTERM else EXIT_INTERRUPTED
-    # Like a failed save, a lost --metrics-out line fails the run (its checkpoint is kept).
-    wrote = exported and not printer.metrics_failed
-    return EXIT_OK if trainer.state is RunState.FINISHED and wrote else EXIT_FAILED
+
+    def end() -> int:
+        # The resumed file is rewritten only when the run moved on; --save is written whatever.
+        if save_to and (args.save or trainer.step_count != steps_before):
+            try:
+                trainer.save(save_to).result()  # also after the epoch's: how the run ended
+                print(f"saved {save_to}", file=sys.stderr if diverged or signalled else sys.stdout)
+            except CheckpointError as exc:
+                printer.say(str(exc))  # once: the epochs' failed saves may have said it already
+                return EXIT_FAILED
+        if diverged:
+            return EXIT_DIVERGED
+        if signalled:
+            print("\nmlp-tui: interrupted", file=sys.stderr)
+            return EXIT_TERMINATED if signalled[0] == signal.SIGTERM else EXIT_INTERRUPTED
+        # Like a failed save, a lost --metrics-out line fails the run (its checkpoint is kept).
+        wrote = exported and not printer.metrics_failed
+        return EXIT_OK if trainer.state is RunState.FINISHED and wrote else EXIT_FAILED
+
+    try:
+        return end()
+    finally:
+        if recorder is not None:  # after the last save: what the store could not take yet
+            recorder.close()
 
 
 def main(argv: list[str] | None = None) -> int:

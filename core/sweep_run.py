@@ -230,6 +230,7 @@ class SweepRun:
         self.number, self.resumed = sweep_store.open_sweep(store, spec.text)
         self.stopped = False
         self.ended: dict[int, str] = {}  # member index -> how it ended, this time
+        self._recorders: dict[int, Recorder] = {}  # the members' under way, not yet closed
 
     @property
     def sweep_id(self) -> str:
@@ -257,6 +258,9 @@ class SweepRun:
         try:
             self.training.train(pending, self.data, self._begin)
         finally:
+            for recorder in self._recorders.values():  # members that never said their end
+                recorder.close()
+            self._recorders.clear()
             left = self.stopped or any(self.ended.get(m.index) is None for m in pending)
             failed = any(self.ended.get(m.index) == "failed" for m in pending)
             status = "stopped" if left else "failed" if failed else "finished"
@@ -277,6 +281,7 @@ class SweepRun:
             None if old is None else old.id,
         )  # fmt: skip
         recorder = Recorder(self.store, run_id, self.on_problem, member.config)
+        self._recorders[member.index] = recorder
         self.on_event(MemberStarted(member, short_id(run_id)))
         diverged = ""
 
@@ -285,6 +290,8 @@ class SweepRun:
             ending = isinstance(event, StateChanged) and event.state in ENDINGS
             if not (diverged and ending):
                 recorder(event)
+            if ending and self._recorders.pop(member.index, None) is not None:
+                recorder.close()  # what the store could not take yet gets its last tries
             self.on_event(MemberEvent(member, event))
             if not isinstance(event, StateChanged):
                 return

@@ -198,3 +198,19 @@ def test_saves_failing_on_a_full_disk_are_said_once(tiny_dir, tmp_path, monkeypa
     out, err = capsys.readouterr()
     assert err == f"mlp-tui: cannot save {save}: No space left on device\n"  # not 4 times
     assert epochs_printed(out) == [1, 2, 3] and not save.exists()
+
+
+def test_the_run_store_is_flushed_after_the_last_save(tiny_dir, tmp_path, monkeypatch, capsys):
+    """``Recorder.close`` gives what the store could not take during the run (a lock, a full
+    disk) its last tries: called once, when the exit save is done."""
+    from mlp_tui.core.recorder import Recorder
+
+    save = tmp_path / "run.safetensors"
+    closed: list[bool] = []
+    real_close = Recorder.close
+    monkeypatch.setattr(
+        Recorder, "close", lambda self: closed.append(save.exists()) or real_close(self)
+    )
+    args = ["--headless", "--data-dir", str(tiny_dir), "--epochs", "1"]
+    assert main([*args, "--store", str(tmp_path / "runs.sqlite"), "--save", str(save)]) == 0
+    assert closed == [True]

@@ -278,3 +278,16 @@ def test_a_population_that_cannot_start_fails_its_members_in_the_cli(
     assert out.count("failed: population: cannot be built here") == 2 and "Traceback" not in err
     assert main(["--list", "--store", store]) == 0
     assert "s1  failed" in capsys.readouterr().out
+
+
+def test_each_members_records_are_flushed_when_it_ends(store, tiny_data, monkeypatch):
+    from mlp_tui.core.recorder import Recorder
+
+    closed: list[int] = []
+    real_close = Recorder.close
+    monkeypatch.setattr(
+        Recorder, "close", lambda self: closed.append(self.run_id) or real_close(self)
+    )
+    spec = parse_spec(["lr=0.1,5000,0.2"], BASE.replace(epochs=1))  # one diverges
+    run_sweep(spec, store, tiny_data)
+    assert sorted(closed) == sorted(r.id for r in store.runs())  # each once
