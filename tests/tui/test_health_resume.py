@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlp_tui.core.events import RunState
 from mlp_tui.core.trainer import Trainer
 from mlp_tui.tui.screens.health import HealthScreen
 from mlp_tui.tui.widgets.histogram_map import HistogramMap
@@ -41,6 +42,8 @@ async def test_o_keeps_the_health_history_and_says_no_hint_again(make_trainer, m
         await fill(pilot, str(path))
         await press_now(pilot, "enter")
         await wait_until(pilot, lambda: app.trainer is not first)
+        await wait_until(pilot, lambda: app.trainer.state is RunState.PAUSED)  # as this run was
+        await press_now(pilot, "space")
         # One more epoch, and its health figures (they follow the epoch's report).
         await wait_until(pilot, lambda: [h.epoch for h in app.main.run.health][3:4] == [3], 60)
         app.main.run.trainer.pause()
