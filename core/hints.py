@@ -260,10 +260,13 @@ class HintBook:
         factor: float,
         lr: float,
     ) -> Hint:
-        """A refused batch: its loss, the limit it broke, and the lr that took it there."""
+        """A refused batch: its loss, the limit it broke, and the lr that took it there.
+        ``epoch`` counts the epochs done, as the trainer does; the hint is numbered by the
+        epoch under way (``epoch + 1``), the one it names, as an epoch's rules number theirs
+        by the epoch that raised them (before, ``epoch 4: the run diverged at epoch 5``)."""
         what = "not a number" if loss != loss else f"{loss:.3g}"
         return Hint(
-            "diverged", epoch, step,
+            "diverged", epoch + 1, step,
             f"the run diverged at epoch {epoch + 1}, batch {batch + 1}: its loss ({what}) was"
             f" refused (the limit is {factor:g} x the first batch's {reference:.3g}); lr"
             f" {_lr(lr)} caused it.",

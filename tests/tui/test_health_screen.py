@@ -94,3 +94,16 @@ async def test_a_live_run_shows_its_hints_as_toasts_and_on_the_health_view(make_
             pilot, lambda: "all alike" in str(app.screen.query_one("#health-hints").render())
         )
         app.main.run.trainer.stop()
+
+
+async def test_a_divergence_hint_is_numbered_by_the_epoch_it_names(make_trainer, make_app):
+    """Before, the health view read ``epoch 0: the run diverged at epoch 1``: the hint took
+    the count of epochs done, the text the epoch under way."""
+    app = make_app(make_trainer(lr=500.0))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.main.run_state is RunState.DIVERGED, 30)
+        await wait_until(pilot, lambda: any("diverged at" in m for m in messages(app)))
+        await pilot.press("h")
+        text = str(app.screen.query_one("#health-hints").render())
+        assert "epoch 1: the run diverged at epoch 1, batch" in text, text
+        app.main.run.trainer.stop()
