@@ -140,12 +140,18 @@ def default_name(config: TrainConfig) -> str:
     512x256, activation tanh``."""
     seed = TrainConfig()
     differs = [
-        f"{name.replace('_', ' ')} {show_stored(getattr(config, name))}"
+        f"{name.replace('_', ' ')} {_shown(name, getattr(config, name))}"
         for name in described_fields([config.layers])
         # where and how fast it ran, not what it learnt
         if name not in ("epochs", "device", "slow") and getattr(config, name) != getattr(seed, name)
     ]
     return ", ".join(differs) or "seed defaults"
+
+
+def _shown(name: str, value: object) -> str:
+    if name == "divergence_factor" and value == 0:  # how the config keeps "off"
+        return "off"
+    return show_stored(value)
 
 
 def check_name(name: str) -> str:

@@ -87,6 +87,7 @@ def test_bad_architecture_options_exit_2_with_one_line(args, words, capsys, tmp_
 def test_the_default_name_says_what_the_architecture_changes():
     assert default_name(TrainConfig()) == "seed defaults"
     assert default_name(TrainConfig(hidden=64)) == "hidden 64"
+    assert default_name(TrainConfig(divergence_factor=0)) == "divergence factor off"
     deep = TrainConfig(layers=(512, 256), activation="tanh", init="xavier", dropout=(0.2, 0.5))
     assert default_name(deep) == "layers 512x256, activation tanh, init xavier, dropout 0.2x0.5"
 
