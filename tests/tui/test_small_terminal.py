@@ -94,3 +94,18 @@ def test_the_plots_keep_room_for_their_curves(make_trainer, make_app, size):
             assert app.main.panel.field == last_field and f"▸ {last_label}" in shown(app)
 
     asyncio.run(check())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@sync
+async def test_the_inspectors_header_keeps_the_accuracy_and_the_network(trained, size):
+    """Before, at 80x24 it ended ``· 10,000 test images ·``: the accuracy and the network
+    were cut off."""
+    trainer, _ = trained
+    app = InspectApp(trainer)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        header = shown(app).splitlines()[0]
+        assert re.search(r"acc(uracy)? \d+\.\d\d%", header), header
+        assert trainer.config.architecture in header and "…" not in header, header
+        assert f"epoch {trainer.epoch}" in header

@@ -82,7 +82,7 @@ class InspectScreen(Screen):
 
     def compose(self) -> ComposeResult:
         pixels = self.trainer.data.test_pixels
-        yield Static(self.title_text(), id="inspect-title")
+        yield Static(self.title_text(self.app.size.width - 2), id="inspect-title")
         with TabbedContent(initial="explorer"):
             with TabPane("Explorer", id="explorer"):
                 yield ExplorerPanel(self.predictions, pixels)
@@ -94,16 +94,28 @@ class InspectScreen(Screen):
                 yield WeightsView(self.trainer.net)
         yield KeyFooter()
 
-    def title_text(self) -> str:
+    def title_text(self, width: int = 1000) -> str:
+        """Where the run stands, its accuracy and its network; shorter forms where the long
+        one does not fit (at 80 columns the accuracy and the network were cut off)."""
         trainer = self.trainer
         where = f"after epoch {trainer.epoch}"
-        if trainer.batch:
-            where += f" + {trainer.batch}/{trainer.batches_per_epoch} batches"
-        return (
-            f"Inspector · {trainer.state.label} {where} · "
-            f"{len(self.predictions.labels):,} test images · accuracy {accuracy(self.matrix):.2%}"
-            f" · {trainer.config.architecture}"
-        )
+        batches = f" + {trainer.batch}/{trainer.batches_per_epoch}" if trainer.batch else ""
+        state, images = trainer.state.label, f"{len(self.predictions.labels):,}"
+        acc, net = f"{accuracy(self.matrix):.2%}", trainer.config.architecture
+        for form in (
+            f"Inspector · {state} {where}{batches and batches + ' batches'} · "
+            f"{images} test images · accuracy {acc} · {net}",
+            f"Inspector · {state} {where}{batches} · accuracy {acc} · {images} images · {net}",
+            f"Inspector · {state} {where}{batches} · acc {acc} · {net}",
+            f"{state} epoch {trainer.epoch}{batches} · acc {acc} · {net}",
+        ):
+            if len(form) <= width:
+                return form
+        return form
+
+    def on_resize(self) -> None:
+        title = self.query_one("#inspect-title", Static)
+        title.update(self.title_text(max(self.size.width - 2, 1)))  # its padding
 
     def on_mount(self) -> None:
         self.focus_tab("explorer")
