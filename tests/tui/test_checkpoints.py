@@ -15,6 +15,7 @@ from mlp_tui.tui.widgets.status_bar import StatusBar
 from textual.widgets import DataTable, Input, Label
 
 from .conftest import fill, messages, press_now, wait_until
+from .test_inspect import shown
 
 
 def saved_run(make_trainer, path: Path, epochs: int = 2) -> Trainer:
@@ -213,11 +214,10 @@ async def test_o_lists_the_save_dirs_checkpoints_newest_first_and_opens_one(
         await pilot.press("o")
         table = app.screen.query_one("#checkpoints", DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-        assert [r[4] for r in rows] == ["broken.safetensors", "newer.safetensors",
-                                        "older.safetensors"]  # fmt: skip
+        assert [r[3] for r in rows] == ["broken", "newer", "older"]  # the suffix is the field's
         assert rows[1][:2] == ["2", f"{newer.history[-1].test_acc:.2%}"]
-        assert rows[1][2] == default_name(newer.config)  # named as the runs are
-        assert rows[2][0] == "1" and rows[0][:3] == ["?", "?", "not readable"]
+        assert rows[1][4] == default_name(newer.config)  # named as the runs are
+        assert rows[2][0] == "1" and rows[0][:2] == ["?", "?"] and rows[0][4] == "not readable"
         assert app.screen.query_one(Input).value == str(newer_path)  # the newest readable one
         await pilot.press("down")  # into the list: the field follows the highlighted row
         await pilot.press("down", "down")
@@ -231,6 +231,25 @@ async def test_o_lists_the_save_dirs_checkpoints_newest_first_and_opens_one(
         await wait_until(pilot, lambda: app.trainer is not first)
         opened = app.trainer  # paused, as the run it replaced was
         assert opened.history[: len(older.history)] == older.history
+
+
+async def test_o_at_80x24_shows_the_file_names_that_tell_two_saves_apart(
+    make_trainer, make_app, tmp_path
+):
+    """Before, at 80 columns the file column (last) showed ``mlp-h``: two saves of one run,
+    at different steps, read alike. The settings, longest, go last and are cut instead."""
+    saves = tmp_path / "saves"
+    for name, epochs in (("mlp-h256-epoch1-step10", 1), ("mlp-h256-epoch2-step20", 2)):
+        long = lambda **c: make_trainer(lr=0.0123456, momentum=0.9, weight_decay=1e-4, **c)  # noqa: E731
+        saved_run(long, saves / f"{name}.safetensors", epochs=epochs)
+    app = make_app(paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")
+        await pilot.pause()
+        text = shown(app)
+        assert "mlp-h256-epoch1-step10" in text and "mlp-h256-epoch2-step20" in text, text
+        table = app.screen.query_one("#checkpoints", DataTable)
+        assert table.virtual_size.width <= table.size.width, text  # nothing off to the right
 
 
 async def test_o_completes_a_typed_path(make_trainer, make_app, tmp_path):

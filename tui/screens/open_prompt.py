@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from mlp_tui.core.checkpoint import SUFFIX
 from mlp_tui.core.checkpoint_index import CheckpointSummary, checkpoints_in
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -42,14 +43,31 @@ class PathSuggester(Suggester):
         return value + names[0][len(start) :]
 
 
-COLUMNS = ("epoch", "test acc", "settings", "saved", "file")  # what tells runs apart, first
+# What tells runs apart, first; the settings, longest, last, where a narrow dialog cuts them.
+# (With the file last, 80 columns showed ``mlp-h`` of it: two saves of a run looked alike.)
+COLUMNS = ("epoch", "test acc", "saved", "file", "settings")
+DIALOG_WIDTH = 110  # app.tcss's .dialog.open, at most 95% of the screen
+
+
+def file_name(path: Path) -> str:
+    """Without the usual suffix: the field shows the whole path."""
+    return path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
 
 
 def row(summary: CheckpointSummary) -> tuple[str, str, str, str, str]:
+    name = file_name(summary.path)
     if not summary.readable:
-        return ("?", "?", "not readable", summary.saved_at, summary.path.name)
+        return ("?", "?", summary.saved_at, name, "not readable")
     acc = "-" if summary.test_acc is None else f"{summary.test_acc:.2%}"
-    return (str(summary.epoch), acc, summary.settings, summary.saved_at, summary.path.name)
+    return (str(summary.epoch), acc, summary.saved_at, name, summary.settings)
+
+
+def fitted(cells: tuple[str, ...], room: int) -> tuple[str, ...]:
+    """The last cell (the settings) cut with an ellipsis to ``room`` cells."""
+    *first, last = cells
+    if len(last) > room:
+        last = last[: max(room - 1, 1)] + "…"
+    return (*first, last)
 
 
 class OpenPrompt(ValuePrompt):
@@ -87,8 +105,14 @@ class OpenPrompt(ValuePrompt):
         if self.found:
             table = self.query_one("#checkpoints", DataTable)
             table.add_columns(*COLUMNS)
-            for summary in self.found:
-                table.add_row(*row(summary), key=str(summary.path))
+            rows = [row(summary) for summary in self.found]
+            # Each column takes its widest cell and a cell of padding each side; the settings
+            # get what is left of the dialog (its border and padding 4 cells, a scrollbar 2).
+            inner = min(DIALOG_WIDTH, self.app.size.width * 95 // 100) - 6
+            widths = [max(len(c), *(len(r[i]) for r in rows)) + 2 for i, c in enumerate(COLUMNS)]
+            room = max(inner - sum(widths[:-1]) - 2, len(COLUMNS[-1]))
+            for summary, cells in zip(self.found, rows):
+                table.add_row(*fitted(cells, room), key=str(summary.path))
 
     browsing = False  # the user has moved into the list: its highlight fills the field
 
