@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import time
@@ -52,6 +53,22 @@ async def test_the_status_line_keeps_the_eta_at_80_columns(make_app, make_traine
         line = status(app)
         assert "…" not in line and "ETA" in line and "elapsed 1:23" in line
         assert "epoch 7/20 batch 4/" in line  # single spaces where two did not fit
+
+
+async def test_the_status_line_keeps_a_long_eta_whole_at_80_columns(make_app, make_trainer):
+    """Before, a slow run's ETA was cut to ``ETA 22:…``: the device, then the elapsed time,
+    give way first."""
+    trainer = script(make_trainer(epochs=200, val=100), 9, batch=4, lr=0.0123456)
+    trainer.history[-1] = dataclasses.replace(trainer.history[-1], val_acc=0.8123)
+    app = make_app(trainer, train=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.main.show_event(StateChanged(RunState.RUNNING, ""))
+        app.main.run.progress.examples_per_s = 0.9  # slow motion: hours to go
+        app.main.redraw()
+        await pilot.pause()
+        line = status(app)
+        assert re.search(r"ETA \d+:\d\d:\d\d$", line.strip()), line
+        assert "…" not in line and "epoch 10/200" in line and "ex/s" in line, line
 
 
 def ex_per_s(line: str) -> float:

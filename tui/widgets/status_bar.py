@@ -77,20 +77,38 @@ def status_of(run: RunView, state: RunState) -> Status:
     )
 
 
-def status_line(status: Status, gap: str = "  ") -> Text:
-    fields = [
-        f"epoch {status.epoch}/{status.epochs}",
-        f"batch {status.batch}/{status.batches}",
-        status.device,
-        f"lr {status.lr:g}",
-        f"{rate_text(status.examples_per_s)} ex/s",
-        *([] if status.val_acc is None else [f"val acc {status.val_acc:.2%}"]),
-        f"elapsed {clock_text(status.elapsed)}",
-        f"ETA {clock_text(status.eta)}",
-    ]
+# Where single spaces are not enough (80 columns), in turn: the lr to 3 digits, then without
+# the device, the elapsed time and the validation accuracy.
+NARROWER = ("short lr", "device", "elapsed", "val")
+
+
+def status_line(status: Status, gap: str = "  ", drop: tuple[str, ...] = ()) -> Text:
+    fields = {
+        "epoch": f"epoch {status.epoch}/{status.epochs}",
+        "batch": f"batch {status.batch}/{status.batches}",
+        "device": status.device,
+        "lr": f"lr {status.lr:.3g}" if "short lr" in drop else f"lr {status.lr:g}",
+        "rate": f"{rate_text(status.examples_per_s)} ex/s",
+        "val": None if status.val_acc is None else f"val acc {status.val_acc:.2%}",
+        "elapsed": f"elapsed {clock_text(status.elapsed)}",
+        "eta": f"ETA {clock_text(status.eta)}",
+    }
+    shown = [text for name, text in fields.items() if text is not None and name not in drop]
     line = Text(f" {status.state.label} ", BADGES[status.state])
-    line.append(gap + gap.join(fields))
+    line.append(gap + gap.join(shown))
     return line
+
+
+def fitted_status_line(status: Status, width: int) -> Text:
+    """Two spaces between fields; one where that does not fit; then ``NARROWER``'s steps, so
+    that the ETA stays whole (it was cut to ``ETA 22:…`` at 80 columns)."""
+    text = status_line(status)
+    for drop in ((), *(NARROWER[: n + 1] for n in range(len(NARROWER)))):
+        if text.cell_len <= width:
+            break
+        text = status_line(status, gap=" ", drop=drop)
+    text.truncate(width, overflow="ellipsis")
+    return text
 
 
 def status_detail(status: Status) -> str:
@@ -126,10 +144,7 @@ class StatusBar(Widget):
         if self.status is None:
             return Text("")
         width = max(self.content_size.width, 1)
-        text = status_line(self.status)
-        if text.cell_len > width:  # at 80 columns: single spaces keep the ETA on screen
-            text = status_line(self.status, gap=" ")
-        text.truncate(width, overflow="ellipsis")
+        text = fitted_status_line(self.status, width)
         detail = status_detail(self.status)
         if detail:
             text.append("\n")
