@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from mlp_tui.core.checkpoint import SUFFIX, file_in_the_way
 from mlp_tui.core.data import FashionMNIST
 from mlp_tui.core.events import EpochReport, Saved
+from mlp_tui.core.parsing import not_a_file
 from mlp_tui.core.trainer import Trainer
 
 SAVE_TIMEOUT_S = 30.0  # the longest a quit waits for its save
@@ -40,7 +43,27 @@ def checked_save_path(text: str) -> Path:
     blocker = file_in_the_way(path)
     if blocker is not None:
         raise ValueError(f"{blocker} is a file, not a folder")
+    kind = not_a_file(path)
+    if kind is not None:
+        raise ValueError(f"{path} is {kind}, not a regular file")
+    writable_folder(path)
     return path
+
+
+def writable_folder(path: Path) -> None:
+    """Raise ValueError unless a file can be made beside ``path`` (or in the nearest folder
+    above it that exists: the save makes the rest). Asked while the save prompt is open, so
+    that it stays open with the reason; the save itself reported it after the prompt closed,
+    and the typed path was lost (``/proc/x.safetensors``)."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mlp-tui-", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise ValueError(f"cannot save {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
 
 
 def load_checkpoint(text: str, data: FashionMNIST, device: str) -> Trainer:

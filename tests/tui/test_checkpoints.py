@@ -75,14 +75,25 @@ async def test_s_with_a_bad_path_is_a_message_and_saves_nothing(make_app, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
-async def test_a_save_that_fails_on_disk_is_a_message(make_app):
+async def test_a_save_that_cannot_be_written_keeps_the_prompt_open_with_why(make_app, tmp_path):
+    """Before, the prompt closed and a toast said why: the typed path was lost (a directory,
+    by contrast, kept it open). Every error now keeps it open, the path in the field."""
     app = make_app(paused=True)
     async with app.run_test() as pilot:
         await pilot.press("s")
-        await fill(pilot, "/proc/no-such-folder/run.safetensors")  # even root cannot write there
+        prompt = app.screen
+        typed = "/proc/no-such-folder/run.safetensors"  # even root cannot write there
+        await fill(pilot, typed)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: any("cannot save" in m for m in messages(app)))
+        assert app.screen is prompt and "cannot save" in prompt.error, prompt.error
+        assert prompt.query_one(Input).value == typed
+        assert not any("cannot save" in m for m in messages(app))
+        fine = tmp_path / "new-folder" / "run.safetensors"  # a folder the save makes
+        await fill(pilot, str(fine))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: fine.is_file())
         assert not app.screen.is_modal
+        assert sorted(p.name for p in fine.parent.iterdir()) == ["run.safetensors"]  # no probe
 
 
 async def test_o_opens_a_checkpoint_and_keeps_a_paused_user_paused(
