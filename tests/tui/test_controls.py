@@ -317,3 +317,24 @@ async def test_a_runs_last_events_after_the_app_closed_are_dropped(make_app):
     assert not app.screen_stack
     run.trainer.on_event(StateChanged(RunState.STOPPED, ""))  # posted to a closed screen
     app.main.on_trainer_event(TrainerEvent(run, StateChanged(RunState.STOPPED, "")))
+
+
+async def test_enter_in_the_new_run_question_answers_no(make_app):
+    """Before, the focused button was "New run": an enter or a space typed on started one."""
+    app = make_app(paused=True)
+    async with app.run_test() as pilot:
+        first = app.trainer
+        await pilot.press("r")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not app.screen.is_modal)
+        assert app.trainer is first
+        await pilot.press("r")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("space")  # nothing, or no: never yes
+        await pilot.pause()
+        assert app.trainer is first
+        if app.screen.is_modal:
+            await pilot.press("n")
+        await pilot.press("r", "y")
+        await wait_until(pilot, lambda: app.trainer is not first)

@@ -1,4 +1,5 @@
-"""A yes/no question (frogmouth's YesNoDialog): y or enter says yes, n or escape says no."""
+"""A yes/no question (frogmouth's YesNoDialog): y says yes, n or escape says no; enter
+presses the focused button, the safe "No" until tab moves to the other one."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ class ConfirmDialog(ModalScreen[bool]):
         yield KeyFooter(compact=True, show_command_palette=False)  # this dialog's keys
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
+        # Each question guards something lost (a run's progress, a run's record): an enter
+        # or a space typed on into it must not say yes.
+        self.query_one("#no", Button).focus()
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
