@@ -55,6 +55,8 @@ def applies(action: str, state: RunState) -> bool | None:
     waiting = state in (RunState.PAUSED, RunState.DIVERGED)
     if action == "pause":
         return state is RunState.RUNNING
+    if action in ("resume", "step") and state is RunState.FINISHED:
+        return False  # not offered: a finished run trains on once its epochs are raised
     if action == "resume":
         return True if waiting else (False if state is RunState.RUNNING else None)
     if action == "step":

@@ -17,6 +17,7 @@ from mlp_tui.tui.widgets.status_bar import StatusBar
 from textual import events
 
 from .conftest import fill, messages, press_now, script, wait_until
+from .test_inspect import shown
 
 
 def status(app) -> str:
@@ -338,3 +339,16 @@ async def test_enter_in_the_new_run_question_answers_no(make_app):
             await pilot.press("n")
         await pilot.press("r", "y")
         await wait_until(pilot, lambda: app.trainer is not first)
+
+
+async def test_a_finished_run_offers_no_resume_or_step_in_the_footer(make_app, make_trainer):
+    """Before, ``space Resume`` and ``n Step`` stayed in the footer of a finished run and did
+    nothing when pressed."""
+    trainer = script(make_trainer(epochs=10), 10)
+    app = make_app(trainer, train=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.main.show_event(StateChanged(RunState.FINISHED, ""))
+        await pilot.pause()
+        footer = shown(app).splitlines()[-1]
+        assert "Resume" not in footer and "Step" not in footer, footer
+        assert "Quit" in footer
