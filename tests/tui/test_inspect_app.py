@@ -9,6 +9,7 @@ from mlp_tui.core.events import Predictions, RunState
 from mlp_tui.core.export import FILES
 from mlp_tui.core.trainer import Trainer
 from mlp_tui.tui.messages import TrainerEvent
+from mlp_tui.tui.screens.confirm import ConfirmDialog
 from mlp_tui.tui.screens.export_prompt import ExportPrompt
 from mlp_tui.tui.screens.inspect import InspectScreen
 from mlp_tui.tui.widgets.per_class_plot import PerClassPlot
@@ -109,6 +110,8 @@ async def test_opening_a_checkpoint_starts_a_new_per_class_history(
         await pilot.press("o")
         await fill(pilot, str(path))
         await press_now(pilot, "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))  # unsaved: asks
+        await press_now(pilot, "y")
         await wait_until(pilot, lambda: app.trainer is not first)
         screen = await open_inspector(app, pilot)  # the saved run has no epochs left
         history = screen.query_one(PerClassPlot).history
