@@ -58,7 +58,8 @@ class HealthReport:
 @dataclass(frozen=True)
 class Hint:
     """A pathology in plain words (``text``) and what to try (``advice``), from ``kind``'s
-    rule, first seen after ``epoch`` epochs at batch ``step``."""
+    rule, raised in epoch ``epoch`` (the epoch under way, or the one just done) at batch
+    ``step``."""
 
     kind: str
     epoch: int

@@ -136,3 +136,27 @@ async def test_members_that_cannot_start_show_a_failed_sweep(make_app, tmp_path,
         assert messages(app).count("population: cannot be built here") == 1  # one toast
         assert [m.status for m in screen.view.members] == ["failed", "failed"]
         assert [r.status for r in store.runs()] == ["failed", "failed"]
+
+
+async def test_at_80x24_the_live_table_shows_each_members_accuracy(make_app, tmp_path):
+    """The member names are long (lr 0.1, layers 16x8): they come last, where a cut costs
+    nothing, and the accuracy, epochs and status stay on the screen."""
+    app = make_app(store=RunStore(tmp_path / "runs.sqlite"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sweep(app, pilot)
+        await fill(pilot, "lr=0.1,0.5 layers=8,16x8")
+        await pilot.press("tab")
+        await fill(pilot, SETTINGS.replace(" --hidden 8", ""))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.has_class("-results"), timeout=60)
+        screen.set_class(False, "-results")
+        screen.set_class(True, "-live")  # the live table, as it stood at the end
+        await pilot.pause()
+        table = screen.query_one("#sweep-members", DataTable)
+        shown = table.scrollable_content_region.width
+        edge = 0
+        for column in table.ordered_columns:
+            edge += column.get_render_width(table)
+            if str(column.label) in ("acc", "epochs", "status"):
+                assert edge <= shown, f"{column.label} ends at {edge} of {shown} columns"
+        assert any("%" in str(cell) for cell in table.get_row_at(0))

@@ -55,7 +55,8 @@ FORM_HELP = (
     "--seeds K repeats each configuration; members train together as populations where their "
     "shapes allow (--solo: one by one). Enter starts; the same sweep again resumes it."
 )
-MEMBER_COLUMNS = ("#", "member", "run", "status", "epochs", "acc")
+# The figures before the names: at 80 columns the long member names are what is cut.
+MEMBER_COLUMNS = ("#", "acc", "epochs", "status", "run", "member")
 
 
 class SweepScreen(Screen):
@@ -225,8 +226,9 @@ class SweepScreen(Screen):
     def show_members(self) -> None:
         table = self.query_one("#sweep-members", DataTable)
         rows = [
-            (str(v.member.index + 1), v.member.name, v.run, v.status, str(v.epoch),
-             f"{100 * v.accuracies[-1][1]:.2f}%" if v.accuracies else "-")
+            (str(v.member.index + 1),
+             f"{100 * v.accuracies[-1][1]:.2f}%" if v.accuracies else "-",
+             str(v.epoch), v.status, v.run, v.member.name)
             for v in self.view.members
         ]  # fmt: skip
         if table.row_count != len(rows):
