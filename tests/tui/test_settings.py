@@ -165,7 +165,7 @@ async def test_more_epochs_continue_a_finished_run(make_trainer, make_app):
     app = make_app(make_trainer(epochs=1))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.main.run_state is RunState.FINISHED)
-        assert app.main.check_action("resume", ()) is None  # nothing to resume: dimmed
+        assert app.main.check_action("resume", ()) is False  # nothing to resume: not offered
         await select(pilot, "epochs")
         await pilot.press("right")
         await wait_until(pilot, lambda: app.main.run_state is RunState.PAUSED)
