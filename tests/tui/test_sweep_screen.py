@@ -20,6 +20,16 @@ async def open_sweep(app, pilot) -> SweepScreen:
     return app.screen
 
 
+async def start_sweep(app, pilot, spec: str, settings: str) -> SweepScreen:
+    """Open the sweep screen, type the spec and the settings, and start it."""
+    screen = await open_sweep(app, pilot)
+    await fill(pilot, spec)
+    await pilot.press("tab")
+    await fill(pilot, settings)
+    await pilot.press("enter")
+    return screen
+
+
 def text_of(screen, selector: str) -> str:
     return str(screen.query_one(selector, Static).content)
 
@@ -68,11 +78,9 @@ async def test_s_stops_a_solo_sweep_and_starting_it_again_resumes(make_app, tmp_
     store = RunStore(tmp_path / "runs.sqlite")
     app = make_app(store=store, train=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_sweep(app, pilot)
-        await fill(pilot, "lr=0.1,0.2,0.3")
-        await pilot.press("tab")
-        await fill(pilot, SETTINGS.replace("--epochs 2", "--epochs 400") + " --solo")
-        await pilot.press("enter")
+        screen = await start_sweep(
+            app, pilot, "lr=0.1,0.2,0.3", SETTINGS.replace("--epochs 2", "--epochs 400") + " --solo"
+        )
         assert "one by one (--solo)" in text_of(screen, "#sweep-title")
         curves = screen.query_one(MemberCurves)
         await wait_until(pilot, lambda: any(m.losses for m in curves.members), timeout=30)
@@ -125,11 +133,7 @@ async def test_members_that_cannot_start_show_a_failed_sweep(make_app, tmp_path,
     store = RunStore(tmp_path / "runs.sqlite")
     app = make_app(store=store, train=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_sweep(app, pilot)
-        await fill(pilot, "lr=0.1,0.5")
-        await pilot.press("tab")
-        await fill(pilot, SETTINGS + " --together")
-        await pilot.press("enter")
+        screen = await start_sweep(app, pilot, "lr=0.1,0.5", SETTINGS + " --together")
         await wait_until(pilot, lambda: screen.has_class("-results"), timeout=30)
         assert not screen.running
         assert "2 failed: population: cannot be built here" in text_of(screen, "#sweep-title")
@@ -143,11 +147,9 @@ async def test_at_80x24_the_live_table_shows_each_members_accuracy(make_app, tmp
     nothing, and the accuracy, epochs and status stay on the screen."""
     app = make_app(store=RunStore(tmp_path / "runs.sqlite"))
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_sweep(app, pilot)
-        await fill(pilot, "lr=0.1,0.5 layers=8,16x8")
-        await pilot.press("tab")
-        await fill(pilot, SETTINGS.replace(" --hidden 8", ""))
-        await pilot.press("enter")
+        screen = await start_sweep(
+            app, pilot, "lr=0.1,0.5 layers=8,16x8", SETTINGS.replace(" --hidden 8", "")
+        )
         await wait_until(pilot, lambda: screen.has_class("-results"), timeout=60)
         screen.set_class(False, "-results")
         screen.set_class(True, "-live")  # the live table, as it stood at the end
